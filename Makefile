@@ -1,0 +1,49 @@
+# Every target bootstraps .venv when it is missing. torch goes in first from the pinned
+# CPU build, so nothing later can pull a CUDA build.
+PYTHON_SYS ?= python3.11
+VENV       := .venv
+PY         := $(VENV)/bin/python
+PIP        := $(VENV)/bin/pip
+STAMP      := $(VENV)/.installed
+
+export TIMBRAL_HOME ?= $(CURDIR)/.timbral
+export DAGSTER_HOME ?= $(TIMBRAL_HOME)/dagster
+# Empty defaults keep the API resources loadable; the clients say clearly when a key is needed.
+export LASTFM_API_KEY ?=
+export SPOTIFY_CLIENT_ID ?=
+export SPOTIFY_CLIENT_SECRET ?=
+
+.PHONY: run test ui bench lint install clean
+
+$(PY):
+	$(PYTHON_SYS) -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/timbral run
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check timbral_assets timbral_assets_tests bench
+
+clean:
+	rm -rf $(TIMBRAL_HOME)
