@@ -1,0 +1,55 @@
+-- Normalisation shared by every catalog model. Tier 1 of resolution: deterministic and explainable.
+-- Apostrophes vanish ("Don't" = "Dont"), '&' and '+' read as 'and', accents are stripped (NFC first),
+-- and anything that is not a letter or digit becomes one space.
+CREATE OR REPLACE MACRO tb_norm_text(s) AS
+    trim(regexp_replace(
+        regexp_replace(
+            replace(replace(regexp_replace(lower(strip_accents(nfc_normalize(coalesce(s, '')))), '[''’‘`´]', '', 'g'),
+                    '&', ' and '), '+', ' and '),
+            '[^\p{L}\p{N}]+', ' ', 'g'),
+        '\s+', ' ', 'g'));
+
+-- Artist: drop an explicit featured-artist credit and a leading "The". "&", "x" and "with" stay, because
+-- they are as often part of a name ("Simon & Garfunkel") as a credit; the resolver's rules decide those.
+CREATE OR REPLACE MACRO tb_norm_artist(s) AS
+    regexp_replace(
+        tb_norm_text(regexp_replace(coalesce(s, ''), '\s+(feat\.?|ft\.?|featuring)\s+.*$', '', 'i')),
+        '^the ', '');
+
+-- Title: drop featured credits, remaster / year / radio-edit / single- and album-version suffixes and a
+-- trailing [Label] bracket, which name the same recording. Live and remix markers are kept, in one
+-- canonical form, because they name different recordings.
+CREATE OR REPLACE MACRO tb_strip_feat(s) AS
+    regexp_replace(regexp_replace(lower(trim(coalesce(s, ''))),
+        '\s*[\(\[]\s*(feat\.?|ft\.?|featuring|with)\s[^\)\]]*[\)\]]', '', 'g'),
+        '\s+(feat\.?|ft\.?|featuring)\s.*$', '');
+
+-- A trailing [bracket] is a label or store tag unless it names a version.
+CREATE OR REPLACE MACRO tb_strip_label_bracket(s) AS
+    CASE WHEN regexp_matches(s, '\[[^\]]*(live|remix|mix|acoustic|demo|version|edit|remaster)[^\]]*\]\s*$') THEN s
+         ELSE regexp_replace(s, '\s*\[[^\]]*\]\s*$', '')
+    END;
+
+CREATE OR REPLACE MACRO tb_strip_title_noise(s) AS
+    regexp_replace(regexp_replace(
+        tb_strip_label_bracket(tb_strip_feat(s)),
+        '\s*(-\s*|[\(\[]\s*)((\d{4}\s+)?(digital(ly)?\s+)?remaster(ed)?(\s+\d{4})?(\s+version)?|radio edit|single version|album version|\d{4})\s*[\)\]]?\s*$', ''),
+        '\s*(-\s*|[\(\[]\s*)live(\s+(at|from|in)\s+[^\)\]]*)?\s*[\)\]]?\s*$', ' (live)');
+
+CREATE OR REPLACE MACRO tb_norm_title(s) AS tb_norm_text(tb_strip_title_noise(s));
+
+-- Tags: one spelling per tag.
+CREATE OR REPLACE MACRO tb_norm_tag(s) AS
+    CASE regexp_replace(lower(trim(coalesce(s, ''))), '[\s_\-]+', ' ', 'g')
+        WHEN 'hiphop' THEN 'hip hop'
+        WHEN 'rnb' THEN 'r&b'
+        WHEN 'r and b' THEN 'r&b'
+        WHEN 'dnb' THEN 'drum and bass'
+        WHEN 'drum n bass' THEN 'drum and bass'
+        WHEN 'electronica' THEN 'electronic'
+        ELSE regexp_replace(lower(trim(coalesce(s, ''))), '[\s_\-]+', ' ', 'g')
+    END;
+
+-- Tracks whose artist or title is a placeholder cannot be identified from their strings.
+CREATE OR REPLACE MACRO tb_is_placeholder(s) AS
+    tb_norm_text(s) IN ('', 'id', 'unknown', 'unknown artist', 'untitled', 'track', '[unknown]');

@@ -1,0 +1,53 @@
+/* timbral
+description: >
+  One wide row per canonical track: identity and play statistics, its top tags, Spotify audio features
+  (averaged when several Spotify rows match), and the AOTY album's release year and scores.
+checks:
+  - unique: track_id
+  - name: one_row_per_track
+    description: exactly one row per tracks_core row
+    sql: SELECT abs((SELECT count(*) FROM {{ ref('tracks_core') }}) - (SELECT count(*) FROM {{ ref('track_feature_view') }}))
+*/
+WITH tags AS (
+    SELECT track_id,
+           list(tag ORDER BY weight DESC, tag)[1:10] AS top_tags,
+           count(*) AS tag_count
+    FROM {{ ref('track_tags') }}
+    GROUP BY track_id
+),
+spotify AS (
+    SELECT t.track_id,
+           count(*) AS spotify_matches,
+           max(s.popularity) AS spotify_popularity,
+           avg(s.danceability) AS danceability, avg(s.energy) AS energy, avg(s.valence) AS valence,
+           avg(s.tempo) AS tempo, avg(s.loudness) AS loudness, avg(s.acousticness) AS acousticness,
+           avg(s.instrumentalness) AS instrumentalness, avg(s.speechiness) AS speechiness,
+           avg(s.liveness) AS liveness, bool_or(s.explicit) AS explicit
+    FROM {{ ref('tracks_core') }} t
+    JOIN {{ ref('stg_spotify_tracks') }} s USING (artist_norm, title_norm)
+    GROUP BY t.track_id
+),
+aoty AS (
+    SELECT t.track_id,
+           min(a.release_year) AS release_year,
+           avg(a.critic_score) AS album_critic_score,
+           avg(a.user_score) AS album_user_score,
+           any_value(a.label) AS label
+    FROM {{ ref('tracks_core') }} t
+    JOIN {{ ref('stg_aoty_album_tracks') }} a USING (artist_norm, title_norm)
+    GROUP BY t.track_id
+)
+SELECT
+    c.track_id, c.artist_id, c.artist_name, c.title, c.album, c.duration_ms, c.track_mbid,
+    c.play_count, c.listener_count, c.alias_count, c.first_played_at, c.last_played_at,
+    ar.play_count AS artist_play_count,
+    coalesce(tg.top_tags, []) AS top_tags,
+    coalesce(tg.tag_count, 0) AS tag_count,
+    sp.spotify_matches, sp.spotify_popularity, sp.danceability, sp.energy, sp.valence, sp.tempo,
+    sp.loudness, sp.acousticness, sp.instrumentalness, sp.speechiness, sp.liveness, sp.explicit,
+    ao.release_year, ao.album_critic_score, ao.album_user_score, ao.label
+FROM {{ ref('tracks_core') }} c
+LEFT JOIN {{ ref('artists_core') }} ar USING (artist_id)
+LEFT JOIN tags tg USING (track_id)
+LEFT JOIN spotify sp USING (track_id)
+LEFT JOIN aoty ao USING (track_id)

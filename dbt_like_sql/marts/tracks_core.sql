@@ -1,0 +1,48 @@
+/* timbral
+description: >
+  Canonical tracks, one row per track_id. Display strings are the most-played raw form that needed
+  no normalisation beyond case and punctuation, so "Drunk in Love" wins over "drunk in love (Remastered)".
+checks:
+  - unique: track_id
+  - not_null: track_id
+  - name: row_count_sane
+    description: at least one track, and never more tracks than distinct raw (artist, title) variants
+    sql: >
+      SELECT CASE WHEN n = 0 OR n > v THEN 1 ELSE 0 END FROM
+        (SELECT count(*) AS n FROM {{ ref('tracks_core') }}),
+        (SELECT count(*) AS v FROM (SELECT DISTINCT artist_name, track_name FROM {{ source('raw', 'raw_scrobbles') }}))
+*/
+WITH plays AS (
+    SELECT *,
+           tb_norm_text(track_raw) = title_norm AS clean_title,
+           tb_norm_text(artist_raw) IN (artist_norm, 'the ' || artist_norm) AS clean_artist
+    FROM {{ ref('int_scrobble_tracks') }}
+),
+artist_forms AS (
+    SELECT track_id, artist_raw, count(*) AS n, bool_or(clean_artist) AS clean FROM plays GROUP BY ALL
+),
+title_forms AS (
+    SELECT track_id, track_raw, count(*) AS n, bool_or(clean_title) AS clean FROM plays GROUP BY ALL
+),
+album_forms AS (
+    SELECT track_id, album_raw, count(*) AS n FROM plays WHERE album_raw IS NOT NULL GROUP BY ALL
+)
+SELECT
+    p.track_id,
+    any_value(p.artist_id) AS artist_id,
+    (SELECT arg_max(artist_raw, (clean, n, artist_raw)) FROM artist_forms f WHERE f.track_id = p.track_id) AS artist_name,
+    (SELECT arg_max(track_raw, (clean, n, track_raw)) FROM title_forms f WHERE f.track_id = p.track_id) AS title,
+    (SELECT arg_max(album_raw, (n, album_raw)) FROM album_forms f WHERE f.track_id = p.track_id) AS album,
+    any_value(p.artist_norm) AS artist_norm,
+    any_value(p.title_norm) AS title_norm,
+    any_value(p.duration_bucket) AS duration_bucket,
+    CAST(median(p.duration_ms) AS INTEGER) AS duration_ms,
+    mode(p.track_mbid) AS track_mbid,
+    count(*) AS play_count,
+    count(DISTINCT p.user_id) AS listener_count,
+    count(DISTINCT (p.artist_raw, p.track_raw)) AS alias_count,
+    min(p.played_at) AS first_played_at,
+    max(p.played_at) AS last_played_at,
+    'deterministic' AS resolution_tier
+FROM plays p
+GROUP BY p.track_id

@@ -1,0 +1,216 @@
+"""The DuckDB warehouse: connections, raw-table DDL, idempotent partition writes and previews.
+
+No Dagster here: assets, the CLI, tests and benchmarks all write through these functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from .sources.errors import FileFormatError, RowIssue
+
+SCHEMAS = ("raw", "staging", "intermediate", "marts")
+
+RAW_TABLES: dict[str, str] = {
+    "raw_scrobbles": """
+        scrobble_id BIGINT NOT NULL, user_id VARCHAR NOT NULL, played_at TIMESTAMP NOT NULL, play_date DATE NOT NULL,
+        artist_name VARCHAR NOT NULL, track_name VARCHAR NOT NULL, album_name VARCHAR,
+        artist_mbid VARCHAR, track_mbid VARCHAR, album_mbid VARCHAR, duration_ms INTEGER,
+        source VARCHAR NOT NULL, source_file VARCHAR, source_line BIGINT, ingested_at TIMESTAMP NOT NULL""",
+    "raw_spotify_tracks": """
+        spotify_track_id VARCHAR NOT NULL, artists VARCHAR[], album_name VARCHAR, track_name VARCHAR,
+        popularity INTEGER, duration_ms INTEGER, explicit BOOLEAN, track_genre VARCHAR,
+        source VARCHAR NOT NULL, source_file VARCHAR, source_line BIGINT, ingested_at TIMESTAMP NOT NULL""",
+    "raw_spotify_audio_features": """
+        spotify_track_id VARCHAR NOT NULL, danceability DOUBLE, energy DOUBLE, "key" INTEGER, loudness DOUBLE,
+        "mode" INTEGER, speechiness DOUBLE, acousticness DOUBLE, instrumentalness DOUBLE, liveness DOUBLE,
+        valence DOUBLE, tempo DOUBLE, time_signature INTEGER,
+        source VARCHAR NOT NULL, source_file VARCHAR, source_line BIGINT, ingested_at TIMESTAMP NOT NULL""",
+    "raw_user_artist_plays": """
+        user_id VARCHAR NOT NULL, artist_id VARCHAR NOT NULL, artist_name VARCHAR, plays BIGINT NOT NULL,
+        source VARCHAR NOT NULL, source_file VARCHAR, source_line BIGINT, ingested_at TIMESTAMP NOT NULL""",
+    "raw_artist_tags": """
+        user_id VARCHAR NOT NULL, artist_id VARCHAR NOT NULL, artist_name VARCHAR, tag VARCHAR NOT NULL,
+        tagged_on DATE, source VARCHAR NOT NULL, source_file VARCHAR, source_line BIGINT, ingested_at TIMESTAMP NOT NULL""",
+    "raw_aoty_albums": """
+        aoty_album_id VARCHAR NOT NULL, title VARCHAR NOT NULL, artist VARCHAR NOT NULL, release_date DATE,
+        album_type VARCHAR, label VARCHAR, genres VARCHAR[], critic_score DOUBLE, user_score DOUBLE,
+        ratings_count BIGINT, tracks STRUCT(number INTEGER, title VARCHAR, length_s INTEGER)[],
+        source VARCHAR NOT NULL, source_file VARCHAR, source_line BIGINT, ingested_at TIMESTAMP NOT NULL""",
+    "raw_aoty_reviews": """
+        review_id VARCHAR NOT NULL, aoty_album_id VARCHAR NOT NULL, author VARCHAR, review_source VARCHAR,
+        score DOUBLE, review_date DATE, text VARCHAR,
+        source VARCHAR NOT NULL, source_file VARCHAR, source_line BIGINT, ingested_at TIMESTAMP NOT NULL""",
+    "ingest_issues": """
+        asset VARCHAR NOT NULL, source_file VARCHAR NOT NULL, line BIGINT, field VARCHAR, message VARCHAR,
+        recorded_at TIMESTAMP NOT NULL""",
+}
+
+SCROBBLE_COLUMNS = ("scrobble_id, user_id, played_at, play_date, artist_name, track_name, album_name, artist_mbid, "
+                    "track_mbid, album_mbid, duration_ms, source, source_file, source_line, ingested_at")
+
+
+def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse with UTC as the session time zone and every schema and raw table in place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        for schema in SCHEMAS:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        for table, columns in RAW_TABLES.items():
+            con.execute(f"CREATE TABLE IF NOT EXISTS raw.{table} ({columns})")
+    return con
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
+    """The first value of a query, reading the whole result so the connection is free for the next statement."""
+    rows = con.execute(sql, params or {}).fetchall()
+    return rows[0][0] if rows else None
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _insert_scrobble_batch(con, batch: pa.Table, source: str, start: date, end: date, ingested_at: datetime) -> int:
+    con.register("_scrobble_batch", batch)
+    try:
+        before = scalar(con, "SELECT count(*) FROM raw.raw_scrobbles")
+        con.execute(
+            f"""INSERT INTO raw.raw_scrobbles ({SCROBBLE_COLUMNS})
+            SELECT scrobble_id, user_id, played_at::TIMESTAMP, CAST(played_at::TIMESTAMP AS DATE), artist_name,
+                   track_name, album_name, artist_mbid, track_mbid, album_mbid, duration_ms, $source, source_file,
+                   source_line, $ingested_at
+            FROM _scrobble_batch
+            WHERE played_at::TIMESTAMP >= $start AND played_at::TIMESTAMP < $end""",
+            {"source": source, "ingested_at": ingested_at, "start": start, "end": end},
+        )
+        return scalar(con, "SELECT count(*) FROM raw.raw_scrobbles") - before
+    finally:
+        con.unregister("_scrobble_batch")
+
+
+def replace_scrobble_window(
+    con: duckdb.DuckDBPyConnection, batches: Iterable[pa.Table], source: str, start: date, end: date
+) -> int:
+    """Delete this source's plays in [start, end) and insert the batches' plays in that window, atomically.
+
+    Running the same window twice gives the same rows; other sources and other days are untouched. If
+    reading the batches fails, the transaction rolls back and what was stored stays as it was.
+    """
+    ingested_at = now_utc()
+    with transaction(con):
+        con.execute("DELETE FROM raw.raw_scrobbles WHERE source = $source AND play_date >= $start AND play_date < $end",
+                    {"source": source, "start": start, "end": end})
+        return sum(_insert_scrobble_batch(con, b, source, start, end, ingested_at) for b in batches)
+
+
+def check_parquet_columns(con: duckdb.DuckDBPyConnection, files: list[str], required: Iterable[str]) -> None:
+    for f in files:
+        names = {r[0] for r in con.execute("SELECT name FROM parquet_schema($f)", {"f": f}).fetchall()}
+        for column in required:
+            if column not in names:
+                raise FileFormatError(f, 0, column, f"required Parquet column is missing (found: {', '.join(sorted(names))})")
+
+
+def replace_scrobble_window_from_parquet(
+    con: duckdb.DuckDBPyConnection, files: list[str], source: str, start: date, end: date
+) -> tuple[int, list[RowIssue]]:
+    """The Parquet path: DuckDB reads the files itself, filtered to the window; rows with an empty artist or
+    track are reported with their file and row number instead of being loaded."""
+    required = ("user_id", "played_at", "artist_name", "track_name")
+    check_parquet_columns(con, files, required)
+    params = {"files": files, "start": start, "end": end, "source": source, "ingested_at": now_utc()}
+    scan = """read_parquet($files, filename = true, file_row_number = true, union_by_name = true)"""
+    in_window = "played_at::TIMESTAMP >= $start AND played_at::TIMESTAMP < $end"
+    bad_row = "(nullif(trim(artist_name), '') IS NULL OR nullif(trim(track_name), '') IS NULL OR user_id IS NULL)"
+    with transaction(con):
+        con.execute("DELETE FROM raw.raw_scrobbles WHERE source = $source AND play_date >= $start AND play_date < $end",
+                    {k: params[k] for k in ("source", "start", "end")})
+        before = scalar(con, "SELECT count(*) FROM raw.raw_scrobbles")
+        con.execute(
+            f"""INSERT INTO raw.raw_scrobbles ({SCROBBLE_COLUMNS})
+            SELECT scrobble_id, user_id, played_at::TIMESTAMP, CAST(played_at::TIMESTAMP AS DATE), artist_name,
+                   track_name, album_name, artist_mbid, track_mbid, album_mbid, duration_ms, $source, filename,
+                   file_row_number + 1, $ingested_at
+            FROM {scan} WHERE {in_window} AND NOT {bad_row}""",
+            params,
+        )
+        inserted = scalar(con, "SELECT count(*) FROM raw.raw_scrobbles") - before
+    bad = con.execute(
+        f"""SELECT filename, file_row_number + 1,
+                   CASE WHEN user_id IS NULL THEN 'user_id' WHEN nullif(trim(artist_name), '') IS NULL THEN 'artist_name'
+                        ELSE 'track_name' END
+            FROM {scan} WHERE {in_window} AND {bad_row} LIMIT 10000""",
+        {k: params[k] for k in ("files", "start", "end")},
+    ).fetchall()
+    return inserted, [RowIssue(f, int(n), field, "is empty") for f, n, field in bad]
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, source: str) -> int:
+    """Full refresh of one raw table (schema.table from code, never from data) in one transaction."""
+    ingested_at = now_utc()
+    con.register("_replace_batch", data)
+    try:
+        with transaction(con):
+            con.execute(f"DELETE FROM {table}")
+            columns = ", ".join(f'"{c}"' for c in data.column_names)
+            con.execute(
+                f"INSERT INTO {table} ({columns}, source, ingested_at) SELECT {columns}, $source, $ingested_at "
+                "FROM _replace_batch",
+                {"source": source, "ingested_at": ingested_at},
+            )
+    finally:
+        con.unregister("_replace_batch")
+    return data.num_rows
+
+
+def record_issues(con: duckdb.DuckDBPyConnection, asset: str, files: Iterable[str], issues: list[RowIssue]) -> None:
+    """The latest read of each file replaces that file's earlier issues."""
+    recorded_at = now_utc()
+    with transaction(con):
+        for f in set(files) | {i.file for i in issues}:
+            con.execute("DELETE FROM raw.ingest_issues WHERE asset = $asset AND source_file = $f", {"asset": asset, "f": f})
+        if issues:
+            con.executemany(
+                "INSERT INTO raw.ingest_issues VALUES ($1, $2, $3, $4, $5, $6)",
+                [(asset, i.file, i.line, i.field, i.message, recorded_at) for i in issues],
+            )
+
+
+def markdown_table(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None, limit: int = 10) -> str:
+    """A small markdown preview of a query, for Dagster metadata and the CLI summary."""
+    rel = con.execute(f"SELECT * FROM ({sql}) LIMIT {int(limit)}", params or {})
+    names = [d[0] for d in rel.description]
+    rows = rel.fetchall()
+    return rows_to_markdown(names, rows)
+
+
+def rows_to_markdown(names: list[str], rows: list[tuple]) -> str:
+    def cell(v) -> str:
+        text = "" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
