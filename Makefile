@@ -12,6 +12,7 @@ export DAGSTER_HOME ?= $(TIMBRAL_HOME)/dagster
 export LASTFM_API_KEY ?=
 export SPOTIFY_CLIENT_ID ?=
 export SPOTIFY_CLIENT_SECRET ?=
+export TIMBRAL_BUCKET_URL ?=
 
 .PHONY: run test ui bench lint install clean
 

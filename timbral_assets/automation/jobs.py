@@ -1,0 +1,26 @@
+"""Jobs. Every job runs in process: DuckDB allows one writer process per file."""
+
+import dagster as dg
+
+from ..partitions import daily_partitions
+
+# Runs carrying this tag are limited to one at a time by dagster.yaml's run queue.
+WRITES_DUCKDB = {"timbral/writes": "duckdb"}
+
+main_job = dg.define_asset_job(
+    name="timbral_main",
+    selection=dg.AssetSelection.all(),
+    partitions_def=daily_partitions,
+    executor_def=dg.in_process_executor,
+    tags=WRITES_DUCKDB,
+    description="Materialize the whole asset graph for a range of play dates (make run uses the synthetic world's).",
+)
+
+daily_ingest_job = dg.define_asset_job(
+    name="daily_ingest",
+    selection=dg.AssetSelection.assets("raw_scrobbles").downstream(),
+    partitions_def=daily_partitions,
+    executor_def=dg.in_process_executor,
+    tags=WRITES_DUCKDB,
+    description="One day of scrobbles, then everything built from them.",
+)

@@ -1,0 +1,92 @@
+"""Dagster resources: the DuckDB warehouse, the raw bucket and the API clients. EnvVar lives here only."""
+
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from . import warehouse
+from .bucket import Bucket
+from .sources.http import RetryPolicy
+from .sources.lastfm_api import DEFAULT_BASE_URL, LastfmClient
+from .sources.spotify_api import DEFAULT_API_URL, DEFAULT_TOKEN_URL, SpotifyClient
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB file under TIMBRAL_HOME. Open it only inside an asset that holds the duckdb_write pool."""
+
+    timbral_home: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.timbral_home) / "warehouse.duckdb"
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = warehouse.connect(self.path)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class BucketResource(dg.ConfigurableResource):
+    """Where raw pages and files land unchanged. Empty url = TIMBRAL_HOME/bucket; any fsspec URL works."""
+
+    timbral_home: str
+    url: str = ""
+
+    def bucket(self) -> Bucket:
+        return Bucket(self.url or str(Path(self.timbral_home) / "bucket"))
+
+
+class LastfmResource(dg.ConfigurableResource):
+    api_key: str = ""
+    base_url: str = DEFAULT_BASE_URL
+    max_attempts: int = 6
+    base_delay_s: float = 1.0
+
+    def client(self) -> LastfmClient:
+        return LastfmClient(self.api_key, self.base_url,
+                            RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.base_delay_s))
+
+
+class SpotifyResource(dg.ConfigurableResource):
+    client_id: str = ""
+    client_secret: str = ""
+    token_url: str = DEFAULT_TOKEN_URL
+    api_url: str = DEFAULT_API_URL
+    max_attempts: int = 6
+    base_delay_s: float = 1.0
+
+    def client(self) -> SpotifyClient:
+        return SpotifyClient(self.client_id, self.client_secret, self.token_url, self.api_url,
+                             RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.base_delay_s))
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    """Resources read from the environment when a run starts (never at import time)."""
+    home = dg.EnvVar("TIMBRAL_HOME")
+    return {
+        "warehouse_db": WarehouseResource(timbral_home=home),
+        "bucket": BucketResource(timbral_home=home, url=dg.EnvVar("TIMBRAL_BUCKET_URL")),
+        "lastfm": LastfmResource(api_key=dg.EnvVar("LASTFM_API_KEY")),
+        "spotify": SpotifyResource(client_id=dg.EnvVar("SPOTIFY_CLIENT_ID"),
+                                   client_secret=dg.EnvVar("SPOTIFY_CLIENT_SECRET")),
+    }
+
+
+def local_resources(timbral_home: str | Path, **overrides) -> dict[str, dg.ConfigurableResource]:
+    """Resources for one explicit home folder: tests, benchmarks and the CLI."""
+    home = str(timbral_home)
+    resources = {
+        "warehouse_db": WarehouseResource(timbral_home=home),
+        "bucket": BucketResource(timbral_home=home),
+        "lastfm": LastfmResource(),
+        "spotify": SpotifyResource(),
+    }
+    resources.update(overrides)
+    return resources

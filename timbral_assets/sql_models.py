@@ -1,0 +1,70 @@
+"""Turns every dbt_like_sql/<layer>/*.sql file into a Dagster asset.
+
+Key = file name, group = layer folder (= DuckDB schema), deps from ref() / source(), code_version = hash of
+the file, checks from the header, returned in the same MaterializeResult. Incremental models are
+partitioned daily and bind the partition window as query parameters.
+"""
+
+
+import dagster as dg
+
+from .assets.common import DUCKDB_POOL, preview
+from .partitions import daily_partitions
+from .resources import WarehouseResource
+from .sql_project import SqlModel, SqlProject
+
+
+def _asset_for(project: SqlProject, model: SqlModel) -> dg.AssetsDefinition:
+    deps = [dg.AssetKey(ref) for ref in model.refs] + [dg.AssetKey(table) for _, table in model.sources]
+    check_specs = [dg.AssetCheckSpec(c.name, asset=model.name, description=c.description) for c in model.checks]
+    rendered = project.render(model)
+
+    @dg.asset(
+        name=model.name,
+        group_name=model.layer,
+        deps=deps,
+        description=model.description or f"SQL model {model.path.name}",
+        code_version=model.code_version,
+        kinds={"duckdb", "sql"},
+        pool=DUCKDB_POOL,
+        partitions_def=daily_partitions if model.incremental else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if model.incremental else None,
+        check_specs=check_specs,
+        metadata={"sql_file": f"dbt_like_sql/{model.layer}/{model.path.name}",
+                  "dagster/table_name": f"warehouse.{model.table}",
+                  "materialized": model.materialized},
+    )
+    def _sql_asset(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
+        window = None
+        if model.incremental:
+            tw = context.partition_time_window
+            window = (tw.start.date(), tw.end.date())
+        with warehouse_db.connect() as con:
+            rows = project.materialize(con, model.name, window)
+            context.log.info(f"{model.table}: {rows:,} rows" + (f" in {window[0]}..{window[1]}" if window else ""))
+            checks = project.run_checks(con, model.name, window)
+            where, params = "", {}
+            if window:
+                where = f" WHERE {model.window_column} >= $s AND {model.window_column} < $e"
+                params = {"s": window[0], "e": window[1]}
+            metadata = {
+                "dagster/row_count": dg.MetadataValue.int(rows),
+                "preview": preview(con, f"SELECT * FROM {model.table}{where}", params),
+                "rendered_sql": dg.MetadataValue.md(f"```sql\n{rendered}\n```"),
+            }
+        return dg.MaterializeResult(
+            metadata=metadata,
+            check_results=[
+                dg.AssetCheckResult(check_name=check.name, passed=bad == 0,
+                                    metadata={"offending_rows": dg.MetadataValue.int(bad)},
+                                    description=check.description)
+                for check, bad in checks
+            ],
+        )
+
+    return _sql_asset
+
+
+def build_sql_assets(project: SqlProject | None = None) -> list[dg.AssetsDefinition]:
+    project = project or SqlProject.load()
+    return [_asset_for(project, project.models[name]) for name in project.order()]
