@@ -38,7 +38,10 @@ class DelimitedRows:
     positions: dict[str, int] = field(default_factory=dict)
 
     def _field_at_byte(self, raw: bytes, offset: int) -> str:
-        index = raw[:offset].count(self.delimiter.encode())
+        """Which field holds the undecodable byte: parse the line leniently (quote-aware) and find the mark."""
+        marked = raw[:offset].decode(self.encoding, errors="replace") + "\ufffd"
+        parsed = next(csv.reader([marked], delimiter=self.delimiter, quoting=self.quoting), [""])
+        index = len(parsed) - 1
         names = self.header or []
         return names[index] if index < len(names) else f"column {index + 1}"
 
