@@ -53,3 +53,8 @@ CREATE OR REPLACE MACRO tb_norm_tag(s) AS
 -- Tracks whose artist or title is a placeholder cannot be identified from their strings.
 CREATE OR REPLACE MACRO tb_is_placeholder(s) AS
     tb_norm_text(s) IN ('', 'id', 'unknown', 'unknown artist', 'untitled', 'track', '[unknown]');
+
+-- How good a raw string is as the display form of its entity, highest first: needing no normalisation
+-- beyond case and punctuation, not all lower case, most played, keeping its accents.
+CREATE OR REPLACE MACRO tb_display_rank(raw, is_clean, plays) AS
+    (is_clean, raw <> lower(raw), plays, regexp_matches(raw, '[^\x00-\x7F]'), raw);

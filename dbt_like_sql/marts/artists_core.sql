@@ -1,5 +1,5 @@
 /* timbral
-description: Canonical artists, one row per normalised artist name, with the most-played clean display form.
+description: Canonical artists, one row per normalised artist name, named by the best raw form (tb_display_rank).
 checks:
   - unique: artist_id
   - not_null: artist_id
@@ -11,7 +11,7 @@ WITH forms AS (
     GROUP BY ALL
 ),
 display AS (
-    SELECT artist_id, arg_max(artist_raw, (clean, n, artist_raw)) AS artist_name FROM forms GROUP BY ALL
+    SELECT artist_id, arg_max(artist_raw, tb_display_rank(artist_raw, clean, n)) AS artist_name FROM forms GROUP BY ALL
 )
 SELECT
     s.artist_id,

@@ -32,7 +32,7 @@ SELECT
     'normalised_hash' AS method,
     CASE WHEN tb_norm_text(artist_raw) IN (any_value(artist_norm), 'the ' || any_value(artist_norm))
               AND tb_norm_text(track_raw) = any_value(title_norm)
-         THEN 1.0 ELSE 0.9 END AS confidence,
+         THEN 1.0 ELSE 0.9 END::DOUBLE AS confidence,
     count(*) AS play_count,
     min(played_at) AS first_played_at,
     max(played_at) AS last_played_at

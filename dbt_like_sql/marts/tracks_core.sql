@@ -1,7 +1,8 @@
 /* timbral
 description: >
-  Canonical tracks, one row per track_id. Display strings are the most-played raw form that needed
-  no normalisation beyond case and punctuation, so "Drunk in Love" wins over "drunk in love (Remastered)".
+  Canonical tracks, one row per track_id. The title is the best raw form by tb_display_rank (clean, cased,
+  most played, accented), so "Drunk in Love" wins over "drunk in love (Remastered)"; the artist name is
+  the artist's display name from artists_core.
 checks:
   - unique: track_id
   - not_null: track_id
@@ -18,9 +19,6 @@ WITH plays AS (
            tb_norm_text(artist_raw) IN (artist_norm, 'the ' || artist_norm) AS clean_artist
     FROM {{ ref('int_scrobble_tracks') }}
 ),
-artist_forms AS (
-    SELECT track_id, artist_raw, count(*) AS n, bool_or(clean_artist) AS clean FROM plays GROUP BY ALL
-),
 title_forms AS (
     SELECT track_id, track_raw, count(*) AS n, bool_or(clean_title) AS clean FROM plays GROUP BY ALL
 ),
@@ -30,8 +28,8 @@ album_forms AS (
 SELECT
     p.track_id,
     any_value(p.artist_id) AS artist_id,
-    (SELECT arg_max(artist_raw, (clean, n, artist_raw)) FROM artist_forms f WHERE f.track_id = p.track_id) AS artist_name,
-    (SELECT arg_max(track_raw, (clean, n, track_raw)) FROM title_forms f WHERE f.track_id = p.track_id) AS title,
+    any_value(a.artist_name) AS artist_name,
+    (SELECT arg_max(track_raw, tb_display_rank(track_raw, clean, n)) FROM title_forms f WHERE f.track_id = p.track_id) AS title,
     (SELECT arg_max(album_raw, (n, album_raw)) FROM album_forms f WHERE f.track_id = p.track_id) AS album,
     any_value(p.artist_norm) AS artist_norm,
     any_value(p.title_norm) AS title_norm,
@@ -45,4 +43,5 @@ SELECT
     max(p.played_at) AS last_played_at,
     'deterministic' AS resolution_tier
 FROM plays p
+JOIN {{ ref('artists_core') }} a USING (artist_id)
 GROUP BY p.track_id
