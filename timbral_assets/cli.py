@@ -50,7 +50,7 @@ def summary_text(db_path: Path) -> str:
         rows = [(t, warehouse.scalar(con, f"SELECT count(*) FROM {t}") if t in existing else None)
                 for t in SUMMARY_TABLES]
         lines = [f"{'table':<36} {'rows':>12}"] + [
-            f"{t:<36} {('%d' % n) if n is not None else 'missing':>12}" for t, n in rows]
+            f"{t:<36} {(f'{n:,}' if n is not None else 'missing'):>12}" for t, n in rows]
         if {"raw.raw_scrobbles", "intermediate.int_scrobble_tracks"} <= existing:
             total = warehouse.scalar(con, "SELECT count(*) FROM raw.raw_scrobbles")
             mapped = warehouse.scalar(con, "SELECT count(*) FROM intermediate.int_scrobble_tracks")

@@ -68,7 +68,8 @@ def synthetic_world(context: dg.AssetExecutionContext, config: SyntheticWorldCon
 def current_world(bucket: BucketResource) -> Path:
     b = bucket.bucket()
     if not b.exists(WORLD_POINTER):
-        raise dg.Failure("source='synthetic' needs the synthetic_world asset: materialize it first")
+        raise dg.Failure("source='synthetic' needs the synthetic_world asset: materialize it first",
+                         allow_retries=False)
     return Path(json.loads(b.read_bytes(WORLD_POINTER))["folder"])
 
 
@@ -85,7 +86,7 @@ def _expand(paths: list[str]) -> list[str]:
     for p in paths:
         matches = sorted(glob.glob(p))
         if not matches:
-            raise dg.Failure(f"no file matches {p!r}")
+            raise dg.Failure(f"no file matches {p!r}", allow_retries=False)
         files.extend(matches)
     return files
 
@@ -127,7 +128,7 @@ def raw_scrobbles(context: dg.AssetExecutionContext, config: ScrobbleSourceConfi
                         n = warehouse.replace_scrobble_window(con, reader.batches(), label, start, end)
                         file_issues = reader.issues
                 except FileFormatError as exc:
-                    raise dg.Failure(str(exc)) from exc
+                    raise dg.Failure(str(exc), allow_retries=False) from exc
                 context.log.info(f"{f}: {n:,} plays in {start}..{end}, {len(file_issues):,} rejected rows")
                 inserted += n
                 issues.extend(file_issues)
@@ -228,7 +229,7 @@ def raw_spotify(context: dg.AssetExecutionContext, config: SpotifySourceConfig, 
         try:
             imported = mf.read_spotify_tracks_csv(path)
         except FileFormatError as exc:
-            raise dg.Failure(str(exc)) from exc
+            raise dg.Failure(str(exc), allow_retries=False) from exc
         tracks, features, issues, files = (imported.tables["tracks"], imported.tables["audio_features"],
                                            imported.issues, [path])
     with warehouse_db.connect() as con:
@@ -286,7 +287,7 @@ def raw_user_artist_plays(context: dg.AssetExecutionContext, config: PlaysSource
         try:
             imported = mf.read_user_artist_plays(path)
         except FileFormatError as exc:
-            raise dg.Failure(str(exc)) from exc
+            raise dg.Failure(str(exc), allow_retries=False) from exc
         table, issues, files = imported.tables["user_artist_plays"], imported.issues, [path]
     with warehouse_db.connect() as con:
         n = warehouse.replace_table(con, "raw.raw_user_artist_plays", table, config.source)
@@ -305,7 +306,7 @@ def raw_artist_tags(context: dg.AssetExecutionContext, config: FileSourceConfig,
     try:
         imported = mf.read_artist_tags(path)
     except FileFormatError as exc:
-        raise dg.Failure(str(exc)) from exc
+        raise dg.Failure(str(exc), allow_retries=False) from exc
     with warehouse_db.connect() as con:
         n = warehouse.replace_table(con, "raw.raw_artist_tags", imported.tables["artist_tags"], config.source)
         warehouse.record_issues(con, "raw_artist_tags", [path], imported.issues)
@@ -337,7 +338,7 @@ def raw_aoty(context: dg.AssetExecutionContext, config: AotySourceConfig, wareho
     try:
         albums, reviews = mf.read_aoty_albums(albums_path), mf.read_aoty_reviews(reviews_path)
     except FileFormatError as exc:
-        raise dg.Failure(str(exc)) from exc
+        raise dg.Failure(str(exc), allow_retries=False) from exc
     with warehouse_db.connect() as con:
         n_albums = warehouse.replace_table(con, "raw.raw_aoty_albums", albums.tables["aoty_albums"], config.source)
         n_reviews = warehouse.replace_table(con, "raw.raw_aoty_reviews", reviews.tables["aoty_reviews"], config.source)

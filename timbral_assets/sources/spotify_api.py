@@ -51,7 +51,7 @@ class SpotifyClient:
                 message = error.get("message", error) if isinstance(error, dict) else payload
                 raise SourceError(f"Spotify GET {path} failed with HTTP {status}: {str(message)[:200]}")
 
-        for attempt in range(2):
+        for _attempt in range(2):
             try:
                 return self.http.request("GET", f"{self.api_url}{path}", check=check, params=params,
                                          headers={"Authorization": f"Bearer {self.token()}"})

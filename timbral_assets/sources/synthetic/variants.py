@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 VARIANT_KINDS: tuple[str, ...] = (
     "clean",
     "case_punct",
