@@ -451,7 +451,6 @@ def generate_world(
     out_dir = Path(out_dir)
     for sub in ("scrobbles", "spotify", "aoty", "hetrec", "truth/scrobble_truth"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(cfg.seed)
     cat = build_catalog(cfg, np.random.default_rng([cfg.seed, 1]))
     variants = build_variants(cat, np.random.default_rng([cfg.seed, 2]))
     users = build_users(cfg, np.random.default_rng([cfg.seed, 3]))
