@@ -6,6 +6,8 @@ No Dagster here: assets, the CLI, tests and benchmarks all write through these f
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -109,6 +111,31 @@ def _insert_scrobble_batch(con, batch: pa.Table, source: str, start: date, end: 
         con.unregister("_scrobble_batch")
 
 
+def prefetch(batches: Iterable[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+    """Produce batches in a background thread so parsing overlaps the DuckDB insert (both release the GIL)."""
+    done = object()
+    q: queue.Queue = queue.Queue(maxsize=depth)
+
+    def produce() -> None:
+        try:
+            for b in batches:
+                q.put(b)
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            q.put(exc)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    while True:
+        item = q.get()
+        if item is done:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    thread.join()
+
+
 def replace_scrobble_window(
     con: duckdb.DuckDBPyConnection, batches: Iterable[pa.Table], source: str, start: date, end: date
 ) -> int:
@@ -121,7 +148,7 @@ def replace_scrobble_window(
     with transaction(con):
         con.execute("DELETE FROM raw.raw_scrobbles WHERE source = $source AND play_date >= $start AND play_date < $end",
                     {"source": source, "start": start, "end": end})
-        return sum(_insert_scrobble_batch(con, b, source, start, end, ingested_at) for b in batches)
+        return sum(_insert_scrobble_batch(con, b, source, start, end, ingested_at) for b in prefetch(batches))
 
 
 def check_parquet_columns(con: duckdb.DuckDBPyConnection, files: list[str], required: Iterable[str]) -> None:

@@ -1,0 +1,167 @@
+"""Ingest and canonical-mapping benchmark.
+
+For each scale it generates a synthetic world (Parquet and CSV), then, each case in its own process so
+peak memory is that case's alone:
+
+  bare_parquet   DuckDB's own INSERT INTO t SELECT * FROM read_parquet(...) of the same files
+  parquet        raw_scrobbles' Parquet path (window filter, casts, provenance, bad-row scan)
+  csv            raw_scrobbles' CSV path (streaming reader with per-row validation, Arrow batches)
+  mapping        stg_scrobbles -> int_track_keys -> int_scrobble_tracks -> track_aliases -> tracks_core
+
+    python bench/ingest.py                        # 1M and 10M
+    python bench/ingest.py --scales 1000000       # one scale
+Results print as a markdown table and are appended to bench/results/ingest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+START, DAYS = date(2025, 1, 1), 184
+END = date(2025, 7, 4)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def case_bare_parquet(world: Path, db: Path) -> dict:
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    files = [str(p) for p in sorted((world / "scrobbles").glob("*.parquet"))]
+    t = time.perf_counter()
+    con.execute("CREATE TABLE bare AS SELECT * FROM read_parquet($f) LIMIT 0", {"f": files})
+    con.execute("INSERT INTO bare SELECT * FROM read_parquet($f)", {"f": files})
+    seconds = time.perf_counter() - t
+    rows = con.execute("SELECT count(*) FROM bare").fetchall()[0][0]
+    return {"rows": rows, "seconds": seconds}
+
+
+def case_parquet(world: Path, db: Path) -> dict:
+    from timbral_assets import warehouse
+
+    con = warehouse.connect(db)
+    files = [str(p) for p in sorted((world / "scrobbles").glob("*.parquet"))]
+    t = time.perf_counter()
+    rows, issues = warehouse.replace_scrobble_window_from_parquet(con, files, "synthetic", START, END)
+    return {"rows": rows, "seconds": time.perf_counter() - t, "rejected": len(issues)}
+
+
+def case_csv(world: Path, db: Path) -> dict:
+    from timbral_assets import warehouse
+    from timbral_assets.sources.scrobble_files import ScrobbleFileReader
+
+    con = warehouse.connect(db)
+    reader = ScrobbleFileReader(str(world / "scrobbles_csv" / "scrobbles.csv"), "scrobble_csv")
+    t = time.perf_counter()
+    rows = warehouse.replace_scrobble_window(con, reader.batches(), "synthetic_csv", START, END)
+    return {"rows": rows, "seconds": time.perf_counter() - t, "rejected": len(reader.issues)}
+
+
+def case_mapping(world: Path, db: Path) -> dict:
+    from timbral_assets import warehouse
+    from timbral_assets.sql_project import SqlProject
+
+    con = warehouse.connect(db)
+    project = SqlProject.load()
+    stages = {}
+    t0 = time.perf_counter()
+    for name in ("stg_scrobbles", "int_track_keys", "int_scrobble_tracks", "track_aliases", "artists_core",
+                 "tracks_core"):
+        t = time.perf_counter()
+        window = (START, END) if project.models[name].incremental else None
+        project.materialize(con, name, window)
+        stages[name] = round(time.perf_counter() - t, 2)
+    rows = warehouse.scalar(con, "SELECT count(*) FROM staging.stg_scrobbles")
+    mapped = warehouse.scalar(con, "SELECT count(*) FROM intermediate.int_scrobble_tracks")
+    tracks = warehouse.scalar(con, "SELECT count(*) FROM marts.tracks_core")
+    return {"rows": rows, "seconds": time.perf_counter() - t0, "stages": stages, "mapped": mapped, "tracks": tracks}
+
+
+CASES = {"bare_parquet": case_bare_parquet, "parquet": case_parquet, "csv": case_csv, "mapping": case_mapping}
+
+
+def run_child(case: str, world: Path, db: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", case, "--world", str(world), "--db", str(db)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ensure_world(scale: int, workdir: Path) -> tuple[Path, float | None]:
+    from timbral_assets.sources.synthetic import WorldConfig, generate_world
+
+    folder = workdir / f"world-{scale}"
+    if (folder / "manifest.json").exists():
+        return folder, None
+    t = time.perf_counter()
+    generate_world(WorldConfig(seed=42, n_scrobbles=scale, start_date=START, days=DAYS, write_csv=True), folder)
+    return folder, time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="1000000,10000000")
+    parser.add_argument("--workdir", default=str(HERE / "out"))
+    parser.add_argument("--child")
+    parser.add_argument("--world")
+    parser.add_argument("--db")
+    args = parser.parse_args()
+    if args.child:
+        result = CASES[args.child](Path(args.world), Path(args.db))
+        result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        print(json.dumps(result))
+        return
+
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    lines = [f"\n### {datetime.now():%Y-%m-%d %H:%M} on {os.cpu_count()} cores: `python bench/ingest.py --scales {args.scales}`\n",
+             "| scale | case | rows | seconds | rows/s | peak RSS MB | vs bare parquet |", "|---|---|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
+    for scale in [int(s) for s in args.scales.split(",")]:
+        world, gen_seconds = ensure_world(scale, workdir)
+        if gen_seconds is not None:
+            row = f"| {scale:,} | generate world (Parquet + CSV) | {scale:,} | {gen_seconds:.1f} | {scale / gen_seconds:,.0f} | | |"
+            print(row, flush=True)
+            lines.append(row)
+        bare_rate = None
+        for case in ("bare_parquet", "parquet", "csv"):
+            db = workdir / f"{case}-{scale}.duckdb"
+            db.unlink(missing_ok=True)
+            r = run_child(case, world, db)
+            rate = r["rows"] / r["seconds"]
+            if case == "bare_parquet":
+                bare_rate = rate
+            if case == "parquet":
+                parquet_db = db
+            row = (f"| {scale:,} | {case} | {r['rows']:,} | {r['seconds']:.2f} | {rate:,.0f} | {r['peak_rss_mb']:,.0f} | "
+                   f"{rate / bare_rate:.2f}x |")
+            print(row, flush=True)
+            lines.append(row)
+        r = run_child("mapping", world, parquet_db)
+        stages = ", ".join(f"{k} {v}s" for k, v in r["stages"].items())
+        row = (f"| {scale:,} | canonical mapping | {r['rows']:,} | {r['seconds']:.2f} | {r['rows'] / r['seconds']:,.0f} | "
+               f"{r['peak_rss_mb']:,.0f} | {r['mapped']:,} mapped to {r['tracks']:,} tracks; {stages} |")
+        print(row, flush=True)
+        lines.append(row)
+        for case in ("bare_parquet", "parquet", "csv"):
+            (workdir / f"{case}-{scale}.duckdb").unlink(missing_ok=True)
+    results = HERE / "results" / "ingest.md"
+    results.parent.mkdir(exist_ok=True)
+    with open(results, "a", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
