@@ -19,6 +19,7 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB file under TIMBRAL_HOME. Open it only inside an asset that holds the duckdb_write pool."""
 
     timbral_home: str
+    memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT  # DuckDB spills to disk beyond this
 
     @property
     def path(self) -> Path:
@@ -26,7 +27,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = warehouse.connect(self.path)
+        con = warehouse.connect(self.path, memory_limit=self.memory_limit)
         try:
             yield con
         finally:

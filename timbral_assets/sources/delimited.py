@@ -67,7 +67,7 @@ class DelimitedRows:
                                 strict=False)
             need_header = self.header is None
             if not need_header:
-                self.positions = self._resolve_columns()
+                self.positions = self.resolve_columns()
             while True:
                 try:
                     fields = next(reader)
@@ -83,7 +83,7 @@ class DelimitedRows:
                 line_numbers.clear()
                 if need_header:
                     self.header = [h.strip().lstrip("\ufeff#").lower() for h in fields]
-                    self.positions = self._resolve_columns()
+                    self.positions = self.resolve_columns()
                     need_header = False
                     continue
                 self.records_read += 1
@@ -112,7 +112,7 @@ class DelimitedRows:
                 return name, "contains a NUL byte"
         return None
 
-    def _resolve_columns(self) -> dict[str, int]:
+    def resolve_columns(self) -> dict[str, int]:
         """Map logical names to column positions via aliases; a missing required column fails the file."""
         assert self.header is not None
         positions: dict[str, int] = {}

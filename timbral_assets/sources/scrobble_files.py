@@ -148,7 +148,6 @@ class ScrobbleFileReader:
     path: str
     fmt: str = "auto"
     user: str | None = None  # for single-user exports that carry no user column
-    batch_rows: int = 100_000  # kept for callers; Arrow decides batch sizes by block
     issues: list[RowIssue] = field(default_factory=list)
     records_read: int = 0
 
@@ -158,7 +157,7 @@ class ScrobbleFileReader:
         if self.fmt == "auto":
             self.fmt = detect_format(self.path)
         if self.fmt == "parquet":
-            raise ValueError("Parquet scrobbles are read by DuckDB directly; see warehouse.insert_parquet_scrobbles")
+            raise ValueError("Parquet scrobbles are read by DuckDB directly; see warehouse.replace_scrobble_window_from_parquet")
         self.default_user = self.user or Path(self.path).name.split(".")[0]
 
     def _layout(self) -> tuple[list[str], dict[str, int], int, str, str | bool]:
@@ -175,7 +174,7 @@ class ScrobbleFileReader:
                              required_one_of=("uts", "date"))
         if not first.strip():
             raise FileFormatError(self.path, 1, "(header)", "the file is empty: no header line")
-        positions = rows._resolve_columns()
+        positions = rows.resolve_columns()
         return header, positions, 1, ",", '"'
 
     def batches(self) -> Iterator[pa.Table]:
