@@ -19,15 +19,17 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB file under TIMBRAL_HOME. Open it only inside an asset that holds the duckdb_write pool."""
 
     timbral_home: str
-    memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT  # DuckDB spills to disk beyond this
+    memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT  # for loads; DuckDB spills to disk beyond this
+    transform_memory_limit: str = warehouse.TRANSFORM_MEMORY_LIMIT  # for the SQL models
 
     @property
     def path(self) -> Path:
         return Path(self.timbral_home) / "warehouse.duckdb"
 
     @contextlib.contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = warehouse.connect(self.path, memory_limit=self.memory_limit)
+    def connect(self, transform: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        limit = self.transform_memory_limit if transform else self.memory_limit
+        con = warehouse.connect(self.path, memory_limit=limit)
         try:
             yield con
         finally:

@@ -39,7 +39,7 @@ def _asset_for(project: SqlProject, model: SqlModel) -> dg.AssetsDefinition:
         if model.incremental:
             tw = context.partition_time_window
             window = (tw.start.date(), tw.end.date())
-        with warehouse_db.connect() as con:
+        with warehouse_db.connect(transform=True) as con:
             rows = project.materialize(con, model.name, window)
             context.log.info(f"{model.table}: {rows:,} rows" + (f" in {window[0]}..{window[1]}" if window else ""))
             checks = project.run_checks(con, model.name, window)

@@ -58,7 +58,8 @@ SCROBBLE_COLUMNS = ("scrobble_id, user_id, played_at, play_date, artist_name, tr
                     "track_mbid, album_mbid, duration_ms, source, source_file, source_line, ingested_at")
 
 
-DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_MEMORY_LIMIT = "1GB"  # loads stream and spill well
+TRANSFORM_MEMORY_LIMIT = "4GB"  # the catalog models' holistic aggregates (mode, median, arg_max) spill less
 
 
 def connect(path: str | Path, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
@@ -73,6 +74,7 @@ def connect(path: str | Path, read_only: bool = False, memory_limit: str = DEFAU
     con = duckdb.connect(str(path), read_only=read_only,
                          config={"memory_limit": memory_limit, "preserve_insertion_order": False})
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     if not read_only:
         for schema in SCHEMAS:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -102,25 +104,7 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _insert_scrobble_batch(con, batch: pa.Table, source: str, start: date, end: date, ingested_at: datetime) -> int:
-    con.register("_scrobble_batch", batch)
-    try:
-        before = scalar(con, "SELECT count(*) FROM raw.raw_scrobbles")
-        con.execute(
-            f"""INSERT INTO raw.raw_scrobbles ({SCROBBLE_COLUMNS})
-            SELECT scrobble_id, user_id, played_at::TIMESTAMP, CAST(played_at::TIMESTAMP AS DATE), artist_name,
-                   track_name, album_name, artist_mbid, track_mbid, album_mbid, duration_ms, $source, source_file,
-                   source_line, $ingested_at
-            FROM _scrobble_batch
-            WHERE played_at::TIMESTAMP >= $start AND played_at::TIMESTAMP < $end""",
-            {"source": source, "ingested_at": ingested_at, "start": start, "end": end},
-        )
-        return scalar(con, "SELECT count(*) FROM raw.raw_scrobbles") - before
-    finally:
-        con.unregister("_scrobble_batch")
-
-
-def prefetch(batches: Iterable[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+def prefetch(batches: Iterable[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
     """Produce batches in a background thread so parsing overlaps the DuckDB insert (both release the GIL)."""
     done = object()
     q: queue.Queue = queue.Queue(maxsize=depth)
@@ -151,13 +135,47 @@ def replace_scrobble_window(
     """Delete this source's plays in [start, end) and insert the batches' plays in that window, atomically.
 
     Running the same window twice gives the same rows; other sources and other days are untouched. If
-    reading the batches fails, the transaction rolls back and what was stored stays as it was.
+    reading the batches fails, the transaction rolls back and what was stored stays as it was. The
+    batches stream into one INSERT (parsed in a background thread), which lets DuckDB write row groups
+    out as they fill instead of holding the whole load in memory.
     """
-    ingested_at = now_utc()
-    with transaction(con):
-        con.execute("DELETE FROM raw.raw_scrobbles WHERE source = $source AND play_date >= $start AND play_date < $end",
-                    {"source": source, "start": start, "end": end})
-        return sum(_insert_scrobble_batch(con, b, source, start, end, ingested_at) for b in prefetch(batches))
+    from .sources.scrobble_files import FILE_SCROBBLE_SCHEMA
+
+    reader_failure: list[BaseException] = []
+
+    def record_batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for table in prefetch(batches):
+                yield from table.cast(FILE_SCROBBLE_SCHEMA).to_batches()
+        except BaseException as exc:  # DuckDB wraps it; keep the original to re-raise
+            reader_failure.append(exc)
+            raise
+
+    reader = pa.RecordBatchReader.from_batches(FILE_SCROBBLE_SCHEMA, record_batches())
+    params = {"source": source, "start": start, "end": end, "ingested_at": now_utc()}
+    con.register("_scrobble_stream", reader)  # outside the transaction: unregistering must work after a rollback
+    try:
+        with transaction(con):
+            con.execute("DELETE FROM raw.raw_scrobbles WHERE source = $source AND play_date >= $start "
+                        "AND play_date < $end", {k: params[k] for k in ("source", "start", "end")})
+            before = scalar(con, "SELECT count(*) FROM raw.raw_scrobbles")
+            try:
+                con.execute(
+                    f"""INSERT INTO raw.raw_scrobbles ({SCROBBLE_COLUMNS})
+                    SELECT scrobble_id, user_id, played_at::TIMESTAMP, CAST(played_at::TIMESTAMP AS DATE),
+                           artist_name, track_name, album_name, artist_mbid, track_mbid, album_mbid, duration_ms,
+                           $source, source_file, source_line, $ingested_at
+                    FROM _scrobble_stream
+                    WHERE played_at::TIMESTAMP >= $start AND played_at::TIMESTAMP < $end""",
+                    params,
+                )
+            except duckdb.Error:
+                if reader_failure:
+                    raise reader_failure[0] from None
+                raise
+            return scalar(con, "SELECT count(*) FROM raw.raw_scrobbles") - before
+    finally:
+        con.unregister("_scrobble_stream")
 
 
 def check_parquet_columns(con: duckdb.DuckDBPyConnection, files: list[str], required: Iterable[str]) -> None:

@@ -133,7 +133,7 @@ def detect_format(path: str | Path) -> str:
     return "scrobble_csv" if len(names & known) >= 2 else "lastfm_headerless_csv"
 
 
-ARROW_BLOCK_BYTES = 64 << 20  # a block must hold the longest line; 64 MB fits a 10 MB field with room
+ARROW_BLOCK_BYTES = 16 << 20  # a block must hold the longest line: 16 MB fits a 10 MB field and bounds memory
 
 
 @dataclass
