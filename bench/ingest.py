@@ -120,6 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="1000000,10000000")
     parser.add_argument("--workdir", default=str(HERE / "out"))
+    parser.add_argument("--repeat", type=int, default=3, help="ingest runs per case; the median is reported")
     parser.add_argument("--child")
     parser.add_argument("--world")
     parser.add_argument("--db")
@@ -132,8 +133,8 @@ def main() -> None:
 
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    lines = [f"\n### {datetime.now():%Y-%m-%d %H:%M} on {os.cpu_count()} cores: `python bench/ingest.py --scales {args.scales}`\n",
-             "| scale | case | rows | seconds | rows/s | peak RSS MB | vs bare parquet |", "|---|---|---|---|---|---|---|"]
+    lines = [f"\n### {datetime.now():%Y-%m-%d %H:%M} on {os.cpu_count()} cores: `python bench/ingest.py --scales {args.scales} --repeat {args.repeat}`\n",
+             "| scale | case | rows | seconds (median of --repeat) | rows/s | peak RSS MB | vs bare parquet |", "|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     for scale in [int(s) for s in args.scales.split(",")]:
         world, gen = ensure_world(scale, workdir)
@@ -145,8 +146,11 @@ def main() -> None:
         bare_rate = None
         for case in ("bare_parquet", "parquet", "csv"):
             db = workdir / f"{case}-{scale}.duckdb"
-            db.unlink(missing_ok=True)
-            r = run_child(case, world, db)
+            runs = []
+            for _ in range(args.repeat):
+                db.unlink(missing_ok=True)
+                runs.append(run_child(case, world, db))
+            r = sorted(runs, key=lambda x: x["seconds"])[len(runs) // 2]  # the median run
             rate = r["rows"] / r["seconds"]
             if case == "bare_parquet":
                 bare_rate = rate

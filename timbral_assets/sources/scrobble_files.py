@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from .delimited import MAX_FIELD_CHARS, DelimitedRows
 from .errors import FileFormatError, RowIssue
@@ -95,7 +98,7 @@ def parse_uts(text: str) -> int:
     return secs * 1_000_000
 
 
-def _parse_numbers(text: pa.Array, present, pattern: str, arrow_type: pa.DataType, pc, np):
+def _parse_numbers(text: pa.Array, present: np.ndarray, pattern: str, arrow_type: pa.DataType):
     """Numbers from a text column: (values, ok mask). One cast when every present value parses; the
     per-row regex runs only for a batch that holds a bad value."""
     filled = pc.if_else(pa.array(present), text, "0")
@@ -178,10 +181,6 @@ class ScrobbleFileReader:
         return header, positions, 1, ",", '"'
 
     def batches(self) -> Iterator[pa.Table]:
-        import numpy as np
-        import pyarrow.compute as pc
-        import pyarrow.csv as pacsv
-
         names, pos, header_lines, delimiter, quote = self._layout()
         width = len(names)
         invalid_lines: list[int] = []
@@ -245,12 +244,12 @@ class ScrobbleFileReader:
             next_line = int(lines[-1] + newlines[-1] + 1)
             self.records_read += n + len(invalid_lines) - seen_invalid
             seen_invalid = len(invalid_lines)
-            good = self._validate(cols, names, pos, lines, np, pc)
+            good = self._validate(cols, names, pos, lines)
             if good is not None and len(good):
                 yield good
         self.records_read += len(invalid_lines) - seen_invalid
 
-    def _validate(self, cols, names, pos, lines, np, pc) -> pa.Table | None:
+    def _validate(self, cols, names, pos, lines) -> pa.Table | None:
         n = len(lines)
         bad = np.zeros(n, dtype=bool)
         problems: list[tuple[np.ndarray, str, object]] = []  # (mask, field, message or row -> message)
@@ -305,7 +304,7 @@ class ScrobbleFileReader:
         uts = col("uts")
         if uts is not None:
             has_uts = pc.greater(pc.utf8_length(uts), 0).to_numpy(zero_copy_only=False)
-            secs, digits = _parse_numbers(uts, has_uts, r"^\d{1,12}$", pa.int64(), pc, np)
+            secs, digits = _parse_numbers(uts, has_uts, r"^\d{1,12}$", pa.int64())
             flag(has_uts & ~digits, "uts", lambda r: f"is not unix seconds: {uts[r].as_py()[:40]!r}")
             flag(digits & ((secs <= 0) | (secs > 4_102_444_800)), "uts", lambda r: f"{secs[r]} is outside 1970..2100")
             played = np.where(digits, secs * 1_000_000, played)
@@ -332,14 +331,14 @@ class ScrobbleFileReader:
         duration_values = None
         if duration is not None:
             has = pc.greater(pc.utf8_length(duration), 0).to_numpy(zero_copy_only=False)
-            values, numeric = _parse_numbers(duration, has, r"^-?\d+(\.\d+)?$", pa.float64(), pc, np)
+            values, numeric = _parse_numbers(duration, has, r"^-?\d+(\.\d+)?$", pa.float64())
             flag(has & ~numeric, "duration_ms", lambda r: f"is not a number: {duration[r].as_py()[:40]!r}")
             duration_values = pc.cast(pa.array(values, mask=~(has & numeric)), pa.int32(), safe=False)
         sid = col("scrobble_id")
         sid_values = None
         if sid is not None:
             has = pc.greater(pc.utf8_length(sid), 0).to_numpy(zero_copy_only=False)
-            values, integer = _parse_numbers(sid, has, r"^\d{1,18}$", pa.int64(), pc, np)
+            values, integer = _parse_numbers(sid, has, r"^\d{1,18}$", pa.int64())
             flag(has & ~integer, "scrobble_id", "is not an integer")
             sid_values = pa.array(values, mask=~(has & integer))
 
