@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import names
@@ -44,6 +45,7 @@ SCROBBLE_SCHEMA = pa.schema(
         ("duration_ms", pa.int32()),
     ]
 )
+MAX_DEFAULT_ARTISTS = 20_000
 TRUTH_SCHEMA = pa.schema([("scrobble_id", pa.int64()), ("variant_id", pa.int32())])
 
 
@@ -63,7 +65,8 @@ class WorldConfig:
         return self.n_users or int(np.clip(self.n_scrobbles // 700, 30, 200_000))
 
     def resolved_artists(self) -> int:
-        return self.n_artists or int(np.clip(self.n_scrobbles // 400, 120, 60_000))
+        # the catalog stops growing at 20k artists (~0.5M tracks), so memory stays flat in the scrobble count
+        return self.n_artists or int(np.clip(self.n_scrobbles // 400, 120, MAX_DEFAULT_ARTISTS))
 
     def end_date(self) -> date:
         return self.start_date + timedelta(days=self.days)
@@ -245,9 +248,9 @@ def build_catalog(cfg: WorldConfig, rng: np.random.Generator) -> Catalog:
 
 @dataclass
 class VariantTable:
-    artist: list[str]
-    title: list[str]
-    album: list[str]
+    artist: pa.Array  # Arrow, not Python lists: millions of short strings at 100M-scrobble scale
+    title: pa.Array
+    album: pa.Array
     track: np.ndarray
     kind: np.ndarray
     start: np.ndarray  # [n_tracks, n_kinds] first variant row of (track, kind)
@@ -263,7 +266,18 @@ def build_variants(cat: Catalog, rng: np.random.Generator) -> VariantTable:
     album: list[str] = []
     track: list[int] = []
     kind: list[int] = []
+    chunks: dict[str, list[pa.Array]] = {"artist": [], "title": [], "album": []}
+    flushed = 0
+
+    def flush() -> None:
+        for name, values in (("artist", artist), ("title", title), ("album", album)):
+            chunks[name].append(pa.array(values, pa.string()))
+            values.clear()
+
     for t in range(cat.n_tracks):
+        if len(artist) >= 200_000:
+            flushed += len(artist)
+            flush()
         a = int(cat.track_artist[t])
         alb = int(cat.track_album[t])
         canonical = CanonicalTrack(
@@ -274,7 +288,7 @@ def build_variants(cat: Catalog, rng: np.random.Generator) -> VariantTable:
         )
         for k, renders in render_variants(canonical, rng).items():
             ki = kinds.index(k)
-            start[t, ki] = len(artist)
+            start[t, ki] = flushed + len(artist)
             count[t, ki] = len(renders)
             for ar, ti, al in renders:
                 artist.append(ar)
@@ -282,7 +296,10 @@ def build_variants(cat: Catalog, rng: np.random.Generator) -> VariantTable:
                 album.append(al)
                 track.append(t)
                 kind.append(ki)
-    return VariantTable(artist, title, album, np.array(track), np.array(kind), start, count)
+    flush()
+    combined = {name: pa.concat_arrays(parts) for name, parts in chunks.items()}
+    return VariantTable(combined["artist"], combined["title"], combined["album"], np.array(track, dtype=np.int32),
+                        np.array(kind, dtype=np.int8), start, count)
 
 
 @dataclass
@@ -412,6 +429,10 @@ def _dictionary_column(indices: np.ndarray, dictionary: pa.Array) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(indices, type=pa.int32()), dictionary).cast(pa.string())
 
 
+def _nullable_take(values: pa.Array, indices: np.ndarray, keep: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(keep), values.take(pa.array(indices)), pa.scalar(None, pa.string()))
+
+
 def _scrobble_batch(plays: DayPlays, first_id: int, cat: Catalog, users: Users, variants: VariantTable,
                     dicts: dict[str, pa.Array], rng: np.random.Generator) -> pa.Table:
     n = len(plays.track)
@@ -421,7 +442,6 @@ def _scrobble_batch(plays: DayPlays, first_id: int, cat: Catalog, users: Users, 
     with_dur = users.sends_duration[plays.user]
     dur_ms = (cat.track_duration_s[plays.track] * 1000 + rng.integers(-1500, 1500, size=n)).astype(np.int32)
     album_idx = cat.track_album[plays.track]
-    mask_none = ~with_mbid
     return pa.table(
         {
             "scrobble_id": pa.array(np.arange(first_id, first_id + n, dtype=np.int64)),
@@ -430,13 +450,9 @@ def _scrobble_batch(plays: DayPlays, first_id: int, cat: Catalog, users: Users, 
             "artist_name": _dictionary_column(plays.variant, dicts["v_artist"]),
             "track_name": _dictionary_column(plays.variant, dicts["v_title"]),
             "album_name": _dictionary_column(plays.variant, dicts["v_album"]),
-            "artist_mbid": pa.array(
-                np.where(mask_none, None, np.array(cat.artist_mbid, dtype=object)[cat.track_artist[plays.track]]),
-                type=pa.string()),
-            "track_mbid": pa.array(
-                np.where(mask_none, None, np.array(cat.track_mbid, dtype=object)[plays.track]), type=pa.string()),
-            "album_mbid": pa.array(
-                np.where(mask_none, None, np.array(cat.album_mbid, dtype=object)[album_idx]), type=pa.string()),
+            "artist_mbid": _nullable_take(dicts["artist_mbid"], cat.track_artist[plays.track], with_mbid),
+            "track_mbid": _nullable_take(dicts["track_mbid"], plays.track, with_mbid),
+            "album_mbid": _nullable_take(dicts["album_mbid"], album_idx, with_mbid),
             "duration_ms": pa.array(dur_ms, type=pa.int32(), mask=~with_dur),
         },
         schema=SCROBBLE_SCHEMA,
@@ -456,9 +472,12 @@ def generate_world(
     users = build_users(cfg, np.random.default_rng([cfg.seed, 3]))
     dicts = {
         "user": pa.array(users.user_id),
-        "v_artist": pa.array(variants.artist),
-        "v_title": pa.array(variants.title),
-        "v_album": pa.array(variants.album),
+        "v_artist": variants.artist,
+        "v_title": variants.title,
+        "v_album": variants.album,
+        "artist_mbid": pa.array(cat.artist_mbid),
+        "track_mbid": pa.array(cat.track_mbid),
+        "album_mbid": pa.array(cat.album_mbid),
     }
 
     user_artist_keys: list[np.ndarray] = []
