@@ -191,11 +191,13 @@ def _finish(con, table: str, n: int, issues: list[RowIssue], extra: dict | None 
     }
 
 
+def _raw_spec(key: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(key, group_name=GROUP, kinds={"duckdb"}, deps=[synthetic_world], description=description)
+
+
 @dg.multi_asset(
-    specs=[dg.AssetSpec("raw_spotify_tracks", group_name=GROUP, kinds={"duckdb"}, deps=[synthetic_world],
-                        description="Spotify track metadata: artists, album, title, duration, popularity, genre."),
-           dg.AssetSpec("raw_spotify_audio_features", group_name=GROUP, kinds={"duckdb"}, deps=[synthetic_world],
-                        description="Spotify audio features: energy, valence, danceability, tempo and the rest.")],
+    specs=[_raw_spec("raw_spotify_tracks", "Spotify track metadata: artists, album, title, duration, popularity, genre."),
+           _raw_spec("raw_spotify_audio_features", "Spotify audio features: energy, valence, danceability, tempo and the rest.")],
     pool=DUCKDB_POOL,
 )
 def raw_spotify(context: dg.AssetExecutionContext, config: SpotifySourceConfig, warehouse_db: WarehouseResource,
@@ -320,10 +322,8 @@ class AotySourceConfig(dg.Config):
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec("raw_aoty_albums", group_name=GROUP, kinds={"duckdb"}, deps=[synthetic_world],
-                        description="AOTY albums: artist, title, date, label, genres, scores and tracklist."),
-           dg.AssetSpec("raw_aoty_reviews", group_name=GROUP, kinds={"duckdb"}, deps=[synthetic_world],
-                        description="AOTY critic and user reviews: score, date and text.")],
+    specs=[_raw_spec("raw_aoty_albums", "AOTY albums: artist, title, date, label, genres, scores and tracklist."),
+           _raw_spec("raw_aoty_reviews", "AOTY critic and user reviews: score, date and text.")],
     pool=DUCKDB_POOL,
 )
 def raw_aoty(context: dg.AssetExecutionContext, config: AotySourceConfig, warehouse_db: WarehouseResource,

@@ -21,7 +21,8 @@ import pyarrow.csv as pacsv
 from .delimited import MAX_FIELD_CHARS, DelimitedRows
 from .errors import FileFormatError, RowIssue
 
-FILE_SCROBBLE_SCHEMA = pa.schema(
+# One play, as every source gives it (the synthetic generator writes exactly these columns)...
+SCROBBLE_SCHEMA = pa.schema(
     [
         ("scrobble_id", pa.int64()),
         ("user_id", pa.string()),
@@ -33,10 +34,11 @@ FILE_SCROBBLE_SCHEMA = pa.schema(
         ("track_mbid", pa.string()),
         ("album_mbid", pa.string()),
         ("duration_ms", pa.int32()),
-        ("source_file", pa.string()),
-        ("source_line", pa.int64()),
     ]
 )
+# ...and where an importer found it.
+FILE_SCROBBLE_SCHEMA = SCROBBLE_SCHEMA.append(pa.field("source_file", pa.string())).append(
+    pa.field("source_line", pa.int64()))
 
 SCROBBLE_FORMATS = ("auto", "scrobble_csv", "lastfm_headerless_csv", "lastfm_1k_tsv", "parquet")
 

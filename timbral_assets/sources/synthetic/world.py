@@ -28,23 +28,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..scrobble_files import SCROBBLE_SCHEMA
 from . import names
 from .variants import DEFAULT_VARIANT_RATES, VARIANT_KINDS, CanonicalTrack, render_variants
 
-SCROBBLE_SCHEMA = pa.schema(
-    [
-        ("scrobble_id", pa.int64()),
-        ("user_id", pa.string()),
-        ("played_at", pa.timestamp("us", tz="UTC")),
-        ("artist_name", pa.string()),
-        ("track_name", pa.string()),
-        ("album_name", pa.string()),
-        ("artist_mbid", pa.string()),
-        ("track_mbid", pa.string()),
-        ("album_mbid", pa.string()),
-        ("duration_ms", pa.int32()),
-    ]
-)
 MAX_DEFAULT_ARTISTS = 20_000
 TRUTH_SCHEMA = pa.schema([("scrobble_id", pa.int64()), ("variant_id", pa.int32())])
 
