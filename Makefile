@@ -41,7 +41,8 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: $(STAMP)
-	$(PY) bench/ingest.py
+	$(PY) bench/ingest.py --scales 1000000,10000000
+	$(PY) bench/generate.py --scales 1000000,10000000
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check timbral_assets timbral_assets_tests bench

@@ -11,7 +11,7 @@ import duckdb
 from . import warehouse
 from .bucket import Bucket
 from .sources.http import RetryPolicy
-from .sources.lastfm_api import DEFAULT_BASE_URL, LastfmClient
+from .sources.lastfm_api import DEFAULT_BASE_URL, DEFAULT_MIN_INTERVAL_S, LastfmClient
 from .sources.spotify_api import DEFAULT_API_URL, DEFAULT_TOKEN_URL, SpotifyClient
 
 
@@ -51,10 +51,12 @@ class LastfmResource(dg.ConfigurableResource):
     base_url: str = DEFAULT_BASE_URL
     max_attempts: int = 6
     base_delay_s: float = 1.0
+    min_interval_s: float = DEFAULT_MIN_INTERVAL_S
 
     def client(self) -> LastfmClient:
         return LastfmClient(self.api_key, self.base_url,
-                            RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.base_delay_s))
+                            RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.base_delay_s),
+                            self.min_interval_s)
 
 
 class SpotifyResource(dg.ConfigurableResource):

@@ -30,7 +30,8 @@ def lastfm():
 
 def client(emu, attempts: int = 4) -> LastfmClient:
     return LastfmClient(LastfmEmulator.API_KEY, emu.url + "/2.0/",
-                        RetryPolicy(max_attempts=attempts, base_delay_s=0.01, max_delay_s=2.0, seed=1))
+                        RetryPolicy(max_attempts=attempts, base_delay_s=0.01, max_delay_s=2.0, seed=1),
+                        min_interval_s=0.0)
 
 
 def test_recent_tracks_pages_through_the_window(lastfm):
@@ -87,6 +88,15 @@ def test_bad_api_key_and_missing_key():
         bad = LastfmClient("wrong", emu.url + "/2.0/", RetryPolicy(max_attempts=2, base_delay_s=0.01))
         with pytest.raises(LastfmApiError, match="error 10"):
             bad.call("user.getRecentTracks", user="alice")
+
+
+def test_requests_are_spaced_to_respect_the_rate_limit(lastfm):
+    c = LastfmClient(LastfmEmulator.API_KEY, lastfm.url + "/2.0/", RetryPolicy(max_attempts=2, base_delay_s=0.01),
+                     min_interval_s=0.2)
+    started = time.perf_counter()
+    pages = list(c.recent_tracks("alice", T0, T0 + DAY, limit=50))
+    assert len(pages) == 6
+    assert time.perf_counter() - started >= 5 * 0.2  # 6 requests, at most 5 per second
 
 
 def test_top_artists_top_tracks_and_library(lastfm):

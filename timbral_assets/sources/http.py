@@ -50,14 +50,23 @@ class JsonHttp:
     name: str
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_s: float = 30.0
+    min_interval_s: float = 0.0  # spacing between requests, to stay under the API's rate limit
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
     attempts_log: list[str] = field(default_factory=list)
+    _last_request: float = field(default=0.0, repr=False)
+
+    def _throttle(self) -> None:
+        wait = self._last_request + self.min_interval_s - time.monotonic()
+        if wait > 0:
+            self.sleep(wait)
+        self._last_request = time.monotonic()
 
     def request(self, method: str, url: str, check: Callable[[dict, int], None] | None = None, **kwargs) -> tuple[dict, bytes]:
         last_reason = ""
         for attempt in range(self.policy.max_attempts):
             retry_after = None
+            self._throttle()
             try:
                 resp = self.session.request(method, url, timeout=self.timeout_s, **kwargs)
             except requests.RequestException as exc:

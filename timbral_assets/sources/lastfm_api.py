@@ -13,6 +13,7 @@ from .http import JsonHttp, RetryableResponse, RetryPolicy
 from .scrobble_files import FILE_SCROBBLE_SCHEMA, stable_scrobble_id
 
 DEFAULT_BASE_URL = "https://ws.audioscrobbler.com/2.0/"
+DEFAULT_MIN_INTERVAL_S = 0.2  # Last.fm's terms ask for no more than 5 requests per second
 RETRYABLE_API_ERRORS = {8: "operation failed", 11: "service offline", 16: "temporarily unavailable",
                         29: "rate limit exceeded"}
 
@@ -38,12 +39,13 @@ class LastfmClient:
     api_key: str
     base_url: str = DEFAULT_BASE_URL
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    min_interval_s: float = DEFAULT_MIN_INTERVAL_S
     http: JsonHttp | None = None
 
     def __post_init__(self) -> None:
         if not self.api_key:
             raise SourceError("Last.fm needs an API key: set LASTFM_API_KEY (https://www.last.fm/api/account/create)")
-        self.http = self.http or JsonHttp("Last.fm", self.policy)
+        self.http = self.http or JsonHttp("Last.fm", self.policy, min_interval_s=self.min_interval_s)
 
     def call(self, method: str, **params) -> tuple[dict, bytes]:
         query = {"method": method, "api_key": self.api_key, "format": "json", **params}
