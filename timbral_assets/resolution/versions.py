@@ -1,0 +1,108 @@
+"""Version suffixes: which ones name the same recording and which a different one.
+
+"Song - 2011 Remaster", "Song (1999)" and "Song - Album Version" are the song. "Song (Live at Wembley)",
+"Song (DJ Koze Remix)", "Song - Acoustic" are other recordings. A radio or single edit is the song cut
+shorter: the same entity unless the durations say otherwise, so it is `soft`. A trailing [bracket] that
+names no version is a label or store tag.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .text import fold
+
+# kind -> (pattern on the folded suffix text, relation to the original recording)
+SAME, SOFT, DIFFERENT = "same", "soft", "different"
+_KINDS: list[tuple[str, re.Pattern[str], str]] = [
+    ("live", re.compile(r"\blive\b|\bin concert\b|\bunplugged\b"), DIFFERENT),
+    ("remix", re.compile(r"\bremix\b|\brmx\b|\bmix\b|\bdub\b|\brework\b|\bvip\b"), DIFFERENT),
+    ("acoustic", re.compile(r"\bacoustic\b"), DIFFERENT),
+    ("demo", re.compile(r"\bdemo\b"), DIFFERENT),
+    ("instrumental", re.compile(r"\binstrumental\b|\bkaraoke\b"), DIFFERENT),
+    ("rerecorded", re.compile(r"\bre ?recorded\b|\btaylors version\b"), DIFFERENT),
+    ("extended", re.compile(r"\bextended\b"), DIFFERENT),
+    ("edit", re.compile(r"\b(radio|single|clean) edit\b|\bedit\b"), SOFT),
+    ("remaster", re.compile(r"\bremaster(ed)?\b|\bdigital(ly)? remaster"), SAME),
+    ("album_version", re.compile(r"\b(album|single|lp|original|mono|stereo) (version|mix)\b|\bmono\b|\bstereo\b"), SAME),
+    ("explicit", re.compile(r"\bexplicit\b|\bclean\b"), SAME),
+    ("year", re.compile(r"^\d{4}$"), SAME),
+]
+_FEAT = re.compile(r"^(feat|ft|featuring|with)\b\.?\s*(.*)$", re.I)
+_BRACKETED_TAIL = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")
+_DASH_TAIL = re.compile(r"\s+[-–—]\s+([^-–—]+)$")
+
+
+@dataclass(frozen=True)
+class Title:
+    base: str  # the title without credits, versions and tags, as written
+    version: str | None  # the strongest version kind found (live, remix, edit, remaster ...), None for the original
+    relation: str  # SAME, SOFT or DIFFERENT: how this version relates to the original recording
+    detail: str  # what the version text said, folded ("live at wembley", "dj koze remix")
+    featured: tuple[str, ...]
+    label_tag: str | None  # a trailing [bracket] that names no version
+
+    @property
+    def key(self) -> str:
+        """Folded base plus, for a different recording, its version kind: the rules tier's title key."""
+        return fold(self.base) + (f" [{self.version}]" if self.relation == DIFFERENT else "")
+
+
+def _classify(text: str) -> tuple[str, str] | None:
+    folded = fold(text)
+    for kind, pattern, relation in _KINDS:
+        if pattern.search(folded):
+            return kind, relation
+    return None
+
+
+def parse_title(title: str) -> Title:
+    rest = " ".join((title or "").split())
+    versions: list[tuple[str, str, str]] = []
+    featured: list[str] = []
+    label_tag = None
+    while True:
+        m = _BRACKETED_TAIL.search(rest) or _DASH_TAIL.search(rest)
+        if not m or m.start() == 0:
+            break
+        inner = m.group(1).strip()
+        feat = _FEAT.match(inner)
+        kind = _classify(inner)
+        if feat:
+            featured.extend(p.strip() for p in re.split(r",|&| and ", feat.group(2)) if p.strip())
+        elif kind:
+            versions.append((kind[0], kind[1], fold(inner)))
+        elif m.group(0).lstrip().startswith("[") and label_tag is None:
+            label_tag = inner
+        else:
+            break  # a real part of the title, e.g. "(I Can't Get No) Satisfaction" or "Part 2"
+        rest = rest[: m.start()].rstrip()
+    inline_feat = re.search(r"\s+(feat\.?|ft\.?|featuring)\s+(.+)$", rest, re.I)
+    if inline_feat:
+        featured.extend(p.strip() for p in re.split(r",|&", inline_feat.group(2)) if p.strip())
+        rest = rest[: inline_feat.start()]
+    order = {DIFFERENT: 0, SOFT: 1, SAME: 2}
+    versions.sort(key=lambda v: order[v[1]])
+    version, relation, detail = versions[0] if versions else (None, SAME, "")
+    return Title(rest.strip(), version, relation, detail, tuple(featured), label_tag)
+
+
+def _specific(t: Title) -> str:
+    """What the version text says beyond its keyword: "live at budokan" -> "at budokan", "live" -> ""."""
+    for kind, pattern, _ in _KINDS:
+        if kind == t.version:
+            return " ".join(pattern.sub(" ", t.detail).split())
+    return t.detail
+
+
+def same_recording(a: Title, b: Title, duration_a_s: float | None = None, duration_b_s: float | None = None,
+                   tolerance_s: float = 15.0) -> bool | None:
+    """True / False when the versions decide it, None when only other evidence can (different base titles
+    are not this function's business: it compares versions of one title)."""
+    if a.relation == DIFFERENT or b.relation == DIFFERENT:
+        specific_a, specific_b = _specific(a), _specific(b)
+        return a.version == b.version and (specific_a == specific_b or not specific_a or not specific_b)
+    if SOFT in (a.relation, b.relation) and duration_a_s and duration_b_s:
+        return abs(duration_a_s - duration_b_s) <= tolerance_s
+    return True
