@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from timbral_assets.resolution.credits import CreditRules, parse_credit
+from timbral_assets.resolution.credits import CreditRules, artist_keys, parse_credit
 from timbral_assets.resolution.text import fold, fold_artist, script_of
 from timbral_assets.resolution.versions import DIFFERENT, SAME, SOFT, parse_title, same_recording
 
@@ -105,17 +105,17 @@ def test_featuring_always_splits():
 
 
 def test_ampersand_splits_only_between_known_artists():
-    known = ["JAY-Z", "Kanye West", "Calvin Harris", "Dua Lipa"]
-    assert parse_credit("JAY-Z & Kanye West", known_artists=known).primary == ("JAY-Z", "Kanye West")
-    assert parse_credit("Calvin Harris x Dua Lipa", known_artists=known).primary == ("Calvin Harris", "Dua Lipa")
-    assert parse_credit("Dmitri & Frida", known_artists=known).primary == ("Dmitri & Frida",)  # a duo we do not know
-    assert parse_credit("Simon & Garfunkel", known_artists=["Simon", "Garfunkel"]).primary == ("Simon & Garfunkel",)
-    assert parse_credit("AC/DC", known_artists=["AC", "DC"]).primary == ("AC/DC",)
+    known = artist_keys(["JAY-Z", "Kanye West", "Calvin Harris", "Dua Lipa"])
+    assert parse_credit("JAY-Z & Kanye West", known=known).primary == ("JAY-Z", "Kanye West")
+    assert parse_credit("Calvin Harris x Dua Lipa", known=known).primary == ("Calvin Harris", "Dua Lipa")
+    assert parse_credit("Dmitri & Frida", known=known).primary == ("Dmitri & Frida",)  # a duo we do not know
+    assert parse_credit("Simon & Garfunkel", known=artist_keys(["Simon", "Garfunkel"])).primary == ("Simon & Garfunkel",)
+    assert parse_credit("AC/DC", known=artist_keys(["AC", "DC"])).primary == ("AC/DC",)
     assert parse_credit("Earth, Wind & Fire").primary == ("Earth, Wind & Fire",)
 
 
 def test_belong_together_rules_are_extensible():
     rules = CreditRules.with_names(["Dmitri & Frida"])
-    assert parse_credit("Dmitri & Frida", rules, known_artists=["Dmitri", "Frida"]).primary == ("Dmitri & Frida",)
-    assert parse_credit("Dmitri & Frida", known_artists=["Dmitri", "Frida"]).primary == ("Dmitri", "Frida")
+    assert parse_credit("Dmitri & Frida", rules, known=artist_keys(["Dmitri", "Frida"])).primary == ("Dmitri & Frida",)
+    assert parse_credit("Dmitri & Frida", known=artist_keys(["Dmitri", "Frida"])).primary == ("Dmitri", "Frida")
     assert parse_credit("X feat. Crosby, Stills, Nash & Young").featured == ("Crosby, Stills, Nash & Young",)

@@ -55,9 +55,14 @@ def _split_known(part: str, rules: CreditRules, known: frozenset[str]) -> list[s
     return [part]
 
 
-def parse_credit(artist: str, rules: CreditRules | None = None, known_artists: Iterable[str] = ()) -> Credit:
+def artist_keys(names: Iterable[str]) -> frozenset[str]:
+    """The catalog's artists in matching form, folded once for many parse_credit calls."""
+    return frozenset(fold_artist(n) for n in names)
+
+
+def parse_credit(artist: str, rules: CreditRules | None = None, known: frozenset[str] = frozenset()) -> Credit:
+    """`known` holds the catalog's artists as artist_keys(...) returns them."""
     rules = rules or CreditRules()
-    known = frozenset(fold_artist(a) for a in known_artists)
     text = " ".join((artist or "").split())
     if fold_artist(text) in rules.belong_together:
         return Credit((text,), ())

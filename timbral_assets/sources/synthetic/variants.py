@@ -61,7 +61,12 @@ class CanonicalTrack:
 
 
 def strip_diacritics(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    """Drop accents from Latin letters only: Katakana voicing marks (ビ vs ヒ) change the name, not its spelling."""
+    out = []
+    for c in text:
+        base = unicodedata.normalize("NFKD", c)[0]
+        out.append(base if base.isascii() and base.isalpha() else c)
+    return "".join(out)
 
 
 def _pick(rng: np.random.Generator, items: list[str]) -> str:
