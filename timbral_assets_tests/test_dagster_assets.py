@@ -242,3 +242,26 @@ def test_warehouse_is_created_with_utc_sessions(tmp_path):
     assert warehouse.scalar(con, "SELECT current_setting('TimeZone')") == "UTC"
     schemas = {r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
     assert {"raw", "staging", "intermediate", "marts"} <= schemas
+
+
+def test_aoty_files_land_load_and_broken_json_fails_clearly(tmp_path):
+    home = tmp_path / "home"
+    albums, reviews = tmp_path / "albums.jsonl", tmp_path / "reviews.json"
+    albums.write_text('{"id": "a1", "title": "Faith", "artist": "The Cure", "critic_score": 81}\n'
+                      '{"id": "a2", "title": "Broken", "artist": "X", "critic_score": "great"}\n')
+    reviews.write_text('[{"id": "r1", "album_id": "a1", "score": 70}]')
+    config = dg.RunConfig(ops={"raw_aoty": ingest.AotySourceConfig(source="file", albums_path=str(albums),
+                                                                   reviews_path=str(reviews))})
+    result = dg.materialize(ALL_ASSETS, selection=["raw_aoty_albums", "raw_aoty_reviews"], run_config=config,
+                            resources=local_resources(home))
+    assert result.success
+    assert _table_rows(home, "SELECT aoty_album_id FROM raw.raw_aoty_albums") == [("a1",)]
+    assert _table_rows(home, "SELECT line, field FROM raw.ingest_issues") == [(2, "critic_score")]
+    assert len(list((home / "bucket" / "landing" / "aoty").rglob("*.json*"))) == 2
+    reviews.write_text('[{"id": "r1",\n "album_id": }]')
+    failed = dg.materialize(ALL_ASSETS, selection=["raw_aoty_albums", "raw_aoty_reviews"], run_config=config,
+                            resources=local_resources(home), raise_on_error=False)
+    assert not failed.success
+    message = failed.get_step_failure_events()[0].step_failure_data.error.message
+    assert f"{reviews}, line 2, field '(json)': invalid JSON" in message
+    assert _table_rows(home, "SELECT count(*) FROM raw.raw_aoty_reviews") == [(1,)]  # the earlier load stays

@@ -3,11 +3,13 @@
 
 import glob
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
 import dagster as dg
+import pyarrow as pa
 
 from .. import warehouse
 from ..partitions import daily_partitions
@@ -71,6 +73,20 @@ def current_world(bucket: BucketResource) -> Path:
         raise dg.Failure("source='synthetic' needs the synthetic_world asset: materialize it first",
                          allow_retries=False)
     return Path(json.loads(b.read_bytes(WORLD_POINTER))["folder"])
+
+
+def import_file(bucket: BucketResource, source: str, world_file: str, path: str, landing: str,
+                read: Callable[[str], mf.Imported]) -> tuple[mf.Imported, str]:
+    """Read the synthetic world's file, or a user's file after landing it unchanged in the bucket.
+    A malformed file fails the run without retries: it will not improve by waiting."""
+    if source == "synthetic":
+        path = str(current_world(bucket) / world_file)
+    else:
+        bucket.bucket().land_file(landing, path)
+    try:
+        return read(path), path
+    except FileFormatError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from exc
 
 
 class ScrobbleSourceConfig(dg.Config):
@@ -219,19 +235,12 @@ def raw_spotify(context: dg.AssetExecutionContext, config: SpotifySourceConfig, 
                 feature_tables.append(audio_features_to_table(payload, landed))
         except SourceError as exc:
             raise dg.Failure(str(exc)) from exc
-        import pyarrow as pa
-
         tracks = pa.concat_tables(track_tables) if track_tables else mf.SPOTIFY_TRACKS_SCHEMA.empty_table()
         features = pa.concat_tables(feature_tables) if feature_tables else mf.AUDIO_FEATURES_SCHEMA.empty_table()
         files: list[str] = []
     else:
-        path = str(current_world(bucket) / "spotify/tracks.csv") if config.source == "synthetic" else config.path
-        if config.source == "file":
-            b.land_file("spotify_csv", path)
-        try:
-            imported = mf.read_spotify_tracks_csv(path)
-        except FileFormatError as exc:
-            raise dg.Failure(str(exc), allow_retries=False) from exc
+        imported, path = import_file(bucket, config.source, "spotify/tracks.csv", config.path, "spotify_csv",
+                                     mf.read_spotify_tracks_csv)
         tracks, features, issues, files = (imported.tables["tracks"], imported.tables["audio_features"],
                                            imported.issues, [path])
     with warehouse_db.connect() as con:
@@ -261,8 +270,6 @@ def raw_user_artist_plays(context: dg.AssetExecutionContext, config: PlaysSource
     issues: list[RowIssue] = []
     files: list[str] = []
     if config.source == "lastfm_api":
-        import pyarrow as pa
-
         client = lastfm.client()
         rows: dict[str, list] = {n: [] for n in mf.USER_ARTIST_PLAYS_SCHEMA.names}
         try:
@@ -283,13 +290,8 @@ def raw_user_artist_plays(context: dg.AssetExecutionContext, config: PlaysSource
             raise dg.Failure(str(exc)) from exc
         table = pa.table(rows, schema=mf.USER_ARTIST_PLAYS_SCHEMA)
     else:
-        path = str(current_world(bucket) / "hetrec/user_artists.dat") if config.source == "synthetic" else config.path
-        if config.source == "file":
-            b.land_file("user_artist_plays", path)
-        try:
-            imported = mf.read_user_artist_plays(path)
-        except FileFormatError as exc:
-            raise dg.Failure(str(exc), allow_retries=False) from exc
+        imported, path = import_file(bucket, config.source, "hetrec/user_artists.dat", config.path,
+                                     "user_artist_plays", mf.read_user_artist_plays)
         table, issues, files = imported.tables["user_artist_plays"], imported.issues, [path]
     with warehouse_db.connect() as con:
         n = warehouse.replace_table(con, "raw.raw_user_artist_plays", table, config.source)
@@ -301,14 +303,8 @@ def raw_user_artist_plays(context: dg.AssetExecutionContext, config: PlaysSource
 def raw_artist_tags(context: dg.AssetExecutionContext, config: FileSourceConfig, warehouse_db: WarehouseResource,
                     bucket: BucketResource) -> dg.MaterializeResult:
     """User tag assignments per artist (hetrec user_taggedartists.dat, with tags.dat and artists.dat beside it)."""
-    path = (str(current_world(bucket) / "hetrec/user_taggedartists.dat") if config.source == "synthetic"
-            else config.path)
-    if config.source == "file":
-        bucket.bucket().land_file("artist_tags", path)
-    try:
-        imported = mf.read_artist_tags(path)
-    except FileFormatError as exc:
-        raise dg.Failure(str(exc), allow_retries=False) from exc
+    imported, path = import_file(bucket, config.source, "hetrec/user_taggedartists.dat", config.path, "artist_tags",
+                                 mf.read_artist_tags)
     with warehouse_db.connect() as con:
         n = warehouse.replace_table(con, "raw.raw_artist_tags", imported.tables["artist_tags"], config.source)
         warehouse.record_issues(con, "raw_artist_tags", [path], imported.issues)
@@ -328,17 +324,10 @@ class AotySourceConfig(dg.Config):
 )
 def raw_aoty(context: dg.AssetExecutionContext, config: AotySourceConfig, warehouse_db: WarehouseResource,
              bucket: BucketResource):
-    if config.source == "synthetic":
-        world = current_world(bucket)
-        albums_path, reviews_path = str(world / "aoty/albums.json"), str(world / "aoty/reviews.json")
-    else:
-        albums_path, reviews_path = config.albums_path, config.reviews_path
-        for p in (albums_path, reviews_path):
-            bucket.bucket().land_file("aoty", p)
-    try:
-        albums, reviews = mf.read_aoty_albums(albums_path), mf.read_aoty_reviews(reviews_path)
-    except FileFormatError as exc:
-        raise dg.Failure(str(exc), allow_retries=False) from exc
+    albums, albums_path = import_file(bucket, config.source, "aoty/albums.json", config.albums_path, "aoty",
+                                      mf.read_aoty_albums)
+    reviews, reviews_path = import_file(bucket, config.source, "aoty/reviews.json", config.reviews_path, "aoty",
+                                        mf.read_aoty_reviews)
     with warehouse_db.connect() as con:
         n_albums = warehouse.replace_table(con, "raw.raw_aoty_albums", albums.tables["aoty_albums"], config.source)
         n_reviews = warehouse.replace_table(con, "raw.raw_aoty_reviews", reviews.tables["aoty_reviews"], config.source)
