@@ -585,10 +585,12 @@ def _write_truth(out_dir: Path, cat: Catalog, variants: VariantTable, users: Use
         "release_year": cat.album_year[cat.track_album],
         "track_mbid": cat.track_mbid,
     }), out_dir / "truth/tracks.parquet")
+    track_ids = pa.array([f"trk_{i:07d}" for i in range(cat.n_tracks)])
     pq.write_table(pa.table({
         "variant_id": np.arange(len(variants.artist), dtype=np.int32),
-        "true_track_id": [f"trk_{i:07d}" for i in variants.track],
-        "variant_kind": [VARIANT_KINDS[k] for k in variants.kind],
+        "true_track_id": track_ids.take(pa.array(variants.track)),
+        "variant_kind": pa.DictionaryArray.from_arrays(pa.array(variants.kind.astype(np.int32)),
+                                                       pa.array(VARIANT_KINDS)).cast(pa.string()),
         "artist": variants.artist, "title": variants.title, "album": variants.album,
     }), out_dir / "truth/variants.parquet")
     pq.write_table(pa.table({
@@ -717,8 +719,10 @@ def _write_hetrec(folder: Path, cfg: WorldConfig, cat: Catalog, users: Users, ke
             f.write(f"{a + 1}\t{name}\thttp://www.last.fm/music/{name.replace(' ', '+')}\t\n")
     with open(folder / "user_artists.dat", "w", encoding="utf-8", newline="") as f:
         f.write("userID\tartistID\tweight\n")
-        for u, a, c in zip(user_idx.tolist(), artist_idx.tolist(), counts.tolist(), strict=True):
-            f.write(f"{u + 1}\t{a + 1}\t{c}\n")
+        for lo in range(0, len(keys), 1_000_000):  # in chunks: tens of millions of pairs at 100M scrobbles
+            hi = lo + 1_000_000
+            f.write("".join(f"{u + 1}\t{a + 1}\t{c}\n" for u, a, c in zip(
+                user_idx[lo:hi].tolist(), artist_idx[lo:hi].tolist(), counts[lo:hi].tolist(), strict=True)))
     vocab: list[str] = []
     for g in names.GENRES:
         vocab.append(g)
