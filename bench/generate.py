@@ -21,6 +21,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from results_file import append_results  # noqa: E402
 
 
 def child(scale: int, out: Path) -> None:
@@ -62,10 +65,7 @@ def main() -> None:
         lines.append(row)
         if not args.keep:
             shutil.rmtree(out, ignore_errors=True)
-    results = HERE / "results" / "generate.md"
-    results.parent.mkdir(exist_ok=True)
-    with open(results, "a", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    append_results("generate", lines)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from results_file import append_results  # noqa: E402
 
 START, DAYS = date(2025, 1, 1), 184
 END = date(2025, 7, 4)
@@ -168,10 +171,7 @@ def main() -> None:
         lines.append(row)
         for case in ("bare_parquet", "parquet", "csv"):
             (workdir / f"{case}-{scale}.duckdb").unlink(missing_ok=True)
-    results = HERE / "results" / "ingest.md"
-    results.parent.mkdir(exist_ok=True)
-    with open(results, "a", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    append_results("ingest", lines)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -187,7 +187,7 @@ class SqlProject:
         model = self.models[name]
         results = []
         for check in model.checks:
-            sql = self.render(SqlModel(**{**model.__dict__, "body": check.sql}))
+            sql = self.render(replace(model, body=check.sql))
             params = {"window_start": window[0], "window_end": window[1]} if window and "$window" in sql else {}
             results.append((check, int(scalar(con, sql, params) or 0)))
         return results

@@ -239,20 +239,30 @@ def _json_records(path: Path, issues: list[RowIssue]) -> list[tuple[int, dict]]:
     if not stripped:
         raise FileFormatError(str(path), 1, "(file)", "the file is empty")
     if stripped.startswith("["):
+        # one pass: decode element by element, noting the line each one starts on
         decoder = json.JSONDecoder()
+        out = []
+        idx, end = text.index("[") + 1, len(text)
+        line, counted_to = 1, 0
         try:
-            items = decoder.decode(text)
+            while True:
+                while idx < end and text[idx] in " \t\r\n":
+                    idx += 1
+                if idx < end and text[idx] == "]":
+                    break
+                item, after = decoder.raw_decode(text, idx)
+                line += text.count("\n", counted_to, idx)
+                counted_to = idx
+                out.append((line, item))
+                idx = after
+                while idx < end and text[idx] in " \t\r\n":
+                    idx += 1
+                if idx < end and text[idx] == ",":
+                    idx += 1
+                elif idx >= end or text[idx] != "]":
+                    raise json.JSONDecodeError("expected ',' or ']'", text, idx)
         except json.JSONDecodeError as exc:
             raise FileFormatError(str(path), exc.lineno, "(json)", f"invalid JSON: {exc.msg}") from None
-        # line numbers of each element: find each element's start by re-scanning the array
-        out = []
-        idx = text.index("[") + 1
-        for item in items:
-            while text[idx] in " \t\r\n,":
-                idx += 1
-            _, end = decoder.raw_decode(text, idx)
-            out.append((text.count("\n", 0, idx) + 1, item))
-            idx = end
         return out
     out = []
     for number, line in enumerate(text.splitlines(), 1):
