@@ -1,0 +1,91 @@
+"""Readers for the public entity-resolution benchmarks in ../shared/data, as standardised records.
+
+MusicBrainz-20K (Leipzig): song records from five sources with a true cluster id (CID).
+Magellan iTunes-Amazon (Structured / Dirty): labelled pairs in the DeepMatcher "COL x VAL y" format.
+freeDB (cddb): CD records with 300 true duplicate pairs.
+Audioscrobbler: user-typed artist names.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .records import TrackRecord, standardise
+
+_COLUMN = re.compile(r"COL (\S+) VAL ")
+
+
+@dataclass(frozen=True)
+class ClusteredRecords:
+    records: list[TrackRecord]
+    truth: dict[str, str]  # record id -> true cluster
+    source: dict[str, str]  # record id -> source
+
+
+def musicbrainz_20k(path: Path) -> ClusteredRecords:
+    records, truth, source = [], {}, {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            record = standardise(row["TID"], row["title"], row["artist"], row["album"], row["length"], row["year"],
+                                 source=row["SourceID"])
+            records.append(record)
+            truth[record.record_id] = row["CID"]
+            source[record.record_id] = row["SourceID"]
+    return ClusteredRecords(records, truth, source)
+
+
+def parse_magellan_record(text: str) -> dict[str, str]:
+    """'COL Song_Name VAL x COL Artist_Name VAL y ...' -> {'Song_Name': 'x', 'Artist_Name': 'y', ...}."""
+    parts = _COLUMN.split(" " + text.strip())
+    return {parts[i]: " ".join(parts[i + 1].split()) for i in range(1, len(parts) - 1, 2)}
+
+
+def _detokenise(text: str) -> str:
+    """Undo the benchmark's tokenisation: 'I 'm a Machine ( feat . X )' -> "I'm a Machine (feat. X)"."""
+    text = re.sub(r"\s+([)\].,!?:;])", r"\1", text)
+    text = re.sub(r"([(\[])\s+", r"\1", text)
+    return re.sub(r"\s+'(s|m|re|ve|ll|d|t)\b", r"'\1", text)
+
+
+@dataclass(frozen=True)
+class PairRow:
+    left: dict[str, str]
+    right: dict[str, str]
+    label: int | None
+
+
+MAGELLAN_FIELDS = {"Song_Name": "title", "Artist_Name": "artist", "Album_Name": "album", "Time": "duration_s",
+                   "Genre": "genre", "Released": "released", "CopyRight": "label", "Price": "price"}
+
+
+def magellan_pairs(path: Path) -> list[PairRow]:
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            left, right, label = line.rstrip("\n").split("\t")
+            rows.append(PairRow(*({MAGELLAN_FIELDS.get(k, k): _detokenise(v) for k, v in parse_magellan_record(side).items()}
+                                  for side in (left, right)), int(label)))
+    return rows
+
+
+def freedb(directory: Path) -> tuple[list[dict[str, str]], set[tuple[str, str]]]:
+    with (directory / "cddb.csv").open(newline="", encoding="utf-8") as handle:
+        albums = list(csv.DictReader(handle))
+    with (directory / "gt.csv").open(newline="", encoding="utf-8") as handle:
+        duplicates = {tuple(sorted((row["id1"], row["id2"]))) for row in csv.DictReader(handle)}
+    return albums, duplicates
+
+
+def audioscrobbler_artist_names(path: Path) -> list[tuple[str, str]]:
+    out = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            artist_id, _, name = line.rstrip("\n").partition("\t")
+            if artist_id.strip() and name.strip():
+                out.append((artist_id.strip(), name.strip()))
+    return out

@@ -1,0 +1,104 @@
+"""Candidate pairs: cheap blocking passes in DuckDB plus the semantic tier's nearest neighbours.
+
+Blocking finds pairs that share a key (folded title, artist and title head, sorted title words, title
+head and year). Strings in another script, reordered or badly mangled share no key; their sentence
+embeddings still lie close, so a FAISS inner-product search adds each record's nearest neighbours above a
+cosine floor. Each pair remembers which pass found it.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+BLOCKING_PASSES = {
+    "title": "l.title_key = r.title_key",
+    "artist_head": "l.artist_key = r.artist_key AND l.title_head = r.title_head",
+    "sorted_words": "l.title_sorted = r.title_sorted AND l.title_sorted <> ''",
+    "head_year": "l.title_head = r.title_head AND l.year = r.year",
+    "artist_duration": "l.artist_key = r.artist_key AND l.duration_bucket = r.duration_bucket",
+    "album_duration": "l.album_key = r.album_key AND l.duration_bucket = r.duration_bucket",
+    "title_start_year": "l.title_start = r.title_start AND l.year = r.year",
+    "artist_fuzzy_title": "l.artist_key = r.artist_key AND l.artist_key <> '' "
+                          "AND jaro_winkler_similarity(l.title_key, r.title_key) >= 0.8",
+}
+MAX_BLOCK = 2_000  # a key shared by more records than this ("intro", "untitled") blocks nothing
+
+
+def blocked_pairs(con: duckdb.DuckDBPyConnection, records: str, new_ids: str | None = None) -> pa.Table:
+    """(unique_id_l, unique_id_r, found_by) with unique_id_l < unique_id_r, over the `records` table.
+    With `new_ids` (a table of unique_id), only pairs with at least one new record are produced: the
+    incremental path."""
+    selects = []
+    for name, condition in BLOCKING_PASSES.items():
+        key = condition.split(" AND ")[0].split(" = ")[0].replace("l.", "")
+        restrict = ""
+        if new_ids:
+            restrict = (f" AND (l.unique_id IN (SELECT unique_id FROM {new_ids}) "
+                        f"OR r.unique_id IN (SELECT unique_id FROM {new_ids}))")
+        selects.append(f"""
+            SELECT l.unique_id AS unique_id_l, r.unique_id AS unique_id_r, '{name}' AS found_by
+            FROM block_{key} l JOIN block_{key} r ON {condition} AND l.unique_id < r.unique_id{restrict}""")
+    keys = {c.split(" AND ")[0].split(" = ")[0].replace("l.", "") for c in BLOCKING_PASSES.values()}
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE block_base AS
+        SELECT unique_id, artist_key, title_key, title_head, title_sorted, album_key, year,
+               round(duration_s)::BIGINT AS duration_bucket,
+               array_to_string(list_slice(string_split(title_key, ' '), 1, 2), ' ') AS title_start
+        FROM {records}""")
+    for key in keys:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE block_{key} AS
+            SELECT * FROM block_base WHERE {key} IS NOT NULL AND {key} <> ''
+            QUALIFY count(*) OVER (PARTITION BY {key}) <= {MAX_BLOCK}""")
+    sql = " UNION ALL ".join(selects)
+    table = con.sql(f"""SELECT unique_id_l, unique_id_r, string_agg(DISTINCT found_by, ',' ORDER BY found_by)
+                                   AS found_by
+                            FROM ({sql}) GROUP BY ALL""").to_arrow_table()
+    for key in [*keys, "base"]:
+        con.execute(f"DROP TABLE IF EXISTS block_{key}")
+    return table
+
+
+def semantic_pairs(ids: list[str], vectors: np.ndarray, k: int = 8, min_cosine: float = 0.8,
+                   query_mask: np.ndarray | None = None) -> pa.Table:
+    """Nearest neighbours by cosine similarity (vectors are unit length). `query_mask` limits the queries to
+    some records (the new ones) while the index holds them all."""
+    import faiss
+
+    empty = pa.table({"unique_id_l": pa.array([], pa.string()), "unique_id_r": pa.array([], pa.string()),
+                      "cosine": pa.array([], pa.float32())})
+    if len(ids) < 2:
+        return empty
+    faiss.omp_set_num_threads(2)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    query_rows = np.arange(len(ids)) if query_mask is None else np.flatnonzero(query_mask)
+    if len(query_rows) == 0:
+        return empty
+    scores, neighbours = index.search(np.ascontiguousarray(vectors[query_rows]), min(k + 1, len(ids)))
+    left, right, cosine = [], [], []
+    for row, hits, sims in zip(query_rows, neighbours, scores):
+        for hit, sim in zip(hits, sims):
+            if hit < 0 or hit == row or sim < min_cosine:
+                continue
+            a, b = ids[row], ids[hit]
+            left.append(min(a, b))
+            right.append(max(a, b))
+            cosine.append(float(sim))
+    neighbour_pairs = pa.table({"unique_id_l": pa.array(left, pa.string()),
+                                "unique_id_r": pa.array(right, pa.string()),
+                                "cosine": pa.array(cosine, pa.float32())})
+    return duckdb.sql("SELECT unique_id_l, unique_id_r, max(cosine) AS cosine FROM neighbour_pairs "
+                      "GROUP BY ALL").to_arrow_table()
+
+
+def all_candidates(con: duckdb.DuckDBPyConnection, records: str, semantic: pa.Table | None,
+                   new_ids: str | None = None) -> pa.Table:
+    blocked = blocked_pairs(con, records, new_ids)
+    if semantic is None or semantic.num_rows == 0:
+        return blocked
+    return con.sql("""
+        SELECT unique_id_l, unique_id_r,
+               CASE WHEN b.found_by IS NULL THEN 'semantic'
+                    WHEN s.cosine IS NULL THEN b.found_by ELSE b.found_by || ',semantic' END AS found_by
+        FROM blocked b FULL OUTER JOIN semantic s USING (unique_id_l, unique_id_r)""").to_arrow_table()

@@ -1,0 +1,104 @@
+"""From scored pairs to entities.
+
+Plain connected components over the pairs above a threshold chain unrelated records together through
+one bad link: A~B and B~C put A with C even when A-C was scored and clearly is not a match. The
+constrained clustering here takes edges strongest first and refuses a merge when
+  - any pair across the two clusters was scored below `cannot_link_below` (explicit negative evidence),
+  - the mean scored probability across the two clusters is below `min_average`,
+  - the merge would put two records of one `group` in one cluster (two different recordings in one
+    release, two records of one duplicate-free source), or two different version kinds.
+The result depends only on the edges, not on their input order (ties broken by id).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    threshold: float = 0.9
+    cannot_link_below: float = 0.05
+    min_average: float = 0.5
+    versions_must_agree: bool = True  # live / remix / acoustic ... never join the original recording
+
+
+def connected_components(ids: Iterable[str], edges: Iterable[tuple[str, str, float]], threshold: float) -> dict[str, str]:
+    """Baseline: record -> cluster id (the smallest member id), linking every edge at or above threshold."""
+    parent = {i: i for i in ids}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, p in edges:
+        if p >= threshold:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    return {i: find(i) for i in parent}
+
+
+def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, float]], config: ClusterConfig = ClusterConfig(),
+                         exclusive_group: Mapping[str, object] | None = None,
+                         version: Mapping[str, str] | None = None) -> dict[str, str]:
+    """record -> cluster id (the smallest member id). `exclusive_group[record]` marks records that can
+    never share a cluster with another of the same value; `version[record]` must agree within a cluster."""
+    members: dict[str, list[str]] = {i: [i] for i in ids}
+    root = {i: i for i in members}
+    scored: dict[tuple[str, str], float] = {}
+    strong = []
+    for a, b, p in edges:
+        key = (a, b) if a < b else (b, a)
+        scored[key] = max(p, scored.get(key, 0.0))
+    for (a, b), p in scored.items():
+        if p >= config.threshold:
+            strong.append((-p, a, b))
+    strong.sort()
+    groups: dict[str, set] = {i: ({exclusive_group[i]} if exclusive_group and exclusive_group.get(i) is not None else set())
+                              for i in members}
+    versions: dict[str, set] = {i: ({version[i]} if version and version.get(i) else set()) for i in members}
+
+    for _, a, b in strong:
+        ra, rb = root[a], root[b]
+        if ra == rb:
+            continue
+        if groups[ra] & groups[rb]:
+            continue
+        if config.versions_must_agree and len(versions[ra] | versions[rb]) > 1:
+            continue
+        small, large = (ra, rb) if len(members[ra]) <= len(members[rb]) else (rb, ra)
+        total, count, vetoed = 0.0, 0, False
+        for x in members[small]:
+            for y in members[large]:
+                p = scored.get((x, y) if x < y else (y, x))
+                if p is None:
+                    continue
+                if p < config.cannot_link_below:
+                    vetoed = True
+                    break
+                total += p
+                count += 1
+            if vetoed:
+                break
+        if vetoed or (count and total / count < config.min_average):
+            continue
+        new_root = min(ra, rb)
+        old_root = rb if new_root == ra else ra
+        for x in members[old_root]:
+            root[x] = new_root
+        members[new_root].extend(members.pop(old_root))
+        groups[new_root] |= groups.pop(old_root)
+        versions[new_root] |= versions.pop(old_root)
+    return dict(root)
+
+
+def clusters_of(assignment: Mapping[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for record, cluster in assignment.items():
+        out[cluster].append(record)
+    return out

@@ -1,0 +1,177 @@
+"""The probabilistic tier: a splink 5 Fellegi-Sunter model over standardised track records, in DuckDB.
+
+u comes from random sampling, m from EM on blocking passes that each leave some comparisons free;
+title, artist and album carry term-frequency adjustments. The comparisons cover title, artist, album,
+duration difference, release year, the version kind, embedding cosine similarity and, when the records
+carry it, listening context (shared users, shared session neighbours, a shared label).
+
+Candidate pairs come from our own blocking (`candidates.py`), which includes the semantic tier's
+nearest neighbours, and are registered with splink so it scores exactly those pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+for _name in ("splink", "splink.internals"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+import splink.comparison_level_library as cll  # noqa: E402
+import splink.comparison_library as cl  # noqa: E402
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on  # noqa: E402
+
+RECORD_COLUMNS = ["unique_id", "artist_key", "title_key", "title_head", "title_sorted", "version", "album_key",
+                  "duration_s", "year"]
+CONTEXT_COLUMNS = ["top_users", "neighbours", "label_key"]
+
+
+@dataclass(frozen=True)
+class MatcherConfig:
+    use_embeddings: bool = True
+    use_context: bool = False
+    u_max_pairs: float = 2e6
+    seed: int = 42
+    prior: float | None = None  # probability two random records match; estimated when None
+
+
+def _title_comparison():
+    return cl.CustomComparison(
+        output_column_name="title",
+        comparison_levels=[
+            cll.NullLevel("title_key"),
+            cll.ExactMatchLevel("title_key").configure(tf_adjustment_column="title_key"),
+            cll.JaroWinklerLevel("title_key", 0.95),
+            cll.ExactMatchLevel("title_sorted"),
+            cll.ExactMatchLevel("title_head"),
+            cll.JaroWinklerLevel("title_key", 0.85),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _artist_comparison():
+    return cl.CustomComparison(
+        output_column_name="artist",
+        comparison_levels=[
+            cll.NullLevel("artist_key"),
+            cll.ExactMatchLevel("artist_key").configure(tf_adjustment_column="artist_key"),
+            cll.JaroWinklerLevel("artist_key", 0.92),
+            cll.JaroWinklerLevel("artist_key", 0.80),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _numeric_difference(column: str, name: str, thresholds: list[float]):
+    levels = [cll.NullLevel(column), cll.ExactMatchLevel(column)]
+    levels += [cll.CustomLevel(f"abs({column}_l - {column}_r) <= {t}", label_for_charts=f"{name} within {t}")
+               for t in thresholds]
+    levels.append(cll.ElseLevel())
+    return cl.CustomComparison(output_column_name=name, comparison_levels=levels)
+
+
+def comparisons(config: MatcherConfig) -> list:
+    out = [
+        _title_comparison(),
+        _artist_comparison(),
+        cl.CustomComparison(output_column_name="album", comparison_levels=[
+            cll.NullLevel("album_key"),
+            cll.ExactMatchLevel("album_key").configure(tf_adjustment_column="album_key"),
+            cll.JaroWinklerLevel("album_key", 0.9),
+            cll.ElseLevel(),
+        ]),
+        _numeric_difference("duration_s", "duration", [3, 10, 30]),
+        _numeric_difference("year", "year", [1, 3]),
+        cl.ExactMatch("version"),
+    ]
+    if config.use_embeddings:
+        out.append(cl.CosineSimilarityAtThresholds("embedding", [0.95, 0.88, 0.75]))
+    if config.use_context:
+        out += [cl.ArrayIntersectAtSizes("top_users", [3, 1]),
+                cl.ArrayIntersectAtSizes("neighbours", [2, 1]),
+                cl.ExactMatch("label_key")]
+    return out
+
+
+def settings(config: MatcherConfig) -> SettingsCreator:
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=comparisons(config),
+        blocking_rules_to_generate_predictions=[block_on("title_key"), block_on("artist_key", "title_head")],
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+        probability_two_random_records_match=config.prior or 1e-4,
+    )
+
+
+class TrackMatcher:
+    """Trains or loads a splink model on a records table and scores candidate pairs."""
+
+    def __init__(self, records: pa.Table, config: MatcherConfig = MatcherConfig(),
+                 model_json: dict | None = None, con: duckdb.DuckDBPyConnection | None = None):
+        self.config = config
+        self.con = con or duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false")
+        self.db_api = DuckDBAPI(self.con)
+        self.records = self.db_api.register(records)
+        self.linker = Linker(self.records, model_json if model_json is not None else settings(config),
+                             log_level=None, validate_settings=False)
+        self.trained = model_json is not None
+
+    def train(self) -> None:
+        training = self.linker.training
+        if self.config.prior is None:
+            training.estimate_probability_two_random_records_match(
+                [block_on("title_key", "artist_key")], recall=0.8)
+        training.estimate_u_using_random_sampling(max_pairs=self.config.u_max_pairs, seed=self.config.seed)
+        for rule in (block_on("title_key"), block_on("artist_key", "album_key"),
+                     block_on("artist_key", "duration_s")):
+            training.estimate_parameters_using_expectation_maximisation(rule, fix_probability_two_random_records_match=True)
+        self.trained = True
+
+    def score(self, pairs: pa.Table) -> pa.Table:
+        """Match weight and probability, plus each comparison's level, for (unique_id_l, unique_id_r) pairs."""
+        if pairs.num_rows == 0:
+            return pa.table({"unique_id_l": pa.array([], pa.string()), "unique_id_r": pa.array([], pa.string()),
+                             "match_weight": pa.array([], pa.float64()),
+                             "match_probability": pa.array([], pa.float64())})
+        blocked = pa.table({"match_key": pa.array(["0"] * pairs.num_rows),
+                            "join_key_l": pairs["unique_id_l"], "join_key_r": pairs["unique_id_r"]})
+        self.linker.table_management.register_blocked_pairs_for_predict(self.db_api.register(blocked))
+        predictions = self.linker.inference.predict()
+        try:
+            return predictions.as_duckdbpyrelation().to_arrow_table()
+        finally:
+            predictions.drop_table_from_database_and_remove_from_cache()
+
+    def model_json(self) -> dict:
+        return self.linker.misc.save_model_to_json()
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.model_json(), indent=1))
+
+    def m_u_table(self) -> list[dict]:
+        """One row per comparison level: m, u and the Bayes factor as match weight, for reports and MLflow."""
+        rows = []
+        for comparison in self.linker._settings_obj.comparisons:
+            for level in comparison.comparison_levels:
+                if level.is_null_level:
+                    continue
+                m, u = level.m_probability, level.u_probability
+                weight = math.log2(m / u) if m and u else None
+                rows.append({"comparison": comparison.output_column_name, "level": level.label_for_charts,
+                             "m": m, "u": u, "match_weight": weight})
+        return rows
+
+
+def match_weight_to_probability(weight: float) -> float:
+    return 1.0 / (1.0 + 2.0 ** (-weight))

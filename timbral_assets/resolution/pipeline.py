@@ -1,0 +1,127 @@
+"""One pass of the probabilistic and semantic tiers over standardised records:
+embed -> candidates (blocking + nearest neighbours) -> splink scores -> clusters.
+
+Used alike by the Dagster assets, the CLI commands and the evaluations, so the figures in the README are
+the figures of the code that runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .candidates import all_candidates, semantic_pairs
+from .clustering import ClusterConfig, connected_components, constrained_clusters
+from .embeddings import TextEncoder
+from .matcher import MatcherConfig, TrackMatcher
+from .records import TrackRecord
+
+EMBEDDING_DIM = 384
+
+
+@dataclass
+class ResolutionResult:
+    records: pa.Table
+    pairs: pa.Table  # unique_id_l, unique_id_r, found_by, cosine, match_weight, match_probability, gamma_*
+    assignment: dict[str, str]  # record -> cluster (smallest member id)
+    model_json: dict
+    timings_s: dict[str, float] = field(default_factory=dict)
+    m_u: list[dict] = field(default_factory=list)
+
+
+def records_table(records: Sequence[TrackRecord], vectors: np.ndarray | None,
+                  context: Mapping[str, Mapping[str, object]] | None = None) -> pa.Table:
+    columns = {
+        "unique_id": [r.record_id for r in records],
+        "artist_key": [r.artist_key or None for r in records],
+        "title_key": [r.title_key or None for r in records],
+        "title_head": [r.title_head or None for r in records],
+        "title_sorted": [r.title_sorted or None for r in records],
+        "version": [r.version for r in records],
+        "album_key": [r.album_key or None for r in records],
+        "duration_s": pa.array([None if r.duration_s is None else float(r.duration_s) for r in records], pa.float64()),
+        "year": pa.array([r.year for r in records], pa.int32()),
+    }
+    table = pa.table(columns)
+    if vectors is not None:
+        flat = pa.array(vectors.astype(np.float32).ravel(), pa.float32())
+        table = table.append_column("embedding", pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1]))
+    if context is not None:
+        users = [list(context.get(r.record_id, {}).get("top_users", []) or []) or None for r in records]
+        neighbours = [list(context.get(r.record_id, {}).get("neighbours", []) or []) or None for r in records]
+        labels = [context.get(r.record_id, {}).get("label_key") or None for r in records]
+        table = (table.append_column("top_users", pa.array(users, pa.list_(pa.string())))
+                 .append_column("neighbours", pa.array(neighbours, pa.list_(pa.string())))
+                 .append_column("label_key", pa.array(labels, pa.string())))
+    return table
+
+
+def resolve(records: Sequence[TrackRecord], *, encoder: TextEncoder | None = None,
+            matcher_config: MatcherConfig = MatcherConfig(), cluster_config: ClusterConfig = ClusterConfig(),
+            model_json: dict | None = None, exclusive_group: Mapping[str, object] | None = None,
+            context: Mapping[str, Mapping[str, object]] | None = None, clustering: str = "constrained",
+            semantic_k: int = 8, semantic_min_cosine: float = 0.8) -> ResolutionResult:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    vectors = encoder.encode([r.embedding_text for r in records]) if encoder is not None else None
+    timings["embedding"] = time.perf_counter() - started
+
+    table = records_table(records, vectors if matcher_config.use_embeddings else None,
+                          context if matcher_config.use_context else None)
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.register("input_records", table)
+    con.execute("CREATE TABLE records AS SELECT * FROM input_records")
+    con.unregister("input_records")
+
+    started = time.perf_counter()
+    ids = [r.record_id for r in records]
+    semantic = semantic_pairs(ids, vectors, k=semantic_k, min_cosine=semantic_min_cosine) if vectors is not None else None
+    candidates = all_candidates(con, "records", semantic)
+    timings["blocking"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    matcher = TrackMatcher(con.table("records").to_arrow_table(), matcher_config, model_json=model_json)
+    if not matcher.trained:
+        matcher.train()
+    timings["training"] = time.perf_counter() - started
+    started = time.perf_counter()
+    scored = matcher.score(candidates.select(["unique_id_l", "unique_id_r"]))
+    con.register("scored", scored)
+    con.register("candidates", candidates)
+    con.register("semantic", semantic if semantic is not None else semantic_pairs([], np.zeros((0, 1))))
+    pairs = con.sql("""
+        SELECT sc.*, c.found_by, s.cosine
+        FROM scored sc JOIN candidates c USING (unique_id_l, unique_id_r)
+        LEFT JOIN semantic s USING (unique_id_l, unique_id_r)""").to_arrow_table()
+    timings["scoring"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    edges = list(zip(pairs["unique_id_l"].to_pylist(), pairs["unique_id_r"].to_pylist(),
+                     pairs["match_probability"].to_pylist()))
+    if clustering == "connected_components":
+        assignment = connected_components(ids, edges, cluster_config.threshold)
+    else:
+        versions = {r.record_id: r.version for r in records}
+        assignment = constrained_clusters(ids, edges, cluster_config, exclusive_group=exclusive_group, version=versions)
+    timings["clustering"] = time.perf_counter() - started
+    result = ResolutionResult(table, pairs, assignment, matcher.model_json(), timings, matcher.m_u_table())
+    con.close()
+    return result
+
+
+def recluster(result: ResolutionResult, records: Sequence[TrackRecord], cluster_config: ClusterConfig,
+              clustering: str = "constrained", exclusive_group: Mapping[str, object] | None = None) -> dict[str, str]:
+    """The same scored pairs, clustered again (threshold sweeps and the connected-components baseline)."""
+    ids = [r.record_id for r in records]
+    edges = list(zip(result.pairs["unique_id_l"].to_pylist(), result.pairs["unique_id_r"].to_pylist(),
+                     result.pairs["match_probability"].to_pylist()))
+    if clustering == "connected_components":
+        return connected_components(ids, edges, cluster_config.threshold)
+    return constrained_clusters(ids, edges, cluster_config, exclusive_group=exclusive_group,
+                                version={r.record_id: r.version for r in records})

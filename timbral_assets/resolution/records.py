@@ -1,0 +1,164 @@
+"""Standardised track records: the one shape every source is brought into before matching.
+
+Sources write the same song differently: "Artist - Title" in the title field with no artist, a track
+number in front ("001-Deja Vu"), lengths as "3m 36sec", "04:04", "4.367" minutes or milliseconds, years as
+"'11" or "75", an album with its year in brackets. `standardise` undoes these conventions; it never
+decides identity, it only gives the matcher comparable fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass
+
+from .credits import CreditRules, parse_credit
+from .text import fold, fold_artist
+from .versions import DIFFERENT, parse_title
+
+_TRACK_NUMBER = re.compile(r"^\s*\d[\da-z]?\d{1,2}\s*[-.]\s*(?=\S)", re.I)  # "012-", "0004-", "0a1-" (typo)
+_BARE_TRACK_NUMBER = re.compile(r"^\s*0\d{1,3}(-\d+)?\s*$")  # "012", "00-1": a number where the title was lost
+_MIN_SEC = re.compile(r"^\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s(?:ec)?)?\s*$", re.I)
+_CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d{1,2}):(\d{2})\s*$")
+_ALBUM_YEAR = re.compile(r"\s*\((\d{4}|unknown)\)\s*$", re.I)
+_ALBUM_EDITION = re.compile(r"\s*[(\[][^()\[\]]*(edition|version|deluxe|remaster|explicit|disc|cd ?\d)[^()\[\]]*[)\]]\s*$", re.I)
+_PLACEHOLDER = re.compile(r"^\s*(\[?unknown\]?|null|none|n/?a|unk\.?|-+|\?+)\s*$", re.I)
+_WORD = re.compile(r"[0-9a-z]+")
+
+
+def clean_text(value: object) -> str:
+    """The value as text, or '' for the placeholders sources use for 'missing'."""
+    if value is None:
+        return ""
+    text = " ".join(str(value).split())
+    return "" if _PLACEHOLDER.match(text) else text
+
+
+def parse_duration_s(value: object) -> float | None:
+    """Seconds from the length formats seen in the wild; None when the value cannot be a track length."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+        text = None
+    else:
+        text = clean_text(value)
+        if not text:
+            return None
+        clock = _CLOCK.match(text)
+        if clock:
+            hours, minutes, seconds = clock.groups()
+            return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+        if re.search(r"[ms]", text, re.I):
+            m = _MIN_SEC.match(text)
+            if m and (m.group(1) or m.group(2)):
+                return int(m.group(1) or 0) * 60 + int(m.group(2) or 0)
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+    if text is not None and "." in text and number < 60:
+        return round(number * 60)  # decimal minutes, "4.367"
+    if number > 10_000:
+        number /= 1000  # milliseconds
+    return number if 0 < number <= 6 * 3600 else None
+
+
+def parse_year(value: object, pivot: int = 30) -> int | None:
+    """Four-digit year from "1997", "'11", "75" or "05" (two digits below `pivot` are 20xx)."""
+    text = clean_text(value).lstrip("'’")
+    m = re.search(r"\d{4}|\d{2}", text)
+    if not m:
+        return None
+    year = int(m.group(0))
+    if len(m.group(0)) == 2:
+        year += 2000 if year < pivot else 1900
+    return year if 1900 <= year <= 2100 else None
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    record_id: str
+    artist: str  # as written, after splitting "Artist - Title"
+    title: str
+    album: str
+    duration_s: float | None
+    year: int | None
+    artist_key: str  # folded primary artist
+    title_key: str  # folded base title, plus the version kind for a different recording
+    title_head: str  # folded title up to the first " - ", "(" or ":" (catches "Title - Album" fields)
+    title_sorted: str  # folded title words in sorted order (catches reordered strings)
+    version: str  # version kind of a different recording, or 'original'
+    album_key: str
+    source: str | None = None
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+    @property
+    def embedding_text(self) -> str:
+        return f"{self.artist} - {self.title}" if self.artist else self.title
+
+
+def _strip_appended(title: str, album: str, artist: str) -> str:
+    """Some sources glue the album or artist onto the title ("Sandstorm X-Treme Big Hits 2000")."""
+    folded = fold(title)
+    for extra in (album, artist):
+        key = fold(extra)
+        if len(key) < 3 or folded == key:
+            continue
+        if folded.endswith(" " + key) or folded.startswith(key + " "):
+            words = title.split()
+            n = len(key.split())
+            kept = words[:-n] if folded.endswith(" " + key) else words[n:]
+            if kept and fold(" ".join(kept)):
+                title, folded = " ".join(kept).strip(" -–:"), fold(" ".join(kept))
+    return title
+
+
+def _head(folded_title: str, raw_title: str) -> str:
+    cut = re.split(r"\s+[-–—]\s+|\s*[(\[:]", raw_title, maxsplit=1)[0]
+    return fold(cut) or folded_title
+
+
+def standardise(record_id: object, title: object, artist: object = None, album: object = None,
+                duration: object = None, year: object = None, source: object = None,
+                rules: CreditRules | None = None, known_artists: frozenset[str] = frozenset()) -> TrackRecord:
+    title_text, artist_text, album_text = clean_text(title), clean_text(artist), clean_text(album)
+    if not artist_text and " - " in title_text:
+        artist_text, title_text = (part.strip() for part in title_text.split(" - ", 1))
+    title_text = "" if _BARE_TRACK_NUMBER.match(title_text) else _TRACK_NUMBER.sub("", title_text)
+    album_year = _ALBUM_YEAR.search(album_text)
+    year_value = parse_year(year)
+    if album_year:
+        album_text = album_text[: album_year.start()].strip()
+        if year_value is None:
+            year_value = parse_year(album_year.group(1))
+    album_text = _ALBUM_EDITION.sub("", album_text)
+    title_text = _strip_appended(title_text, album_text, artist_text)
+    parsed = parse_title(title_text)
+    title_key = parsed.key
+    credit = parse_credit(artist_text, rules, known_artists)
+    words = sorted(_WORD.findall(fold(parsed.base)))
+    return TrackRecord(
+        record_id=str(record_id),
+        artist=artist_text,
+        title=title_text,
+        album=album_text,
+        duration_s=parse_duration_s(duration),
+        year=year_value,
+        artist_key=credit.key or fold_artist(artist_text),
+        title_key=title_key,
+        title_head=_head(fold(parsed.base), parsed.base),
+        title_sorted=" ".join(words),
+        version=parsed.version if parsed.relation == DIFFERENT and parsed.version else "original",
+        album_key=fold(album_text),
+        source=None if source is None else str(source),
+    )
+
+
+def content_hash(*parts: object) -> str:
+    """Stable short hash of the parts, for ids that must survive re-runs."""
+    joined = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.blake2b(joined.encode("utf-8"), digest_size=8).hexdigest()
