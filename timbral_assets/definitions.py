@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from .assets import ingest
+from .assets import ingest, resolution
 from .automation.jobs import daily_ingest_job, main_job
 from .automation.schedules import daily_ingest_schedule
 from .resources import default_resources
@@ -17,8 +17,15 @@ ingest_assets = [
     ingest.raw_aoty,
 ]
 
+resolution_assets = [
+    resolution.resolution_rules,
+    resolution.entity_candidates,
+    resolution.entity_match_scores,
+    resolution.entity_clusters,
+]
+
 defs = dg.Definitions(
-    assets=[*ingest_assets, *build_sql_assets()],
+    assets=[*ingest_assets, *resolution_assets, *build_sql_assets()],
     jobs=[main_job, daily_ingest_job],
     schedules=[daily_ingest_schedule],
     resources=default_resources(),

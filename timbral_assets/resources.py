@@ -72,6 +72,40 @@ class SpotifyResource(dg.ConfigurableResource):
                              RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.base_delay_s))
 
 
+class MlflowResource(dg.ConfigurableResource):
+    """MLflow tracking: TIMBRAL_HOME/mlflow.db (sqlite) with artifacts beside it unless a URI is given."""
+
+    timbral_home: str
+    tracking_uri: str = ""
+
+    def tracker(self):
+        from .tracking import Tracker
+
+        home = Path(self.timbral_home)
+        return Tracker(self.tracking_uri or f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts")
+
+
+class ResolutionResource(dg.ConfigurableResource):
+    """Entity-resolution settings: the sentence encoder (a hub name it ships offline, or a local folder such
+    as a fine-tuned model), the embedding cache and the trained splink model live under TIMBRAL_HOME."""
+
+    timbral_home: str
+    encoder_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    semantic_tier: bool = True
+    rules_file: str = ""  # empty: the packaged default rules
+
+    @property
+    def model_dir(self) -> Path:
+        return Path(self.timbral_home) / "models" / "resolution"
+
+    def encoder(self):
+        from .resolution.embeddings import EmbeddingCache, TextEncoder
+
+        if not self.semantic_tier:
+            return None
+        return TextEncoder(self.encoder_model, EmbeddingCache(Path(self.timbral_home) / "embeddings.duckdb"))
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources read from the environment when a run starts (never at import time)."""
     home = dg.EnvVar("TIMBRAL_HOME")
@@ -81,6 +115,8 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "lastfm": LastfmResource(api_key=dg.EnvVar("LASTFM_API_KEY")),
         "spotify": SpotifyResource(client_id=dg.EnvVar("SPOTIFY_CLIENT_ID"),
                                    client_secret=dg.EnvVar("SPOTIFY_CLIENT_SECRET")),
+        "mlflow": MlflowResource(timbral_home=home),
+        "resolution": ResolutionResource(timbral_home=home),
     }
 
 
@@ -92,6 +128,8 @@ def local_resources(timbral_home: str | Path, **overrides) -> dict[str, dg.Confi
         "bucket": BucketResource(timbral_home=home),
         "lastfm": LastfmResource(),
         "spotify": SpotifyResource(),
+        "mlflow": MlflowResource(timbral_home=home),
+        "resolution": ResolutionResource(timbral_home=home),
     }
     resources.update(overrides)
     return resources

@@ -41,7 +41,7 @@ SELECT
     count(DISTINCT (p.artist_raw, p.track_raw)) AS alias_count,
     min(p.played_at) AS first_played_at,
     max(p.played_at) AS last_played_at,
-    'deterministic' AS resolution_tier
+    mode(p.resolution_tier) AS resolution_tier
 FROM plays p
 JOIN {{ ref('artists_core') }} a USING (artist_id)
 GROUP BY p.track_id

@@ -77,8 +77,8 @@ def semantic_pairs(ids: list[str], vectors: np.ndarray, k: int = 8, min_cosine: 
         return empty
     scores, neighbours = index.search(np.ascontiguousarray(vectors[query_rows]), min(k + 1, len(ids)))
     left, right, cosine = [], [], []
-    for row, hits, sims in zip(query_rows, neighbours, scores):
-        for hit, sim in zip(hits, sims):
+    for row, hits, sims in zip(query_rows, neighbours, scores, strict=True):
+        for hit, sim in zip(hits, sims, strict=True):
             if hit < 0 or hit == row or sim < min_cosine:
                 continue
             a, b = ids[row], ids[hit]
@@ -88,17 +88,18 @@ def semantic_pairs(ids: list[str], vectors: np.ndarray, k: int = 8, min_cosine: 
     neighbour_pairs = pa.table({"unique_id_l": pa.array(left, pa.string()),
                                 "unique_id_r": pa.array(right, pa.string()),
                                 "cosine": pa.array(cosine, pa.float32())})
-    return duckdb.sql("SELECT unique_id_l, unique_id_r, max(cosine) AS cosine FROM neighbour_pairs "
-                      "GROUP BY ALL").to_arrow_table()
+    return (duckdb.from_arrow(neighbour_pairs).aggregate("unique_id_l, unique_id_r, max(cosine) AS cosine")
+            .to_arrow_table())
 
 
 def all_candidates(con: duckdb.DuckDBPyConnection, records: str, semantic: pa.Table | None,
                    new_ids: str | None = None) -> pa.Table:
     blocked = blocked_pairs(con, records, new_ids)
     if semantic is None or semantic.num_rows == 0:
-        return blocked
+        return blocked.append_column("cosine", pa.nulls(blocked.num_rows, pa.float32()))
     return con.sql("""
         SELECT unique_id_l, unique_id_r,
                CASE WHEN b.found_by IS NULL THEN 'semantic'
-                    WHEN s.cosine IS NULL THEN b.found_by ELSE b.found_by || ',semantic' END AS found_by
+                    WHEN s.cosine IS NULL THEN b.found_by ELSE b.found_by || ',semantic' END AS found_by,
+               s.cosine
         FROM blocked b FULL OUTER JOIN semantic s USING (unique_id_l, unique_id_r)""").to_arrow_table()

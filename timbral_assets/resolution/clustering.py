@@ -45,11 +45,28 @@ def connected_components(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
 
 def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, float]], config: ClusterConfig = ClusterConfig(),
                          exclusive_group: Mapping[str, object] | None = None,
-                         version: Mapping[str, str] | None = None) -> dict[str, str]:
+                         version: Mapping[str, str] | None = None,
+                         anchors: Mapping[str, str] | None = None) -> dict[str, str]:
     """record -> cluster id (the smallest member id). `exclusive_group[record]` marks records that can
-    never share a cluster with another of the same value; `version[record]` must agree within a cluster."""
-    members: dict[str, list[str]] = {i: [i] for i in ids}
-    root = {i: i for i in members}
+    never share a cluster with another of the same value; `version[record]` must agree within a cluster.
+    `anchors[record]` is the existing entity a record already belongs to: records of one anchor start
+    together, and two different anchors are never merged (existing ids stay stable)."""
+    ids = list(ids)
+    members: dict[str, list[str]] = {}
+    root: dict[str, str] = {}
+    by_anchor: dict[str, list[str]] = defaultdict(list)
+    for i in ids:
+        if anchors and anchors.get(i) is not None:
+            by_anchor[anchors[i]].append(i)
+        else:
+            members[i], root[i] = [i], i
+    anchor_of: dict[str, set] = {i: set() for i in members}
+    for anchor, group in by_anchor.items():
+        first = min(group)
+        members[first] = sorted(group)
+        anchor_of[first] = {anchor}
+        for i in group:
+            root[i] = first
     scored: dict[tuple[str, str], float] = {}
     strong = []
     for a, b, p in edges:
@@ -62,12 +79,18 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
     groups: dict[str, set] = {i: ({exclusive_group[i]} if exclusive_group and exclusive_group.get(i) is not None else set())
                               for i in members}
     versions: dict[str, set] = {i: ({version[i]} if version and version.get(i) else set()) for i in members}
+    for first, group in members.items():
+        for i in group:
+            if exclusive_group and exclusive_group.get(i) is not None:
+                groups[first].add(exclusive_group[i])
+            if version and version.get(i):
+                versions[first].add(version[i])
 
     for _, a, b in strong:
         ra, rb = root[a], root[b]
         if ra == rb:
             continue
-        if groups[ra] & groups[rb]:
+        if groups[ra] & groups[rb] or (anchor_of[ra] and anchor_of[rb] and anchor_of[ra] != anchor_of[rb]):
             continue
         if config.versions_must_agree and len(versions[ra] | versions[rb]) > 1:
             continue
@@ -94,6 +117,7 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
         members[new_root].extend(members.pop(old_root))
         groups[new_root] |= groups.pop(old_root)
         versions[new_root] |= versions.pop(old_root)
+        anchor_of[new_root] |= anchor_of.pop(old_root)
     return dict(root)
 
 

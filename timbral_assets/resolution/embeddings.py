@@ -103,13 +103,13 @@ class TextEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         hashes = [text_hash(t) for t in texts]
         known = self.cache.get(self.model, list(set(hashes)))
-        missing = {h: t for h, t in zip(hashes, texts) if h not in known}
+        missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
         if missing:
             vectors = load_model(self.model).encode(list(missing.values()), batch_size=self.batch_size,
                                                     normalize_embeddings=True, show_progress_bar=False)
             vectors = np.asarray(vectors, dtype=np.float32)
             self.cache.put(self.model, list(missing), vectors)
-            known.update(zip(missing, vectors))
+            known.update(zip(missing, vectors, strict=True))
             self.encoded_count += len(missing)
         dim = next(iter(known.values())).shape[0] if known else 384
         out = np.zeros((len(texts), dim), dtype=np.float32)

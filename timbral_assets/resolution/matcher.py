@@ -26,6 +26,7 @@ for _name in ("splink", "splink.internals"):
 import splink.comparison_level_library as cll  # noqa: E402
 import splink.comparison_library as cl  # noqa: E402
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on  # noqa: E402
+from splink.internals.exceptions import EMTrainingException  # noqa: E402
 
 RECORD_COLUMNS = ["unique_id", "artist_key", "title_key", "title_head", "title_sorted", "version", "album_key",
                   "duration_s", "year"]
@@ -132,9 +133,13 @@ class TrackMatcher:
             training.estimate_probability_two_random_records_match(
                 [block_on("title_key", "artist_key")], recall=0.8)
         training.estimate_u_using_random_sampling(max_pairs=self.config.u_max_pairs, seed=self.config.seed)
-        for rule in (block_on("title_key"), block_on("artist_key", "album_key"),
-                     block_on("artist_key", "duration_s")):
-            training.estimate_parameters_using_expectation_maximisation(rule, fix_probability_two_random_records_match=True)
+        # each EM pass blocks on some fields and estimates m for the others
+        for rule in (block_on("title_key"), block_on("artist_key", "album_key")):
+            try:
+                training.estimate_parameters_using_expectation_maximisation(
+                    rule, fix_probability_two_random_records_match=True)
+            except EMTrainingException:
+                continue  # too few pairs in a small catalog; the other pass and the defaults still stand
         self.trained = True
 
     def score(self, pairs: pa.Table) -> pa.Table:
@@ -175,3 +180,23 @@ class TrackMatcher:
 
 def match_weight_to_probability(weight: float) -> float:
     return 1.0 / (1.0 + 2.0 ** (-weight))
+
+
+def match_weight_figure(m_u_rows: list[dict]):
+    """The match weight of every comparison level as horizontal bars (splink's match-weight chart)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in m_u_rows if r["match_weight"] is not None]
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1), dpi=90)
+    labels = [f"{r['comparison']}: {r['level']}"[:60] for r in rows]
+    weights = [r["match_weight"] for r in rows]
+    ax.barh(range(len(rows)), weights, color=["#4c72b0" if w >= 0 else "#dd8452" for w in weights])
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.6)
+    ax.set_xlabel("match weight (log2 Bayes factor)")
+    fig.tight_layout()
+    return fig

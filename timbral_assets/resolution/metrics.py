@@ -56,7 +56,7 @@ def bcubed_scores(predicted: Mapping[str, object], truth: Mapping[str, object]) 
 def pair_label_scores(predicted: Iterable[int], actual: Iterable[int]) -> Scores:
     """Precision / recall / F1 of 0/1 match decisions on labelled pairs."""
     tp = fp = fn = 0
-    for p, a in zip(predicted, actual):
+    for p, a in zip(predicted, actual, strict=True):
         tp += p and a
         fp += p and not a
         fn += a and not p

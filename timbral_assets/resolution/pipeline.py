@@ -94,16 +94,14 @@ def resolve(records: Sequence[TrackRecord], *, encoder: TextEncoder | None = Non
     scored = matcher.score(candidates.select(["unique_id_l", "unique_id_r"]))
     con.register("scored", scored)
     con.register("candidates", candidates)
-    con.register("semantic", semantic if semantic is not None else semantic_pairs([], np.zeros((0, 1))))
     pairs = con.sql("""
-        SELECT sc.*, c.found_by, s.cosine
-        FROM scored sc JOIN candidates c USING (unique_id_l, unique_id_r)
-        LEFT JOIN semantic s USING (unique_id_l, unique_id_r)""").to_arrow_table()
+        SELECT sc.*, c.found_by, c.cosine
+        FROM scored sc JOIN candidates c USING (unique_id_l, unique_id_r)""").to_arrow_table()
     timings["scoring"] = time.perf_counter() - started
 
     started = time.perf_counter()
     edges = list(zip(pairs["unique_id_l"].to_pylist(), pairs["unique_id_r"].to_pylist(),
-                     pairs["match_probability"].to_pylist()))
+                     pairs["match_probability"].to_pylist(), strict=True))
     if clustering == "connected_components":
         assignment = connected_components(ids, edges, cluster_config.threshold)
     else:
@@ -120,7 +118,7 @@ def recluster(result: ResolutionResult, records: Sequence[TrackRecord], cluster_
     """The same scored pairs, clustered again (threshold sweeps and the connected-components baseline)."""
     ids = [r.record_id for r in records]
     edges = list(zip(result.pairs["unique_id_l"].to_pylist(), result.pairs["unique_id_r"].to_pylist(),
-                     result.pairs["match_probability"].to_pylist()))
+                     result.pairs["match_probability"].to_pylist(), strict=True))
     if clustering == "connected_components":
         return connected_components(ids, edges, cluster_config.threshold)
     return constrained_clusters(ids, edges, cluster_config, exclusive_group=exclusive_group,

@@ -1,0 +1,151 @@
+"""Entity resolution assets: thin wiring of `timbral_assets.resolution` to the warehouse.
+
+resolution_rules -> entity_candidates -> entity_match_scores -> entity_clusters -> resolution_report.
+The three entity_* assets are daily-partitioned: a day's new variants are resolved against the catalog
+built so far, and a backfill over a range resolves the range as one window.
+"""
+
+import json
+
+import dagster as dg
+import pyarrow as pa
+
+from ..partitions import daily_partitions
+from ..resolution import catalog
+from ..resolution.matcher import MatcherConfig, match_weight_figure
+from ..resolution.rules_file import RulesFileError, load_rules
+from ..resources import MlflowResource, ResolutionResource, WarehouseResource
+from ..warehouse import transaction
+from .common import DUCKDB_POOL, preview
+from .ingest import _window
+
+GROUP = "resolution"
+MODEL_FILE = "track_matcher.json"
+_PARTITIONED = dict(group_name=GROUP, partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+                    pool=DUCKDB_POOL, kinds={"duckdb", "python"})
+
+
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"yaml", "duckdb"})
+def resolution_rules(context: dg.AssetExecutionContext, resolution: ResolutionResource,
+                     warehouse_db: WarehouseResource) -> dg.MaterializeResult:
+    """The rules file (belong_together, not_an_artist, replace_artist, artist_in_title, delimiters), versioned
+    by content hash. When the version changes, the next entity_candidates run re-resolves past variants."""
+    try:
+        rules = load_rules(resolution.rules_file or None)
+    except RulesFileError as error:
+        raise dg.Failure(str(error), allow_retries=False) from error
+    with warehouse_db.connect() as con, transaction(con):
+        catalog.ensure_tables(con)
+        con.execute("CREATE TABLE IF NOT EXISTS resolution.rules (version VARCHAR PRIMARY KEY, body JSON, "
+                    "loaded_at TIMESTAMPTZ DEFAULT current_timestamp)")
+        con.execute("INSERT OR IGNORE INTO resolution.rules (version, body) VALUES (?, ?)",
+                    [rules.version, json.dumps({"belong_together": rules.belong_together,
+                                                "not_an_artist": rules.not_an_artist,
+                                                "replace_artist": rules.replace_artist,
+                                                "artist_in_title": rules.artist_in_title,
+                                                "delimiters": rules.delimiters})])
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(rules.version),
+        metadata={"rules_version": rules.version, "belong_together": len(rules.belong_together),
+                  "not_an_artist": len(rules.not_an_artist), "replace_artist": len(rules.replace_artist)})
+
+
+@dg.asset(deps=["stg_scrobbles", resolution_rules], **_PARTITIONED)
+def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionResource,
+                      warehouse_db: WarehouseResource) -> dg.MaterializeResult:
+    """Candidate pairs for the window's new (artist, title) variants, variants whose rules changed and the
+    unmatched queue: blocking passes plus sentence-embedding nearest neighbours."""
+    start, end = _window(context)
+    rules = load_rules(resolution.rules_file or None)
+    encoder = resolution.encoder()
+    with warehouse_db.connect(transform=True) as con, transaction(con):
+        catalog.ensure_tables(con)
+        changed = catalog.reapply_rules(con, rules)
+        new = catalog.add_variants(con, f"""
+            SELECT artist_raw, track_raw, album_raw, duration_ms, track_mbid, artist_mbid, user_id
+            FROM staging.stg_scrobbles
+            WHERE play_date >= DATE '{start}' AND play_date < DATE '{end}' AND NOT is_unidentified""",
+                                   str(start), rules)
+        queue = catalog.retry_ids(con)
+        query = sorted(set(new) | set(changed) | set(queue))
+        candidates = catalog.find_candidates(con, query, encoder)
+        con.execute("CREATE TABLE IF NOT EXISTS resolution.window_queries (window_start DATE, variant_id VARCHAR)")
+        con.execute("DELETE FROM resolution.window_queries WHERE window_start = ?", [start])
+        con.register("query_arrow", pa.table({"variant_id": pa.array(query, pa.string())}))
+        con.execute("INSERT INTO resolution.window_queries SELECT ?::DATE, variant_id FROM query_arrow", [start])
+        con.execute("DELETE FROM resolution.entity_candidates WHERE window_start = ?", [start])
+        con.register("candidate_arrow", candidates)
+        con.execute("INSERT INTO resolution.entity_candidates SELECT ?::DATE, unique_id_l, unique_id_r, found_by, "
+                    "cosine FROM candidate_arrow", [start])
+        passes = con.sql("SELECT pass, count(*) FROM (SELECT unnest(string_split(found_by, ',')) AS pass "
+                         "FROM candidate_arrow) GROUP BY pass ORDER BY 2 DESC").fetchall()
+        con.unregister("query_arrow")
+        con.unregister("candidate_arrow")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": candidates.num_rows, "new_variants": len(new), "rules_changed_variants": len(changed),
+        "retried_from_queue": len(queue), "pairs_by_pass": dg.MetadataValue.json(dict(passes)),
+        "strings_encoded": encoder.encoded_count if encoder else 0})
+
+
+@dg.asset(deps=[entity_candidates], **_PARTITIONED)
+def entity_match_scores(context: dg.AssetExecutionContext, resolution: ResolutionResource,
+                        warehouse_db: WarehouseResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+    """splink 5 scores of the window's candidate pairs. The first run trains the model (u by random sampling,
+    m by EM, term-frequency adjustments) on the catalog, saves it and logs it to MLflow; later runs load it."""
+    start, _ = _window(context)
+    model_path = resolution.model_dir / MODEL_FILE
+    model_json = json.loads(model_path.read_text()) if model_path.exists() else None
+    with warehouse_db.connect(transform=True) as con, transaction(con):
+        candidates = con.sql("SELECT unique_id_l, unique_id_r, found_by, cosine FROM resolution.entity_candidates "
+                             "WHERE window_start = ?", params=[start]).to_arrow_table()
+        scores, trained_json, m_u = catalog.score_candidates(con, candidates, model_json, MatcherConfig())
+        con.execute("DELETE FROM resolution.entity_match_scores WHERE window_start = ?", [start])
+        con.register("score_arrow", scores)
+        con.execute("INSERT INTO resolution.entity_match_scores SELECT ?::DATE, * FROM score_arrow", [start])
+        con.unregister("score_arrow")
+    metadata = {"dagster/row_count": scores.num_rows, "model_file": str(model_path)}
+    if model_json is None:
+        model_path.parent.mkdir(parents=True, exist_ok=True)
+        model_path.write_text(json.dumps(trained_json, indent=1))
+        figure = match_weight_figure(m_u)
+        params = {f"m_u/{r['comparison']}/{r['level']}"[:250]: f"m={r['m']:.4g} u={r['u']:.4g}"
+                  for r in m_u if r["m"] is not None and r["u"] is not None}
+        params["prior"] = trained_json.get("probability_two_random_records_match")
+        run_id = mlflow.tracker().log_run(
+            "entity_resolution", "track_matcher", params,
+            {"candidate_pairs": candidates.num_rows,
+             "pairs_above_0_5": sum(p >= 0.5 for p in scores["match_probability"].to_pylist())},
+            json_artifacts={"track_matcher.json": trained_json, "m_u.json": m_u},
+            figures={"match_weights.png": figure})
+        metadata["mlflow_run_id"] = run_id
+        metadata["trained"] = True
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(deps=[entity_match_scores], **_PARTITIONED)
+def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
+    """Each variant's canonical track and artist with tier, method, confidence and quality level, by
+    constrained clustering (no chaining through one bad link); existing ids never change and manual
+    overrides always win."""
+    start, _ = _window(context)
+    with warehouse_db.connect(transform=True) as con, transaction(con):
+        query = [r[0] for r in con.sql("SELECT variant_id FROM resolution.window_queries WHERE window_start = ?",
+                                       params=[start]).fetchall()]
+        con.register("query_arrow", pa.table({"unique_id": pa.array(query, pa.string())}))
+        con.execute("CREATE OR REPLACE TEMP TABLE query_ids AS SELECT * FROM query_arrow")
+        con.unregister("query_arrow")
+        scores = con.sql("SELECT unique_id_l, unique_id_r, found_by, match_probability "
+                         "FROM resolution.entity_match_scores WHERE window_start = ?", params=[start]).to_arrow_table()
+        result = catalog.assign_clusters(con, str(start), query, scores)
+        overrides = catalog.apply_overrides(con)
+        queue = catalog.unmatched_queue(con)
+        total = con.sql("SELECT count(*) FROM resolution.entity_clusters").fetchall()[0][0]
+        metadata = {
+            "dagster/row_count": total, "resolved_variants": len(query),
+            "by_tier": dg.MetadataValue.json(result.tiers), "by_quality": dg.MetadataValue.json(result.qualities),
+            "manual_overrides": overrides, "unmatched_queue": queue.num_rows,
+            "preview": preview(con, "SELECT v.artist_raw, v.track_raw, c.track_id, c.tier, c.confidence, c.quality "
+                                    "FROM resolution.entity_clusters c JOIN resolution.variants v USING (variant_id) "
+                                    "WHERE c.resolved_in = $s ORDER BY c.confidence LIMIT 10", {"s": start}),
+        }
+    return dg.MaterializeResult(metadata=metadata)

@@ -1,0 +1,355 @@
+"""The incremental resolver over the warehouse: new (artist, title) variants against the existing catalog.
+
+Tables (DuckDB schema `resolution`):
+  variants          one row per distinct raw (artist, title): standardised keys, modal album, median
+                    duration, MusicBrainz ids, plays, listeners, first seen
+  entity_candidates candidate pairs found for a window's new variants (blocking + semantic)
+  entity_match_scores splink scores of those pairs
+  entity_clusters   variant -> canonical track / artist, tier, method, confidence, quality level
+  overrides         manual (artist, title) -> track_id; always win, never written by the resolver
+  unmatched_queue   variants with no medium-or-better mapping, by play count; retried every run
+
+Canonical ids are stable: an existing variant keeps its track_id, a new variant joins an existing entity
+or founds a new one whose id hashes the founder's keys. Two existing entities are never merged silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .candidates import all_candidates, semantic_pairs
+from .clustering import ClusterConfig
+from .embeddings import TextEncoder
+from .matcher import MatcherConfig, TrackMatcher
+from .pipeline import records_table
+from .records import TrackRecord, content_hash, standardise
+from .rules_file import ResolutionRules
+from .text import fold, fold_artist
+
+QUALITY_ORDER = ("exact", "high", "medium", "low", "none")
+FEEDS_AGGREGATES = ("exact", "high", "medium")
+
+DDL = [
+    "CREATE SCHEMA IF NOT EXISTS resolution",
+    """CREATE TABLE IF NOT EXISTS resolution.variants (
+        variant_id VARCHAR PRIMARY KEY, artist_raw VARCHAR, track_raw VARCHAR, album_raw VARCHAR,
+        duration_s DOUBLE, track_mbid VARCHAR, artist_mbid VARCHAR,
+        artist_key VARCHAR, title_key VARCHAR, title_head VARCHAR, title_sorted VARCHAR, version VARCHAR,
+        album_key VARCHAR, exact_key VARCHAR, play_count BIGINT, listener_count BIGINT,
+        top_users VARCHAR[], first_seen DATE, rules_version VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS resolution.entity_candidates (
+        window_start DATE, unique_id_l VARCHAR, unique_id_r VARCHAR, found_by VARCHAR, cosine FLOAT)""",
+    """CREATE TABLE IF NOT EXISTS resolution.entity_match_scores (
+        window_start DATE, unique_id_l VARCHAR, unique_id_r VARCHAR, found_by VARCHAR, cosine FLOAT,
+        match_weight DOUBLE, match_probability DOUBLE, comparison_levels JSON)""",
+    """CREATE TABLE IF NOT EXISTS resolution.entity_clusters (
+        variant_id VARCHAR PRIMARY KEY, track_id VARCHAR, artist_id VARCHAR, tier VARCHAR, method VARCHAR,
+        confidence DOUBLE, quality VARCHAR, suggested_track_id VARCHAR, resolved_in DATE)""",
+    """CREATE TABLE IF NOT EXISTS resolution.overrides (
+        artist_raw VARCHAR, track_raw VARCHAR, track_id VARCHAR, note VARCHAR,
+        created_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (artist_raw, track_raw))""",
+]
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in DDL:
+        con.execute(statement)
+
+
+def variant_id(artist_raw: str, track_raw: str) -> str:
+    return "var_" + content_hash(artist_raw, track_raw)
+
+
+def track_id_for(artist_key: str, title_key: str) -> str:
+    return "trk_" + content_hash(artist_key, title_key)
+
+
+def artist_id_for(artist_key: str) -> str:
+    return "art_" + content_hash(artist_key)
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    new_variants: int
+    retried_variants: int
+    candidates: int
+    scored: int
+    tiers: dict[str, int]
+    qualities: dict[str, int]
+
+
+def _standardised_row(vid: str, artist_raw: str, track_raw: str, album_raw: str | None, duration_s: float | None,
+                      rules: ResolutionRules, known: frozenset[str]) -> tuple:
+    artist, title = rules.prepare(artist_raw, track_raw)
+    rec = standardise(vid, title, artist, album_raw, duration_s, None, rules=rules.credit_rules(), known_artists=known)
+    return (rec.artist_key, rec.title_key, rec.title_head, rec.title_sorted, rec.version, rec.album_key,
+            fold_artist(artist) + "|" + fold(title), rec.duration_s)
+
+
+def add_variants(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, window_start: str,
+                 rules: ResolutionRules) -> list[str]:
+    """Insert the window's unseen (artist, title) variants, standardised; return their ids.
+    `scrobbles_sql` selects artist_raw, track_raw, album_raw, duration_ms, track_mbid, artist_mbid, user_id."""
+    rows = con.sql(f"""
+        WITH plays AS ({scrobbles_sql})
+        SELECT artist_raw, track_raw, mode(album_raw) AS album_raw, median(duration_ms) / 1000.0 AS duration_s,
+               mode(track_mbid) AS track_mbid, mode(artist_mbid) AS artist_mbid, count(*) AS play_count,
+               count(DISTINCT user_id) AS listener_count,
+               list(user_id ORDER BY user_id)[1:5] AS top_users
+        FROM plays p
+        WHERE NOT EXISTS (SELECT 1 FROM resolution.variants v
+                          WHERE v.artist_raw = p.artist_raw AND v.track_raw = p.track_raw)
+        GROUP BY artist_raw, track_raw""").fetchall()
+    known = frozenset(r[0] for r in con.sql("SELECT DISTINCT artist_key FROM resolution.variants").fetchall())
+    out = []
+    for artist_raw, track_raw, album_raw, duration_s, track_mbid, artist_mbid, plays, listeners, users in rows:
+        vid = variant_id(artist_raw, track_raw)
+        *keys, duration = _standardised_row(vid, artist_raw, track_raw, album_raw, duration_s, rules, known)
+        out.append((vid, artist_raw, track_raw, album_raw, duration, track_mbid, artist_mbid, *keys,
+                    plays, listeners, users, window_start, rules.version))
+    if out:
+        columns = ["variant_id", "artist_raw", "track_raw", "album_raw", "duration_s", "track_mbid", "artist_mbid",
+                   "artist_key", "title_key", "title_head", "title_sorted", "version", "album_key", "exact_key",
+                   "play_count", "listener_count", "top_users", "first_seen", "rules_version"]
+        table = pa.table({c: [r[i] for r in out] for i, c in enumerate(columns)})
+        con.register("new_variant_rows", table)
+        con.execute("INSERT INTO resolution.variants SELECT * REPLACE (first_seen::DATE AS first_seen) "
+                    "FROM new_variant_rows")
+        con.unregister("new_variant_rows")
+    return [r[0] for r in out]
+
+
+def reapply_rules(con: duckdb.DuckDBPyConnection, rules: ResolutionRules) -> list[str]:
+    """Re-standardise every variant made under other rules; return their ids, which must be re-resolved."""
+    rows = con.sql("SELECT variant_id, artist_raw, track_raw, album_raw, duration_s FROM resolution.variants "
+                   "WHERE rules_version IS DISTINCT FROM ?", params=[rules.version]).fetchall()
+    if not rows:
+        return []
+    known = frozenset(r[0] for r in con.sql("SELECT DISTINCT artist_key FROM resolution.variants").fetchall())
+    columns = ["variant_id", "artist_key", "title_key", "title_head", "title_sorted", "version", "album_key", "exact_key"]
+    updated = [(r[0], *_standardised_row(r[0], r[1], r[2], r[3], r[4], rules, known)[:7]) for r in rows]
+    con.register("restandardised", pa.table({c: [u[i] for u in updated] for i, c in enumerate(columns)}))
+    con.execute(f"""UPDATE resolution.variants v SET {", ".join(f"{c} = n.{c}" for c in columns[1:])},
+                    rules_version = ? FROM restandardised n WHERE v.variant_id = n.variant_id""", [rules.version])
+    con.unregister("restandardised")
+    return [r[0] for r in rows]
+
+
+def _records(con: duckdb.DuckDBPyConnection, where: str) -> list[TrackRecord]:
+    rows = con.sql(f"""SELECT variant_id, artist_raw, track_raw, coalesce(album_raw, ''), duration_s, artist_key,
+                              title_key, title_head, title_sorted, version, album_key
+                       FROM resolution.variants WHERE {where} ORDER BY variant_id""").fetchall()
+    return [TrackRecord(r[0], r[1], r[2], r[3], r[4], None, r[5], r[6], r[7], r[8], r[9], r[10]) for r in rows]
+
+
+def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], encoder: TextEncoder | None,
+                    semantic_k: int = 8, semantic_min_cosine: float = 0.8) -> pa.Table:
+    """Pairs between the query variants and every variant (including each other)."""
+    con.register("query_ids_arrow", pa.table({"unique_id": pa.array(list(query_ids), pa.string())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE query_ids AS SELECT * FROM query_ids_arrow")
+    con.unregister("query_ids_arrow")
+    con.execute("""CREATE OR REPLACE TEMP TABLE variant_records AS
+        SELECT variant_id AS unique_id, artist_key, title_key, title_head, title_sorted, version, album_key,
+               duration_s, NULL::INTEGER AS year FROM resolution.variants""")
+    semantic = None
+    if encoder is not None and query_ids:
+        # Only variants that no key tier places need the semantic tier. They are searched against one
+        # representative per rules key (the catalog's distinct tracks, roughly), not every raw string.
+        keyed = key_edges(con)
+        placed = set(keyed["unique_id_l"].to_pylist()) | set(keyed["unique_id_r"].to_pylist())
+        residual = [q for q in query_ids if q not in placed]
+        con.register("residual_arrow", pa.table({"variant_id": pa.array(residual, pa.string())}))
+        reps = con.sql("""
+            SELECT variant_id, artist_raw, track_raw FROM resolution.variants
+            WHERE variant_id IN (SELECT variant_id FROM residual_arrow)
+               OR variant_id IN (SELECT min(variant_id) FROM resolution.variants GROUP BY artist_key, title_key)
+            ORDER BY variant_id""").fetchall()
+        con.unregister("residual_arrow")
+        ids = [r[0] for r in reps]
+        vectors = encoder.encode([f"{a} - {t}" if a else t for _, a, t in reps])
+        wanted = set(residual)
+        semantic = semantic_pairs(ids, vectors, k=semantic_k, min_cosine=semantic_min_cosine,
+                                  query_mask=np.array([i in wanted for i in ids]))
+    return all_candidates(con, "variant_records", semantic, new_ids="query_ids")
+
+
+def score_candidates(con: duckdb.DuckDBPyConnection, candidates: pa.Table, model_json: dict | None,
+                     matcher_config: MatcherConfig) -> tuple[pa.Table, dict, list[dict]]:
+    """splink scores for the candidate pairs; trains on the whole variants table when there is no model yet."""
+    involved = set(candidates["unique_id_l"].to_pylist()) | set(candidates["unique_id_r"].to_pylist())
+    if model_json is None:
+        records = _records(con, "true")
+    else:
+        con.register("involved_ids", pa.table({"variant_id": pa.array(sorted(involved), pa.string())}))
+        records = _records(con, "variant_id IN (SELECT variant_id FROM involved_ids)")
+        con.unregister("involved_ids")
+    config = MatcherConfig(use_embeddings=False, use_context=False, u_max_pairs=matcher_config.u_max_pairs,
+                           seed=matcher_config.seed, prior=matcher_config.prior)
+    matcher = TrackMatcher(records_table(records, None), config, model_json=model_json)
+    if not matcher.trained:
+        matcher.train()
+    scored = matcher.score(candidates.select(["unique_id_l", "unique_id_r"]))
+    gamma_columns = [c for c in scored.column_names if c.startswith("gamma_")]
+    con.register("scored_pairs", scored)
+    con.register("candidate_pairs", candidates)
+    levels = "json_object(" + ", ".join(f"'{c[6:]}', s.{c}" for c in gamma_columns) + ")" if gamma_columns else "NULL"
+    out = con.sql(f"""
+        SELECT c.unique_id_l, c.unique_id_r, c.found_by, c.cosine, s.match_weight, s.match_probability,
+               {levels}::JSON AS comparison_levels
+        FROM candidate_pairs c JOIN scored_pairs s USING (unique_id_l, unique_id_r)""").to_arrow_table()
+    con.unregister("scored_pairs")
+    con.unregister("candidate_pairs")
+    return out, matcher.model_json(), matcher.m_u_table()
+
+
+TIER_RANK = {"manual": 0, "exact_id": 1, "deterministic": 2, "rules": 3, "probabilistic": 4, "semantic": 5}
+
+
+def key_edges(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Pairs that the exact-id, deterministic and rules tiers decide, between query and other variants."""
+    return con.sql("""
+        WITH q AS (SELECT v.* FROM resolution.variants v JOIN query_ids ON unique_id = variant_id),
+        pairs AS (
+            SELECT q.variant_id AS a, v.variant_id AS b, 'exact_id' AS tier
+            FROM q JOIN resolution.variants v ON v.track_mbid = q.track_mbid AND v.variant_id <> q.variant_id
+            WHERE q.track_mbid IS NOT NULL AND q.track_mbid <> ''
+            UNION ALL
+            SELECT q.variant_id, v.variant_id, 'deterministic'
+            FROM q JOIN resolution.variants v ON v.exact_key = q.exact_key AND v.variant_id <> q.variant_id
+            WHERE q.artist_key <> '' AND q.title_key <> ''
+            UNION ALL
+            SELECT q.variant_id, v.variant_id, 'rules'
+            FROM q JOIN resolution.variants v
+              ON v.artist_key = q.artist_key AND v.title_key = q.title_key AND v.variant_id <> q.variant_id
+            WHERE q.artist_key <> '' AND q.title_key <> ''
+        )
+        SELECT least(a, b) AS unique_id_l, greatest(a, b) AS unique_id_r,
+               arg_min(tier, CASE tier WHEN 'exact_id' THEN 1 WHEN 'deterministic' THEN 2 ELSE 3 END) AS tier
+        FROM pairs GROUP BY ALL""").to_arrow_table()
+
+
+def _quality(tier: str, confidence: float) -> str:
+    if tier in ("manual", "exact_id"):
+        return "exact"
+    if tier in ("deterministic", "rules") or confidence >= 0.95:
+        return "high"
+    if confidence >= 0.8:
+        return "medium"
+    return "low"
+
+
+def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids: Sequence[str],
+                    scores: pa.Table, config: ClusterConfig = ClusterConfig(threshold=0.5)) -> WindowResult:
+    """Cluster the query variants into the catalog and write their entity_clusters rows."""
+    keyed = key_edges(con)
+    edges: dict[tuple[str, str], tuple[float, str]] = {}
+    for a, b, p, found_by in zip(scores["unique_id_l"].to_pylist(), scores["unique_id_r"].to_pylist(),
+                                 scores["match_probability"].to_pylist(), scores["found_by"].to_pylist(), strict=True):
+        edges[(a, b)] = (p, "semantic" if found_by == "semantic" else "probabilistic")
+    for a, b, tier in zip(keyed["unique_id_l"].to_pylist(), keyed["unique_id_r"].to_pylist(), keyed["tier"].to_pylist(), strict=True):
+        edges[(a, b)] = (1.0, tier)
+    query = set(query_ids)
+    involved = query | {x for pair in edges for x in pair}
+    con.register("involved_arrow", pa.table({"variant_id": pa.array(sorted(involved), pa.string())}))
+    info = {r[0]: r[1:] for r in con.sql("""
+        SELECT v.variant_id, v.artist_key, v.title_key, v.version, c.track_id, c.artist_id
+        FROM resolution.variants v JOIN involved_arrow USING (variant_id)
+        LEFT JOIN resolution.entity_clusters c USING (variant_id)""").fetchall()}
+    con.unregister("involved_arrow")
+    anchors = {v: row[3] for v, row in info.items() if v not in query and row[3] is not None}
+    artist_of_track = {row[3]: row[4] for v, row in info.items() if v not in query and row[3] is not None}
+    nodes = [v for v in sorted(involved) if v in query or v in anchors]
+    from .clustering import constrained_clusters
+
+    assignment = constrained_clusters(nodes, [(a, b, p) for (a, b), (p, _) in edges.items()
+                                              if a in info and b in info], config,
+                                      version={v: info[v][2] for v in nodes}, anchors=anchors)
+    clusters: dict[str, list[str]] = {}
+    for v, root in assignment.items():
+        clusters.setdefault(root, []).append(v)
+    taken = set(r[0] for r in con.sql("SELECT DISTINCT track_id FROM resolution.entity_clusters").fetchall())
+    rows = []
+    for root, group in sorted(clusters.items()):
+        anchor = next((anchors[v] for v in group if v in anchors), None)
+        if anchor is not None:
+            track, artist = anchor, artist_of_track[anchor]
+        else:
+            founder = min(group, key=lambda v: (info[v][0] == "", info[v][0], info[v][1], v))
+            track = track_id_for(info[founder][0], info[founder][1])
+            if track in taken:  # same keys as another entity that the constraints kept apart
+                track = track_id_for(info[founder][0], info[founder][1] + "|" + founder)
+            taken.add(track)
+            artist = artist_id_for(info[founder][0])
+        for v in group:
+            if v not in query:
+                continue
+            best_p, best_tier, suggested = 0.0, None, None
+            for other in group:
+                if other == v:
+                    continue
+                p, tier = edges.get((min(v, other), max(v, other)), (0.0, None))
+                if tier and (best_tier is None or (TIER_RANK[tier], -p) < (TIER_RANK[best_tier], -best_p)):
+                    best_p, best_tier = p, tier
+            if best_tier is None:
+                # a founder: its own entity; a rejected link elsewhere makes it ambiguous
+                rejected = max(((p, o) for (a, b), (p, _) in edges.items() if v in (a, b)
+                                for o in (b if a == v else a,) if assignment.get(o) != root), default=(0.0, None))
+                if not info[v][0] or not info[v][1]:
+                    quality, confidence = "none", 0.0
+                elif rejected[0] >= 0.2:
+                    quality, confidence = "low", 1.0 - rejected[0]
+                    suggested = anchors.get(rejected[1]) or rejected[1]
+                else:
+                    quality, confidence = "high", 1.0
+                rows.append((v, track, artist, "deterministic", "new_entity", confidence, quality, suggested))
+            else:
+                method = {"exact_id": "musicbrainz_id", "deterministic": "normalised_hash", "rules": "rules_key",
+                          "probabilistic": "splink", "semantic": "embedding_neighbours"}[best_tier]
+                rows.append((v, track, artist, best_tier, method, best_p, _quality(best_tier, best_p), None))
+    columns = ["variant_id", "track_id", "artist_id", "tier", "method", "confidence", "quality", "suggested_track_id"]
+    table = pa.table({c: pa.array([r[i] for r in rows], pa.float64() if c == "confidence" else pa.string())
+                      for i, c in enumerate(columns)})
+    con.register("new_cluster_rows", table)
+    con.execute("DELETE FROM resolution.entity_clusters WHERE variant_id IN (SELECT variant_id FROM new_cluster_rows)")
+    con.execute("INSERT INTO resolution.entity_clusters SELECT *, ?::DATE FROM new_cluster_rows", [window_start])
+    con.unregister("new_cluster_rows")
+    tiers: dict[str, int] = {}
+    qualities: dict[str, int] = {}
+    for r in rows:
+        tiers[r[3]] = tiers.get(r[3], 0) + 1
+        qualities[r[6]] = qualities.get(r[6], 0) + 1
+    return WindowResult(len(query), 0, scores.num_rows, scores.num_rows, tiers, qualities)
+
+
+def apply_overrides(con: duckdb.DuckDBPyConnection) -> int:
+    """Manual overrides win over every tier, on every run."""
+    con.execute("""
+        UPDATE resolution.entity_clusters c
+        SET track_id = o.track_id, tier = 'manual', method = 'override', confidence = 1.0, quality = 'exact',
+            artist_id = coalesce((SELECT any_value(c2.artist_id) FROM resolution.entity_clusters c2
+                                  WHERE c2.track_id = o.track_id AND c2.tier <> 'manual'), c.artist_id)
+        FROM resolution.overrides o JOIN resolution.variants v
+          ON v.artist_raw = o.artist_raw AND v.track_raw = o.track_raw
+        WHERE c.variant_id = v.variant_id""")
+    return con.sql("SELECT count(*) FROM resolution.entity_clusters WHERE tier = 'manual'").fetchall()[0][0]
+
+
+def unmatched_queue(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    return con.sql("""
+        SELECT v.variant_id, v.artist_raw, v.track_raw, v.play_count, c.quality, c.suggested_track_id
+        FROM resolution.entity_clusters c JOIN resolution.variants v USING (variant_id)
+        WHERE c.quality IN ('low', 'none')
+        ORDER BY v.play_count DESC, v.variant_id""").to_arrow_table()
+
+
+def retry_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Unmatched founders are re-resolved as the catalog grows, unless other variants joined them."""
+    return [r[0] for r in con.sql("""
+        SELECT c.variant_id FROM resolution.entity_clusters c
+        WHERE c.quality IN ('low', 'none') AND c.tier <> 'manual'
+          AND (SELECT count(*) FROM resolution.entity_clusters c2 WHERE c2.track_id = c.track_id) = 1""").fetchall()]
