@@ -147,8 +147,35 @@ def main(argv: list[str] | None = None) -> int:
     gen.set_defaults(func=cmd_generate)
     summ = sub.add_parser("summary", help="rows per table and the share of scrobbles mapped")
     summ.set_defaults(func=cmd_summary)
+    pairs = sub.add_parser("match-pairs", help="score record pairs (left_* / right_* columns) with the match model")
+    pairs.add_argument("--input", required=True)
+    pairs.add_argument("--output", required=True)
+    pairs.add_argument("--model", help="a saved splink model JSON (default: train on the input's records)")
+    pairs.add_argument("--threshold", type=float, default=0.5)
+    pairs.set_defaults(func=cmd_match_pairs)
     args = parser.parse_args(argv)
     return args.func(args)
+
+
+def cmd_match_pairs(args: argparse.Namespace) -> int:
+    import json
+
+    from .resolution.pair_matching import read_pairs, score_pairs, write_pairs
+    from .sources.errors import FileFormatError
+
+    try:
+        header, rows, issues = read_pairs(Path(args.input))
+    except (FileFormatError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for issue in issues:
+        print(f"rejected {issue.file}:{issue.line} field {issue.field}: {issue.message}", file=sys.stderr)
+    model = json.loads(Path(args.model).read_text()) if args.model else None
+    probabilities = score_pairs(rows, model, args.threshold)
+    write_pairs(Path(args.output), header, rows, probabilities, args.threshold)
+    print(f"{len(rows):,} pairs scored, {sum(p >= args.threshold for p in probabilities):,} matches, "
+          f"{len(issues):,} rows rejected -> {args.output}")
+    return 0
 
 
 if __name__ == "__main__":

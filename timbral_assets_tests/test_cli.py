@@ -21,17 +21,37 @@ def test_run_materializes_everything_and_prints_the_summary(tmp_path, monkeypatc
     raw, mapped, tracks, features = con.execute("""
         SELECT (SELECT count(*) FROM raw.raw_scrobbles), (SELECT count(*) FROM intermediate.int_scrobble_tracks),
                (SELECT count(*) FROM marts.tracks_core), (SELECT count(*) FROM marts.track_feature_view)""").fetchall()[0]
+    flagged, unidentified = con.execute("""
+        SELECT (SELECT count(*) FROM staging.stg_scrobbles s JOIN resolution.variants v
+                  ON v.artist_raw = s.artist_raw AND v.track_raw = s.track_raw
+                JOIN resolution.entity_clusters c USING (variant_id) WHERE c.quality IN ('low', 'none')),
+               (SELECT count(*) FROM staging.stg_scrobbles WHERE is_unidentified)""").fetchall()[0]
     con.close()
-    assert raw > 3000 and 0.97 * raw < mapped < raw and tracks == features > 100
+    # every identifiable play is mapped, except those whose mapping is only low quality (kept, flagged)
+    assert mapped + flagged + unidentified == raw and flagged < 0.05 * raw
+    assert raw > 3000 and tracks == features > 100
     with dg.DagsterInstance.get() as instance:  # the run is in the instance the UI reads
         runs = instance.get_runs()
         assert len(runs) == 1 and runs[0].job_name == "timbral_main" and runs[0].is_success
         assert len(instance.get_materialized_partitions(dg.AssetKey("raw_scrobbles"))) == 10
-    # a second run reuses the generated world and replaces the same partitions: the same rows
+    # the match model was trained once and logged to the MLflow store under TIMBRAL_HOME
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("entity_resolution")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.metrics["candidate_pairs"] > 0 and any(k.startswith("m_u/title/") for k in run.data.params)
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"track_matcher.json", "match_weights.png"}
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    ids_before = dict(con.execute("SELECT variant_id, track_id FROM resolution.entity_clusters").fetchall())
+    con.close()
+    # a second run reuses the generated world and replaces the same partitions: the same rows, the same ids
     assert main(["run", "--n-scrobbles", "4000", "--days", "10", "--start-date", "2025-02-01", "--seed", "3"]) == 0
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM raw.raw_scrobbles").fetchall()[0][0] == raw
+    ids_after = dict(con.execute("SELECT variant_id, track_id FROM resolution.entity_clusters").fetchall())
     con.close()
+    assert ids_after == ids_before
 
 
 def test_generate_writes_a_world(tmp_path, capsys):

@@ -272,7 +272,11 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
     clusters: dict[str, list[str]] = {}
     for v, root in assignment.items():
         clusters.setdefault(root, []).append(v)
-    taken = set(r[0] for r in con.sql("SELECT DISTINCT track_id FROM resolution.entity_clusters").fetchall())
+    # ids held by variants outside this window's query; the query's own old rows are being replaced
+    taken = set(r[0] for r in con.sql("SELECT DISTINCT track_id FROM resolution.entity_clusters "
+                                      "WHERE variant_id NOT IN (SELECT unique_id FROM query_ids)").fetchall())
+    # re-resolved variants (queue retries, rules changes) keep their id when their entity still stands alone
+    previous = {v: row[3] for v, row in info.items() if v in query and row[3] is not None}
     rows = []
     for root, group in sorted(clusters.items()):
         anchor = next((anchors[v] for v in group if v in anchors), None)
@@ -280,7 +284,8 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
             track, artist = anchor, artist_of_track[anchor]
         else:
             founder = min(group, key=lambda v: (info[v][0] == "", info[v][0], info[v][1], v))
-            track = track_id_for(info[founder][0], info[founder][1])
+            kept = sorted(previous[v] for v in group if v in previous and previous[v] not in taken)
+            track = kept[0] if kept else track_id_for(info[founder][0], info[founder][1])
             if track in taken:  # same keys as another entity that the constraints kept apart
                 track = track_id_for(info[founder][0], info[founder][1] + "|" + founder)
             taken.add(track)
@@ -298,7 +303,8 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
             if best_tier is None:
                 # a founder: its own entity; a rejected link elsewhere makes it ambiguous
                 rejected = max(((p, o) for (a, b), (p, _) in edges.items() if v in (a, b)
-                                for o in (b if a == v else a,) if assignment.get(o) != root), default=(0.0, None))
+                                for o in (b if a == v else a,)
+                                if assignment.get(o) != root and info[o][2] == info[v][2]), default=(0.0, None))
                 if not info[v][0] or not info[v][1]:
                     quality, confidence = "none", 0.0
                 elif rejected[0] >= 0.2:

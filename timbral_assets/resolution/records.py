@@ -103,17 +103,18 @@ class TrackRecord:
 
 def _strip_appended(title: str, album: str, artist: str) -> str:
     """Some sources glue the album or artist onto the title ("Sandstorm X-Treme Big Hits 2000")."""
-    folded = fold(title)
     for extra in (album, artist):
         key = fold(extra)
-        if len(key) < 3 or folded == key:
+        words = title.split()
+        if len(key) < 3 or fold(title) == key:
             continue
-        if folded.endswith(" " + key) or folded.startswith(key + " "):
-            words = title.split()
-            n = len(key.split())
-            kept = words[:-n] if folded.endswith(" " + key) else words[n:]
-            if kept and fold(" ".join(kept)):
-                title, folded = " ".join(kept).strip(" -–:"), fold(" ".join(kept))
+        for k in range(1, len(words)):
+            if fold(" ".join(words[-k:])) == key:
+                title = " ".join(words[:-k]).strip(" -–:")
+                break
+            if fold(" ".join(words[:k])) == key:
+                title = " ".join(words[k:]).strip(" -–:")
+                break
     return title
 
 

@@ -1,0 +1,183 @@
+"""The resolver's parts on small real inputs: record standardisation, clustering, metrics, rules file,
+and the incremental catalog on a real DuckDB file."""
+
+from __future__ import annotations
+
+import random
+
+import duckdb
+import pytest
+
+from timbral_assets.resolution import catalog
+from timbral_assets.resolution.clustering import ClusterConfig, connected_components, constrained_clusters
+from timbral_assets.resolution.matcher import MatcherConfig
+from timbral_assets.resolution.metrics import bcubed_scores, pairwise_scores
+from timbral_assets.resolution.records import parse_duration_s, parse_year, standardise
+from timbral_assets.resolution.rules_file import RulesFileError, load_rules
+
+from .conftest import shared_file
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [
+    ("219", 219), ("1m 58sec", 118), ("04:04", 244), ("4.367", 262), ("321266", 321.266), ("unk.", None),
+    ("", None), ("26 6000", None), ("1:02:03", 3723),
+])
+def test_duration_formats(raw, seconds):
+    assert parse_duration_s(raw) == seconds
+
+
+@pytest.mark.parametrize(("raw", "year"), [("1997", 1997), ("'11", 2011), ("75", 1975), ("05", 2005),
+                                           ("null", None), ("", None)])
+def test_year_formats(raw, year):
+    assert parse_year(raw) == year
+
+
+@pytest.mark.parametrize(("title", "artist", "album", "expected"), [
+    ("Daniel Balavoine - L'enfant aux yeux d'Italie", "", "", ("daniel balavoine", "lenfant aux yeux ditalie")),
+    ("001-Deja Vu", "Blanket", "Nice (2000)", ("blanket", "deja vu")),
+    ("0a1-Things You Said", "Sunday Brunch", "", ("sunday brunch", "things you said")),
+    ("012", "Grigoriy Leps", "", ("grigoriy leps", "")),
+    ("Sandstorm X-Treme Big Hits 2000", "Darude", "X-Treme Big Hits 2000", ("darude", "sandstorm")),
+    ("Just Like Tom Thumb's Blues (live)", "Wendy Saddington", "", ("wendy saddington", "just like tom thumbs blues [live]")),
+    ("Drunk in Love (feat. JAY-Z) [Remastered]", "Beyoncé", "", ("beyonce", "drunk in love")),
+])
+def test_standardise_undoes_source_conventions(title, artist, album, expected):
+    record = standardise("1", title, artist, album)
+    assert (record.artist_key, record.title_key) == expected
+
+
+def test_album_year_moves_to_year():
+    record = standardise("1", "002-Particle/Wave", "Lunchbox", "Evolver (2002)", "6m 21sec", "null")
+    assert (record.album_key, record.year, record.duration_s) == ("evolver", 2002, 381)
+
+
+def test_constrained_clustering_refuses_a_chain_that_connected_components_makes():
+    ids = ["a", "b", "c", "d"]
+    edges = [("a", "b", 0.99), ("b", "c", 0.97), ("a", "c", 0.01), ("c", "d", 0.98)]
+    assert len(set(connected_components(ids, edges, 0.9).values())) == 1
+    constrained = constrained_clusters(ids, edges, ClusterConfig(threshold=0.9))
+    assert constrained["a"] == constrained["b"] and constrained["c"] == constrained["d"]
+    assert constrained["a"] != constrained["c"]
+
+
+def test_clustering_is_deterministic_under_edge_order():
+    rng = random.Random(5)
+    ids = [f"r{i:03d}" for i in range(60)]
+    edges = [(rng.choice(ids), rng.choice(ids), rng.random()) for _ in range(300)]
+    edges = [(a, b, p) for a, b, p in edges if a != b]
+    first = constrained_clusters(ids, edges, ClusterConfig(threshold=0.6))
+    for _ in range(5):
+        rng.shuffle(edges)
+        assert constrained_clusters(ids, edges, ClusterConfig(threshold=0.6)) == first
+
+
+def test_versions_and_anchors_constrain_merges():
+    edges = [("live", "studio", 0.99), ("x", "y", 0.99)]
+    out = constrained_clusters(["live", "studio", "x", "y"], edges, ClusterConfig(threshold=0.5),
+                               version={"live": "live", "studio": "original"},
+                               anchors={"x": "trk_1", "y": "trk_2"})
+    assert out["live"] != out["studio"] and out["x"] != out["y"]
+
+
+def test_pairwise_and_bcubed_scores():
+    truth = {"a": 1, "b": 1, "c": 1, "d": 2}
+    predicted = {"a": "x", "b": "x", "c": "y", "d": "y"}
+    pair = pairwise_scores(predicted, truth)
+    assert (pair.precision, round(pair.recall, 4)) == (0.5, 0.3333)
+    assert pairwise_scores(truth, truth).f1 == 1.0 and bcubed_scores(truth, truth).f1 == 1.0
+    assert 0 < bcubed_scores(predicted, truth).f1 < 1
+
+
+def test_rules_file_errors_name_the_file_and_line(tmp_path):
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("belong_together:\n  - AC/DC\n not_an_artist: [x\n")
+    with pytest.raises(RulesFileError, match=r"rules.yaml line \d+: not valid YAML"):
+        load_rules(bad)
+    bad.write_text("belong_together: [AC/DC]\nreplace_artists: {}\n")
+    with pytest.raises(RulesFileError, match="unknown field.*replace_artists"):
+        load_rules(bad)
+    bad.write_text("not_an_artist: [1, '']\n")
+    with pytest.raises(RulesFileError, match="'not_an_artist' must be a list of non-empty strings"):
+        load_rules(bad)
+
+
+def test_rules_prepare_artist_fields():
+    rules = load_rules()
+    assert rules.prepare("Various Artists", "Daft Punk - One More Time") == ("Daft Punk", "One More Time")
+    assert rules.prepare("beyonce knowles", "Halo") == ("Beyoncé", "Halo")
+    assert rules.credit_rules().belong_together >= {"ac dc", "simon and garfunkel"}
+
+
+PLAYS_DAY_1 = [
+    ("Beyoncé", "Drunk in Love", 323), ("beyonce", "drunk in love", 323), ("Beyoncé feat. JAY-Z", "Drunk in Love", 323),
+    ("Radiohead", "Karma Police", 264), ("Radiohead", "Karma Police (Live)", 290), ("Radiohead", "Paranoid Android", 383),
+    ("AC/DC", "Thunderstruck", 292), ("Simon & Garfunkel", "The Boxer", 308), ("Portishead", "Roads", 305),
+    ("Massive Attack", "Teardrop", 330), ("Bjork", "Joga", 305), ("Daft Punk", "One More Time", 320),
+]
+PLAYS_DAY_2 = [("Radiohaed", "Karma Police", 264), ("Radiohead", "Paranoid Androdi", 383), ("Daft Punk", "Veridis Quo", 345)]
+
+
+def _resolve_day(con, day: str, plays, rules, model_json=None):
+    con.execute("CREATE OR REPLACE TABLE plays (artist_raw VARCHAR, track_raw VARCHAR, album_raw VARCHAR, "
+                "duration_ms BIGINT, track_mbid VARCHAR, artist_mbid VARCHAR, user_id VARCHAR)")
+    for i, (artist, title, seconds) in enumerate(plays):
+        for user in range(3):
+            con.execute("INSERT INTO plays VALUES (?, ?, NULL, ?, NULL, NULL, ?)", [artist, title, seconds * 1000, f"u{(i + user) % 5}"])
+    new = catalog.add_variants(con, "SELECT * FROM plays", day, rules)
+    query = sorted(set(new) | set(catalog.retry_ids(con)))
+    candidates = catalog.find_candidates(con, query, None)
+    scores, model_json, _ = catalog.score_candidates(con, candidates, model_json,
+                                                     MatcherConfig(u_max_pairs=1e4, prior=0.01))
+    catalog.assign_clusters(con, day, query, scores)
+    catalog.apply_overrides(con)
+    return model_json, dict(con.execute("SELECT v.artist_raw || ' - ' || v.track_raw, c.track_id FROM "
+                                        "resolution.entity_clusters c JOIN resolution.variants v USING (variant_id)").fetchall())
+
+
+def test_incremental_catalog_keeps_ids_and_places_new_variants(tmp_path):
+    rules = load_rules()
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    catalog.ensure_tables(con)
+    model_json, day1 = _resolve_day(con, "2025-01-01", PLAYS_DAY_1, rules)
+    assert day1["Beyoncé - Drunk in Love"] == day1["beyonce - drunk in love"] == day1["Beyoncé feat. JAY-Z - Drunk in Love"]
+    assert day1["Radiohead - Karma Police"] != day1["Radiohead - Karma Police (Live)"]
+    assert len({day1["AC/DC - Thunderstruck"], day1["Simon & Garfunkel - The Boxer"]}) == 2
+
+    _, day2 = _resolve_day(con, "2025-01-02", PLAYS_DAY_2, rules, model_json)
+    assert all(day2[k] == v for k, v in day1.items())  # existing ids never move
+    assert day2["Radiohaed - Karma Police"] == day1["Radiohead - Karma Police"]
+    assert day2["Daft Punk - Veridis Quo"] not in day1.values()
+    tiers = dict(con.execute("SELECT v.track_raw, c.tier FROM resolution.entity_clusters c "
+                             "JOIN resolution.variants v USING (variant_id)").fetchall())
+    assert tiers["drunk in love"] == "deterministic" and tiers["Karma Police"] in ("deterministic", "probabilistic")
+
+    # a manual override wins and survives the next run
+    con.execute("INSERT INTO resolution.overrides (artist_raw, track_raw, track_id) VALUES (?, ?, ?)",
+                ["Portishead", "Roads", day1["Massive Attack - Teardrop"]])
+    _, day3 = _resolve_day(con, "2025-01-03", [("Portishead", "Roads", 305)], rules, model_json)
+    assert day3["Portishead - Roads"] == day1["Massive Attack - Teardrop"]
+    assert con.execute("SELECT tier, quality FROM resolution.entity_clusters c JOIN resolution.variants v "
+                       "USING (variant_id) WHERE v.track_raw = 'Roads'").fetchall() == [("manual", "exact")]
+
+
+def test_rules_change_restandardises_past_variants(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    catalog.ensure_tables(con)
+    _resolve_day(con, "2025-01-01", PLAYS_DAY_1, load_rules())
+    changed_file = tmp_path / "rules.yaml"
+    changed_file.write_text("belong_together: [AC/DC]\nreplace_artist:\n  Bjork: Björk\n")
+    changed = catalog.reapply_rules(con, load_rules(changed_file))
+    assert len(changed) == len(PLAYS_DAY_1)
+    assert catalog.reapply_rules(con, load_rules(changed_file)) == []
+
+
+def test_musicbrainz_20k_reaches_the_targets():
+    from timbral_assets.resolution.benchmarks import musicbrainz_20k
+    from timbral_assets.resolution.pipeline import resolve
+
+    data = musicbrainz_20k(shared_file("musicbrainz_20k", "musicbrainz-20-A01.csv"))
+    result = resolve(data.records, matcher_config=MatcherConfig(use_embeddings=False),
+                     cluster_config=ClusterConfig(threshold=0.5, versions_must_agree=False),
+                     exclusive_group=data.source)
+    assert pairwise_scores(result.assignment, data.truth).f1 >= 0.95
+    assert bcubed_scores(result.assignment, data.truth).f1 >= 0.95
