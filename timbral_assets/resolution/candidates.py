@@ -12,16 +12,17 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+# pass name -> (the key whose oversized blocks are dropped, the join condition)
 BLOCKING_PASSES = {
-    "title": "l.title_key = r.title_key",
-    "artist_head": "l.artist_key = r.artist_key AND l.title_head = r.title_head",
-    "sorted_words": "l.title_sorted = r.title_sorted AND l.title_sorted <> ''",
-    "head_year": "l.title_head = r.title_head AND l.year = r.year",
-    "artist_duration": "l.artist_key = r.artist_key AND l.duration_bucket = r.duration_bucket",
-    "album_duration": "l.album_key = r.album_key AND l.duration_bucket = r.duration_bucket",
-    "title_start_year": "l.title_start = r.title_start AND l.year = r.year",
-    "artist_fuzzy_title": "l.artist_key = r.artist_key AND l.artist_key <> '' "
-                          "AND jaro_winkler_similarity(l.title_key, r.title_key) >= 0.8",
+    "title": ("title_key", "l.title_key = r.title_key"),
+    "artist_head": ("artist_key", "l.artist_key = r.artist_key AND l.title_head = r.title_head"),
+    "sorted_words": ("title_sorted", "l.title_sorted = r.title_sorted"),
+    "head_year": ("title_head", "l.title_head = r.title_head AND l.year = r.year"),
+    "artist_duration": ("artist_key", "l.artist_key = r.artist_key AND l.duration_bucket = r.duration_bucket"),
+    "album_duration": ("album_key", "l.album_key = r.album_key AND l.duration_bucket = r.duration_bucket"),
+    "title_start_year": ("title_start", "l.title_start = r.title_start AND l.year = r.year"),
+    "artist_fuzzy_title": ("artist_key", "l.artist_key = r.artist_key "
+                                         "AND jaro_winkler_similarity(l.title_key, r.title_key) >= 0.8"),
 }
 MAX_BLOCK = 2_000  # a key shared by more records than this ("intro", "untitled") blocks nothing
 
@@ -31,8 +32,7 @@ def blocked_pairs(con: duckdb.DuckDBPyConnection, records: str, new_ids: str | N
     With `new_ids` (a table of unique_id), only pairs with at least one new record are produced: the
     incremental path."""
     selects = []
-    for name, condition in BLOCKING_PASSES.items():
-        key = condition.split(" AND ")[0].split(" = ")[0].replace("l.", "")
+    for name, (key, condition) in BLOCKING_PASSES.items():
         restrict = ""
         if new_ids:
             restrict = (f" AND (l.unique_id IN (SELECT unique_id FROM {new_ids}) "
@@ -40,7 +40,7 @@ def blocked_pairs(con: duckdb.DuckDBPyConnection, records: str, new_ids: str | N
         selects.append(f"""
             SELECT l.unique_id AS unique_id_l, r.unique_id AS unique_id_r, '{name}' AS found_by
             FROM block_{key} l JOIN block_{key} r ON {condition} AND l.unique_id < r.unique_id{restrict}""")
-    keys = {c.split(" AND ")[0].split(" = ")[0].replace("l.", "") for c in BLOCKING_PASSES.values()}
+    keys = {key for key, _ in BLOCKING_PASSES.values()}
     con.execute(f"""CREATE OR REPLACE TEMP TABLE block_base AS
         SELECT unique_id, artist_key, title_key, title_head, title_sorted, album_key, year,
                round(duration_s)::BIGINT AS duration_bucket,

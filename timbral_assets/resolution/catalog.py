@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from .candidates import all_candidates, semantic_pairs
-from .clustering import ClusterConfig
+from .clustering import ClusterConfig, constrained_clusters
 from .embeddings import TextEncoder
 from .matcher import MatcherConfig, TrackMatcher
 from .pipeline import records_table
@@ -75,10 +75,6 @@ def artist_id_for(artist_key: str) -> str:
 
 @dataclass(frozen=True)
 class WindowResult:
-    new_variants: int
-    retried_variants: int
-    candidates: int
-    scored: int
     tiers: dict[str, int]
     qualities: dict[str, int]
 
@@ -264,8 +260,6 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
     anchors = {v: row[3] for v, row in info.items() if v not in query and row[3] is not None}
     artist_of_track = {row[3]: row[4] for v, row in info.items() if v not in query and row[3] is not None}
     nodes = [v for v in sorted(involved) if v in query or v in anchors]
-    from .clustering import constrained_clusters
-
     assignment = constrained_clusters(nodes, [(a, b, p) for (a, b), (p, _) in edges.items()
                                               if a in info and b in info], config,
                                       version={v: info[v][2] for v in nodes}, anchors=anchors)
@@ -329,7 +323,7 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
     for r in rows:
         tiers[r[3]] = tiers.get(r[3], 0) + 1
         qualities[r[6]] = qualities.get(r[6], 0) + 1
-    return WindowResult(len(query), 0, scores.num_rows, scores.num_rows, tiers, qualities)
+    return WindowResult(tiers, qualities)
 
 
 def apply_overrides(con: duckdb.DuckDBPyConnection) -> int:

@@ -21,8 +21,6 @@ from .embeddings import TextEncoder
 from .matcher import MatcherConfig, TrackMatcher
 from .records import TrackRecord
 
-EMBEDDING_DIM = 384
-
 
 @dataclass
 class ResolutionResult:
@@ -100,26 +98,25 @@ def resolve(records: Sequence[TrackRecord], *, encoder: TextEncoder | None = Non
     timings["scoring"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    edges = list(zip(pairs["unique_id_l"].to_pylist(), pairs["unique_id_r"].to_pylist(),
-                     pairs["match_probability"].to_pylist(), strict=True))
-    if clustering == "connected_components":
-        assignment = connected_components(ids, edges, cluster_config.threshold)
-    else:
-        versions = {r.record_id: r.version for r in records}
-        assignment = constrained_clusters(ids, edges, cluster_config, exclusive_group=exclusive_group, version=versions)
+    assignment = cluster_pairs(pairs, records, cluster_config, clustering, exclusive_group)
     timings["clustering"] = time.perf_counter() - started
     result = ResolutionResult(table, pairs, assignment, matcher.model_json(), timings, matcher.m_u_table())
     con.close()
     return result
 
 
-def recluster(result: ResolutionResult, records: Sequence[TrackRecord], cluster_config: ClusterConfig,
-              clustering: str = "constrained", exclusive_group: Mapping[str, object] | None = None) -> dict[str, str]:
-    """The same scored pairs, clustered again (threshold sweeps and the connected-components baseline)."""
+def cluster_pairs(pairs: pa.Table, records: Sequence[TrackRecord], cluster_config: ClusterConfig,
+                  clustering: str = "constrained", exclusive_group: Mapping[str, object] | None = None) -> dict[str, str]:
     ids = [r.record_id for r in records]
-    edges = list(zip(result.pairs["unique_id_l"].to_pylist(), result.pairs["unique_id_r"].to_pylist(),
-                     result.pairs["match_probability"].to_pylist(), strict=True))
+    edges = list(zip(pairs["unique_id_l"].to_pylist(), pairs["unique_id_r"].to_pylist(),
+                     pairs["match_probability"].to_pylist(), strict=True))
     if clustering == "connected_components":
         return connected_components(ids, edges, cluster_config.threshold)
     return constrained_clusters(ids, edges, cluster_config, exclusive_group=exclusive_group,
                                 version={r.record_id: r.version for r in records})
+
+
+def recluster(result: ResolutionResult, records: Sequence[TrackRecord], cluster_config: ClusterConfig,
+              clustering: str = "constrained", exclusive_group: Mapping[str, object] | None = None) -> dict[str, str]:
+    """The same scored pairs, clustered again (threshold sweeps and the connected-components baseline)."""
+    return cluster_pairs(result.pairs, records, cluster_config, clustering, exclusive_group)
