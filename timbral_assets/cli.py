@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -150,31 +151,66 @@ def main(argv: list[str] | None = None) -> int:
     pairs = sub.add_parser("match-pairs", help="score record pairs (left_* / right_* columns) with the match model")
     pairs.add_argument("--input", required=True)
     pairs.add_argument("--output", required=True)
-    pairs.add_argument("--model", help="a saved splink model JSON (default: train on the input's records)")
-    pairs.add_argument("--threshold", type=float, default=0.5)
+    pairs.add_argument("--model", default="default",
+                       help="'default' (the packaged supervised pair model), a model JSON from train-pair-model, "
+                            "a saved splink model JSON, or 'splink' (train splink on the input's own records)")
+    pairs.add_argument("--threshold", type=float, help="decision threshold (default: the model's tuned threshold)")
     pairs.set_defaults(func=cmd_match_pairs)
+    train = sub.add_parser("train-pair-model", help="train the supervised pair model on labelled pairs")
+    train.add_argument("--train", required=True, help="pair CSV with a 0/1 'label' column")
+    train.add_argument("--valid", help="labelled pair CSV to tune the decision threshold on")
+    train.add_argument("--output", required=True, help="where to write the model JSON")
+    train.set_defaults(func=cmd_train_pair_model)
     args = parser.parse_args(argv)
     return args.func(args)
 
 
-def cmd_match_pairs(args: argparse.Namespace) -> int:
-    import json
+def _read_pair_file(path: str, labelled: bool = False):
+    from .resolution.pair_matching import read_pairs
 
-    from .resolution.pair_matching import read_pairs, score_pairs, write_pairs
+    header, rows, issues = read_pairs(Path(path), labelled=labelled)
+    for issue in issues:
+        print(f"rejected {issue}", file=sys.stderr)
+    return header, rows, issues
+
+
+def cmd_match_pairs(args: argparse.Namespace) -> int:
+    from .resolution.pair_matching import DEFAULT_PAIR_MODEL, PairModel, score_pairs, write_pairs
     from .sources.errors import FileFormatError
 
     try:
-        header, rows, issues = read_pairs(Path(args.input))
-    except (FileFormatError, OSError) as error:
+        header, rows, issues = _read_pair_file(args.input)
+        if args.model == "splink":
+            model, threshold = None, 0.5
+        else:
+            data = json.loads((DEFAULT_PAIR_MODEL if args.model == "default" else Path(args.model)).read_text())
+            model = PairModel.from_json(data) if data.get("kind") == "timbral_pair_model" else data
+            threshold = model.threshold if isinstance(model, PairModel) else 0.5
+    except (FileFormatError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    for issue in issues:
-        print(f"rejected {issue.file}:{issue.line} field {issue.field}: {issue.message}", file=sys.stderr)
-    model = json.loads(Path(args.model).read_text()) if args.model else None
-    probabilities = score_pairs(rows, model, args.threshold)
-    write_pairs(Path(args.output), header, rows, probabilities, args.threshold)
-    print(f"{len(rows):,} pairs scored, {sum(p >= args.threshold for p in probabilities):,} matches, "
-          f"{len(issues):,} rows rejected -> {args.output}")
+    threshold = args.threshold if args.threshold is not None else threshold
+    probabilities = score_pairs(rows, model)
+    write_pairs(Path(args.output), header, rows, probabilities, threshold)
+    print(f"{len(rows):,} pairs scored, {sum(p >= threshold for p in probabilities):,} matches at threshold "
+          f"{threshold:.2f}, {len(issues):,} rows rejected -> {args.output}")
+    return 0
+
+
+def cmd_train_pair_model(args: argparse.Namespace) -> int:
+    from .resolution.pair_matching import train_pair_model
+    from .sources.errors import FileFormatError
+
+    try:
+        _, rows, _ = _read_pair_file(args.train, labelled=True)
+        valid = _read_pair_file(args.valid, labelled=True)[1] if args.valid else None
+        model = train_pair_model(rows, valid, metadata={"train_file": Path(args.train).name})
+    except (FileFormatError, OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    model.save(Path(args.output))
+    print(f"pair model trained on {len(rows):,} pairs; threshold {model.threshold:.2f}; "
+          f"{json.dumps(model.metadata)} -> {args.output}")
     return 0
 
 

@@ -20,7 +20,7 @@ def safe_key(name: str) -> str:
 class Tracker:
     def __init__(self, tracking_uri: str, artifact_root: Path):
         self.tracking_uri = tracking_uri
-        self.artifact_root = Path(artifact_root)
+        self.artifact_root = Path(artifact_root).resolve()
 
     def _client(self):
         import mlflow

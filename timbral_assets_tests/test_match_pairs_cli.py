@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
 from timbral_assets.cli import main
+from timbral_assets.resolution.benchmarks import magellan_pair_rows
+from timbral_assets.resolution.metrics import pair_label_scores
 from timbral_assets.resolution.pair_matching import PAIR_COLUMNS
+
+from .conftest import shared_file
 
 PAIRS = [
     (("Karma Police", "Radiohead", "OK Computer", "264", "", "1997", ""), ("Karma Police", "Radiohead", "OK Computer", "263", "", "1997", ""), 1),
     (("Drunk in Love (feat. JAY-Z)", "Beyoncé", "BEYONCÉ", "323", "", "2013", ""), ("Drunk In Love", "Beyonce", "Beyonce", "323", "", "2013", ""), 1),
     (("Teardrop", "Massive Attack", "Mezzanine", "330", "", "1998", ""), ("Roads", "Portishead", "Dummy", "305", "", "1994", ""), 0),
     (("One More Time", "Daft Punk", "Discovery", "320", "", "2001", ""), ("Harder Better Faster Stronger", "Daft Punk", "Discovery", "224", "", "2001", ""), 0),
+    (("Paranoid Android (Live at Glastonbury)", "Radiohead", "", "401", "", "2008", ""), ("Paranoid Android", "Radiohead", "OK Computer", "387", "", "1997", ""), 0),
+    # dirty: the artist, year and length moved into the title field
+    (("Hey Ya! OutKast 2003 3:55", "", "Speakerboxxx/The Love Below", "", "", "", ""), ("Hey Ya!", "Outkast", "Speakerboxxx / The Love Below", "235", "", "2003", ""), 1),
 ]
 
 
@@ -23,15 +32,73 @@ def _write(path, rows, header=PAIR_COLUMNS):
             writer.writerow([*left, *right])
 
 
-def test_match_pairs_scores_every_row(tmp_path, capsys):
+def _read(path):
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_match_pairs_default_model_scores_every_row(tmp_path, capsys):
     source, out = tmp_path / "in.csv", tmp_path / "out.csv"
-    _write(source, PAIRS * 5)
+    _write(source, PAIRS)
     assert main(["match-pairs", "--input", str(source), "--output", str(out)]) == 0
-    with out.open() as handle:
-        rows = list(csv.DictReader(handle))
-    assert len(rows) == 20 and list(rows[0])[-2:] == ["match_probability", "is_match"]
+    rows = _read(out)
+    assert len(rows) == len(PAIRS) and list(rows[0])[-2:] == ["match_probability", "is_match"]
     assert all(0.0 <= float(r["match_probability"]) <= 1.0 for r in rows)
-    assert [int(r["is_match"]) for r in rows[:4]] == [label for _, _, label in PAIRS]
+    assert [int(r["is_match"]) for r in rows] == [label for _, _, label in PAIRS]
+    assert rows[0]["left_title"] == "Karma Police"  # the input columns are passed through
+
+
+def test_match_pairs_with_splink_trained_on_the_input(tmp_path):
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    _write(source, PAIRS[:4] * 5)
+    assert main(["match-pairs", "--input", str(source), "--output", str(out), "--model", "splink"]) == 0
+    rows = _read(out)
+    assert len(rows) == 20
+    assert [int(r["is_match"]) for r in rows[:4]] == [label for _, _, label in PAIRS[:4]]
+
+
+def _write_labelled(path, rows):
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*PAIR_COLUMNS, "label"])
+        for row in rows:
+            writer.writerow([row[c] for c in PAIR_COLUMNS] + [row["label"]])
+
+
+@pytest.mark.real_data
+def test_itunes_amazon_train_then_match_pairs_reaches_the_targets(tmp_path, capsys):
+    """Train on train, tune on valid, then score valid through `match-pairs` with the saved model."""
+    data = shared_file("itunes_amazon")
+    split = {(v, s): magellan_pair_rows(data / f"{v}_{s}.txt") for v in ("structured", "dirty") for s in ("train", "valid")}
+    train, valid = tmp_path / "train.csv", tmp_path / "valid.csv"
+    _write_labelled(train, split["structured", "train"] + split["dirty", "train"])
+    _write_labelled(valid, split["structured", "valid"] + split["dirty", "valid"])
+    model = tmp_path / "model.json"
+    assert main(["train-pair-model", "--train", str(train), "--valid", str(valid), "--output", str(model)]) == 0
+    for version, target in (("structured", 0.95), ("dirty", 0.92)):
+        source, out = tmp_path / f"{version}.csv", tmp_path / f"{version}_out.csv"
+        _write_labelled(source, split[version, "valid"])
+        assert main(["match-pairs", "--input", str(source), "--output", str(out), "--model", str(model)]) == 0
+        rows = _read(out)
+        scores = pair_label_scores([int(r["is_match"]) for r in rows], [int(r["label"]) for r in rows])
+        assert scores.f1 >= target, (version, scores)
+
+
+def test_train_pair_model_rejects_bad_labels_and_one_class(tmp_path, capsys):
+    rows = [dict(zip(PAIR_COLUMNS, [*left, *right], strict=True), label=str(label)) for left, right, label in PAIRS]
+    labelled = tmp_path / "labelled.csv"
+    _write_labelled(labelled, [*rows, {**rows[0], "label": "yes"}] * 3)
+    model = tmp_path / "m.json"
+    assert main(["train-pair-model", "--train", str(labelled), "--output", str(model)]) == 0
+    assert "labelled.csv, line 8, field 'label': label must be 0 or 1" in capsys.readouterr().err
+    one_class = tmp_path / "one_class.csv"
+    _write_labelled(one_class, [r for r in rows if r["label"] == "0"])
+    assert main(["train-pair-model", "--train", str(one_class), "--output", str(model)]) == 2
+    assert "both matches" in capsys.readouterr().err
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    _write(source, PAIRS)
+    assert main(["match-pairs", "--input", str(source), "--output", str(out), "--model", str(tmp_path / "nope.json")]) == 2
+    assert "nope.json" in capsys.readouterr().err
 
 
 def test_match_pairs_rejects_bad_input_clearly(tmp_path, capsys):
@@ -47,6 +114,6 @@ def test_match_pairs_rejects_bad_input_clearly(tmp_path, capsys):
     _write(huge, [*PAIRS, (("x" * 70_000, "A", "", "", "", "", ""), ("y", "B", "", "", "", "", ""), 0)])
     assert main(["match-pairs", "--input", str(huge), "--output", str(tmp_path / "o.csv")]) == 0
     err = capsys.readouterr().err
-    assert "huge.csv:6 field left_title" in err
+    assert f"huge.csv, line {len(PAIRS) + 2}, field 'left_title'" in err
     with (tmp_path / "o.csv").open() as handle:
-        assert len(list(csv.DictReader(handle))) == 4  # the good rows are kept
+        assert len(list(csv.DictReader(handle))) == len(PAIRS)  # the good rows are kept

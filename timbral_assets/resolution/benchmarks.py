@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .records import TrackRecord, standardise
 
-_COLUMN = re.compile(r"COL (\S+) VAL ")
+_COLUMN = re.compile(r"COL (\S+) VAL(?: |$)")
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,14 @@ def magellan_pairs(path: Path) -> list[PairRow]:
             rows.append(PairRow(*({MAGELLAN_FIELDS.get(k, k): _detokenise(v) for k, v in parse_magellan_record(side).items()}
                                   for side in (left, right)), int(label)))
     return rows
+
+
+def magellan_pair_rows(path: Path) -> list[dict[str, str]]:
+    """Magellan pairs as `match-pairs` input rows (left_* / right_* columns) with a 0/1 `label`."""
+    from .pair_features import PAIR_FIELDS
+
+    return [{**{f"{side}_{f}": record.get(f, "") for side, record in (("left", p.left), ("right", p.right))
+                for f in PAIR_FIELDS}, "label": str(p.label)} for p in magellan_pairs(path)]
 
 
 def freedb(directory: Path) -> tuple[list[dict[str, str]], set[tuple[str, str]]]:
