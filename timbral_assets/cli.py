@@ -161,6 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--valid", help="labelled pair CSV to tune the decision threshold on")
     train.add_argument("--output", required=True, help="where to write the model JSON")
     train.set_defaults(func=cmd_train_pair_model)
+    names = sub.add_parser("resolve-names", help="resolve written artist or track names to canonical entities")
+    names.add_argument("--entity", choices=("artist", "track"), required=True)
+    names.add_argument("--input", required=True, help="CSV with id, name (tracks also artist; album, duration_s, year optional)")
+    names.add_argument("--output", required=True)
+    names.add_argument("--rules", help="a rules file (default: the packaged default_rules.yaml)")
+    names.add_argument("--semantic", action="store_true", help="add sentence-embedding neighbours (other scripts)")
+    names.set_defaults(func=cmd_resolve_names)
     args = parser.parse_args(argv)
     return args.func(args)
 
@@ -194,6 +201,34 @@ def cmd_match_pairs(args: argparse.Namespace) -> int:
     write_pairs(Path(args.output), header, rows, probabilities, threshold)
     print(f"{len(rows):,} pairs scored, {sum(p >= threshold for p in probabilities):,} matches at threshold "
           f"{threshold:.2f}, {len(issues):,} rows rejected -> {args.output}")
+    return 0
+
+
+def cmd_resolve_names(args: argparse.Namespace) -> int:
+    from .resolution.name_resolution import read_names, resolve_artist_names, resolve_track_names, write_names
+    from .resolution.rules_file import RulesFileError, load_rules
+    from .sources.errors import FileFormatError
+
+    try:
+        rules = load_rules(args.rules)
+        rows, issues = read_names(Path(args.input), args.entity)
+    except (FileFormatError, OSError, RulesFileError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for issue in issues:
+        print(f"rejected {issue}", file=sys.stderr)
+    encoder = None
+    if args.semantic:
+        from .resolution.embeddings import EmbeddingCache, TextEncoder
+
+        encoder = TextEncoder(cache=EmbeddingCache(_prepare_environment() / "cache" / "embeddings.duckdb"))
+    if args.entity == "artist":
+        resolved = resolve_artist_names([(r.id, r.name) for r in rows], encoder, rules)
+    else:
+        resolved = resolve_track_names(rows, encoder, rules)
+    write_names(Path(args.output), resolved)
+    entities = len({r.canonical_id for r in resolved if r.canonical_id})
+    print(f"{len(resolved):,} names -> {entities:,} {args.entity}s, {len(issues):,} rows rejected -> {args.output}")
     return 0
 
 

@@ -22,6 +22,7 @@ resolution_assets = [
     resolution.entity_candidates,
     resolution.entity_match_scores,
     resolution.entity_clusters,
+    resolution.resolution_report,
 ]
 
 defs = dg.Definitions(

@@ -42,6 +42,16 @@ def test_run_materializes_everything_and_prints_the_summary(tmp_path, monkeypatc
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.metrics["candidate_pairs"] > 0 and any(k.startswith("m_u/title/") for k in run.data.params)
     assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"track_matcher.json", "match_weights.png"}
+    # the resolution report scored the catalog against the world's truth, in Dagster metadata and in MLflow
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("resolution_report"))
+        metadata = event.asset_materialization.metadata
+    assert metadata["variants_evaluated"].value > 500
+    assert 0.0 < metadata["track_f1"].value <= 1.0 and "variant kind: typo" in metadata["report"].value
+    assert 0.0 <= metadata["hard_negative_false_merge_rate"].value <= 1.0
+    evaluation = client.get_experiment_by_name("resolution_evaluation")
+    (report_run,) = client.search_runs([evaluation.experiment_id])
+    assert abs(report_run.data.metrics["track_f1"] - metadata["track_f1"].value) < 1e-4
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     ids_before = dict(con.execute("SELECT variant_id, track_id FROM resolution.entity_clusters").fetchall())
     con.close()

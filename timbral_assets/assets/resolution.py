@@ -6,18 +6,19 @@ built so far, and a backfill over a range resolves the range as one window.
 """
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
 
 from ..partitions import daily_partitions
-from ..resolution import catalog
+from ..resolution import catalog, evaluation
 from ..resolution.matcher import MatcherConfig, match_weight_figure
 from ..resolution.rules_file import RulesFileError, load_rules
-from ..resources import MlflowResource, ResolutionResource, WarehouseResource
+from ..resources import BucketResource, MlflowResource, ResolutionResource, WarehouseResource
 from ..warehouse import transaction
 from .common import DUCKDB_POOL, preview
-from .ingest import _window
+from .ingest import WORLD_POINTER, _window
 
 GROUP = "resolution"
 MODEL_FILE = "track_matcher.json"
@@ -148,4 +149,33 @@ def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseRe
                                     "FROM resolution.entity_clusters c JOIN resolution.variants v USING (variant_id) "
                                     "WHERE c.resolved_in = $s ORDER BY c.confidence LIMIT 10", {"s": start}),
         }
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(deps=[entity_clusters], **_PARTITIONED)
+def resolution_report(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource, bucket: BucketResource,
+                      mlflow: MlflowResource) -> dg.MaterializeResult:
+    """How well the catalog is resolved: the share of scrobbles per tier always; and, when the scrobbles come
+    from the synthetic world, precision / recall / F1 by entity type and variant kind and the false-merge
+    rate on hard negatives, against the world's truth. Logged to MLflow (experiment resolution_evaluation)."""
+    pointer = bucket.bucket()
+    truth = Path(json.loads(pointer.read_bytes(WORLD_POINTER))["folder"]) / "truth" if pointer.exists(WORLD_POINTER) else None
+    with warehouse_db.connect() as con:
+        shares = evaluation.tier_shares(con)
+        report = evaluation.evaluate_catalog(con, truth) if truth is not None and truth.exists() else None
+    metadata: dict = {"scrobble_share_by_tier": dg.MetadataValue.json({k: round(v, 4) for k, v in shares.items()})}
+    if report is None or report.variants_evaluated == 0:
+        metadata["evaluation"] = "no ground truth for these scrobbles (only the synthetic world carries one)"
+        return dg.MaterializeResult(metadata=metadata)
+    run_id = mlflow.tracker().log_run("resolution_evaluation", f"catalog_{context.partition_key_range.end}",
+                                      {"truth": str(truth)}, report.metrics(),
+                                      json_artifacts={"report.json": report.as_json()})
+    metadata.update({
+        "report": dg.MetadataValue.md(report.markdown()),
+        "track_f1": dg.MetadataValue.float(round(report.tracks.f1, 4)),
+        "artist_f1": dg.MetadataValue.float(round(report.artists.f1, 4)),
+        "hard_negative_false_merge_rate": dg.MetadataValue.float(round(report.hard_negative_false_merge_rate, 4)),
+        "variants_evaluated": report.variants_evaluated,
+        "mlflow_run_id": run_id,
+    })
     return dg.MaterializeResult(metadata=metadata)

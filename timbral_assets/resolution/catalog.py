@@ -15,6 +15,7 @@ or founds a new one whose id hashes the founder's keys. Two existing entities ar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -144,8 +145,10 @@ def _records(con: duckdb.DuckDBPyConnection, where: str) -> list[TrackRecord]:
 
 
 def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], encoder: TextEncoder | None,
-                    semantic_k: int = 8, semantic_min_cosine: float = 0.8) -> pa.Table:
-    """Pairs between the query variants and every variant (including each other)."""
+                    semantic_k: int = 8, semantic_min_cosine: float = 0.8,
+                    timings: dict[str, float] | None = None) -> pa.Table:
+    """Pairs between the query variants and every variant (including each other). `timings` receives the
+    seconds spent embedding, when given."""
     con.register("query_ids_arrow", pa.table({"unique_id": pa.array(list(query_ids), pa.string())}))
     con.execute("CREATE OR REPLACE TEMP TABLE query_ids AS SELECT * FROM query_ids_arrow")
     con.unregister("query_ids_arrow")
@@ -167,7 +170,10 @@ def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], en
             ORDER BY variant_id""").fetchall()
         con.unregister("residual_arrow")
         ids = [r[0] for r in reps]
+        started = time.perf_counter()
         vectors = encoder.encode([f"{a} - {t}" if a else t for _, a, t in reps])
+        if timings is not None:
+            timings["embedding"] = time.perf_counter() - started
         wanted = set(residual)
         semantic = semantic_pairs(ids, vectors, k=semantic_k, min_cosine=semantic_min_cosine,
                                   query_mask=np.array([i in wanted for i in ids]))
@@ -353,3 +359,41 @@ def retry_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
         SELECT c.variant_id FROM resolution.entity_clusters c
         WHERE c.quality IN ('low', 'none') AND c.tier <> 'manual'
           AND (SELECT count(*) FROM resolution.entity_clusters c2 WHERE c2.track_id = c.track_id) = 1""").fetchall()]
+
+
+@dataclass
+class WindowRun:
+    """One window resolved end to end (what the three entity_* assets do in turn), with stage times."""
+
+    query_ids: list[str]
+    candidates: int
+    scores: pa.Table
+    result: WindowResult
+    model_json: dict
+    m_u: list[dict]
+    timings_s: dict[str, float]
+
+
+def resolve_window(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, window_start: str, rules: ResolutionRules,
+                   encoder: TextEncoder | None = None, model_json: dict | None = None,
+                   matcher_config: MatcherConfig | None = None) -> WindowRun:
+    """Variants -> candidates -> splink scores -> clusters for one window, for benchmarks and evaluations
+    outside Dagster. The assets call the same functions one per asset."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    ensure_tables(con)
+    changed = reapply_rules(con, rules)
+    new = add_variants(con, scrobbles_sql, window_start, rules)
+    query = sorted(set(new) | set(changed) | set(retry_ids(con)))
+    timings["variants"] = time.perf_counter() - started
+    started = time.perf_counter()
+    candidates = find_candidates(con, query, encoder, timings=timings)
+    timings["blocking"] = time.perf_counter() - started - timings.get("embedding", 0.0)
+    started = time.perf_counter()
+    scores, trained_json, m_u = score_candidates(con, candidates, model_json, matcher_config or MatcherConfig())
+    timings["scoring"] = time.perf_counter() - started
+    started = time.perf_counter()
+    result = assign_clusters(con, window_start, query, scores)
+    apply_overrides(con)
+    timings["clustering"] = time.perf_counter() - started
+    return WindowRun(query, candidates.num_rows, scores, result, trained_json, m_u, timings)

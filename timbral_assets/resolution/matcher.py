@@ -42,6 +42,11 @@ class MatcherConfig:
     prior: float | None = None  # probability two random records match; estimated when None
 
 
+TITLE_LOOSE_M = 0.01  # true matches whose titles are only loosely alike ("Don't Break Me" / "Don't Forget Me")
+TITLE_DIFFERENT_M = 0.002  # share of true matches whose titles are wholly different (swapped fields)
+DURATION_DIFFERENT_M = 0.03  # share of true matches more than 30 s apart (radio edits, bad tags)
+
+
 def _title_comparison():
     return cl.CustomComparison(
         output_column_name="title",
@@ -51,8 +56,10 @@ def _title_comparison():
             cll.JaroWinklerLevel("title_key", 0.95),
             cll.ExactMatchLevel("title_sorted"),
             cll.ExactMatchLevel("title_head"),
-            cll.JaroWinklerLevel("title_key", 0.85),
-            cll.ElseLevel(),
+            cll.JaroWinklerLevel("title_key", 0.85).configure(m_probability=TITLE_LOOSE_M, fix_m_probability=True),
+            # Fixed, not learned: EM over album and duration blocks finds "same album, same length" pairs
+            # and would learn that a wholly different title is common among matches. It is not.
+            cll.ElseLevel().configure(m_probability=TITLE_DIFFERENT_M, fix_m_probability=True),
         ],
     )
 
@@ -70,11 +77,12 @@ def _artist_comparison():
     )
 
 
-def _numeric_difference(column: str, name: str, thresholds: list[float]):
+def _numeric_difference(column: str, name: str, thresholds: list[float], else_m: float | None = None):
     levels = [cll.NullLevel(column), cll.ExactMatchLevel(column)]
     levels += [cll.CustomLevel(f"abs({column}_l - {column}_r) <= {t}", label_for_charts=f"{name} within {t}")
                for t in thresholds]
-    levels.append(cll.ElseLevel())
+    levels.append(cll.ElseLevel() if else_m is None else cll.ElseLevel().configure(m_probability=else_m,
+                                                                                  fix_m_probability=True))
     return cl.CustomComparison(output_column_name=name, comparison_levels=levels)
 
 
@@ -88,7 +96,7 @@ def comparisons(config: MatcherConfig) -> list:
             cll.JaroWinklerLevel("album_key", 0.9),
             cll.ElseLevel(),
         ]),
-        _numeric_difference("duration_s", "duration", [3, 10, 30]),
+        _numeric_difference("duration_s", "duration", [3, 10, 30], else_m=DURATION_DIFFERENT_M),
         _numeric_difference("year", "year", [1, 3]),
         cl.ExactMatch("version"),
     ]

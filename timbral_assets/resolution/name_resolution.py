@@ -1,0 +1,271 @@
+"""`timbral resolve-names`: many written names -> canonical entities, for artists or tracks.
+
+Tracks go through the same pipeline as the catalog (standardise -> blocking + nearest neighbours ->
+splink -> constrained clustering). Artists are names alone, so they are resolved by tiers of their own:
+  1. rules: the same folded name ("The Beatles", "beatles, the", "BEATLES", "Beatlés") or the same
+     letters without spaces and punctuation ("AC/DC", "ACDC", "AC DC");
+  2. credit: "Jay-Z feat. Beyoncé" joins its primary artist when that artist is named on its own too;
+The rules file applies first: `not_an_artist` names ("[unknown]", "Various Artists") get no canonical
+entity, `replace_artist` spellings are replaced, `belong_together` and the delimiters steer credit parsing.
+  3. fuzzy: typos ("Metalica"), scored by string similarity on candidates from blocking and, with an
+     encoder, from embedding neighbours (other scripts); linked only as true typos (`typo_score`), never
+     across different digits ("Blink-182" vs "Blink-183" stay apart), and clustered with constraints so
+     one typo cannot chain two artists together.
+Each name gets the canonical id and name of its entity and a confidence: 1.0 for the canonical spelling
+itself, the tier's confidence (rules 0.99, credit 0.8) or the similarity that linked it otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz.distance import Indel, Levenshtein
+
+from ..sources.delimited import DelimitedRows
+from ..sources.errors import RowIssue
+from .clustering import ClusterConfig, constrained_clusters
+from .credits import parse_credit
+from .embeddings import TextEncoder
+from .records import content_hash, standardise
+from .rules_file import ResolutionRules, load_rules
+from .text import fold, fold_artist
+from .versions import DIFFERENT, parse_title
+
+_DIGITS = re.compile(r"\d+")
+_LIBRARY_ORDER = re.compile(r",\s*the$", re.I)  # "Beatles, The"
+RULES_CONFIDENCE, CREDIT_CONFIDENCE = 0.99, 0.8
+LINK = 0.85  # the score from which two keys are linked
+
+
+@dataclass(frozen=True)
+class ResolvedName:
+    id: str
+    name: str
+    canonical_id: str
+    canonical_name: str
+    confidence: float
+    tier: str  # canonical, rules, credit, fuzzy, semantic, probabilistic
+
+
+def display_choice(names: Sequence[str]) -> str:
+    """The name to show for an entity: the most written spelling, preferring mixed case and accents."""
+    counts = Counter(" ".join(n.split()) for n in names)
+    return min(counts, key=lambda n: (n == n.lower() or n == n.upper(), -counts[n], bool(_LIBRARY_ORDER.search(n)),
+                                      not any(ord(c) > 127 for c in n), -len(n), n))
+
+
+def _compact(name: str) -> str:
+    return fold_artist(name).replace(" ", "")
+
+
+def typo_score(a: str, b: str, min_length: int = 5) -> float:
+    """How likely two compact artist keys are one name with a typo, in [0, 1]; at least LINK when linked.
+
+    A typo is at most one edit in names of 5-12 letters and two from 13 letters up, inside the name (the
+    first and last letters agree: "Badge" and "Badger", "Ill Bill" and "Kill Bill" are other artists),
+    and never a change of digits. Jaro-Winkler is not used: its bonus for a shared start links
+    "Chris Walken" to "Chris Thomas". A pair that is close but not a typo scores half its similarity,
+    which counts against a chain merge.
+    """
+    if _DIGITS.findall(a) != _DIGITS.findall(b):
+        return 0.0
+    similarity = Indel.normalized_similarity(a, b)
+    shorter = min(len(a), len(b))
+    allowed = 0 if shorter < min_length or a[0] != b[0] or a[-1] != b[-1] else (1 if shorter < 13 else 2)
+    if allowed and Levenshtein.distance(a, b, score_cutoff=allowed) <= allowed and similarity >= LINK:
+        return similarity
+    return similarity / 2
+
+
+def resolve_artist_names(rows: Sequence[tuple[str, str]], encoder: TextEncoder | None = None,
+                         rules: ResolutionRules | None = None, min_length: int = 5,
+                         semantic_min_cosine: float = 0.9) -> list[ResolvedName]:
+    rules = rules or load_rules()
+    all_rows = list(rows)
+    not_an_artist = {fold_artist(n) for n in rules.not_an_artist}
+    replacements = {fold_artist(k): v for k, v in rules.replace_artist.items()}
+    credit_rules = rules.credit_rules()
+    rejected = [ResolvedName(i, n, "", "", 0.0, "not_an_artist") for i, n in rows if fold_artist(n) in not_an_artist]
+    rows = [(i, n) for i, n in rows if fold_artist(n) not in not_an_artist]
+    ids = [i for i, _ in rows]
+    name_of = dict(rows)
+    key_of = {i: _compact(replacements.get(fold_artist(n), n)) or fold(n) or n.strip().lower() for i, n in rows}
+    # tier 1: one node per compact key; the fuzzy and credit tiers link keys
+    ids_by_key: dict[str, list[str]] = defaultdict(list)
+    for i in ids:
+        ids_by_key[key_of[i]].append(i)
+    keys = sorted(ids_by_key)
+    primary_of = {}
+    for i in ids:
+        credit = parse_credit(name_of[i], credit_rules)
+        if credit.featured and len(credit.primary) == 1 and _compact(credit.primary[0]) in ids_by_key:
+            primary_of[key_of[i]] = _compact(credit.primary[0])
+    # how often a key is written, alone or as the primary artist of a credit
+    weight = Counter({k: len(v) for k, v in ids_by_key.items()}) + Counter(primary_of.values())
+    edges: dict[tuple[str, str], tuple[float, str]] = {}
+
+    def link(a: str, b: str, score: float, tier: str) -> None:
+        pair = (min(a, b), max(a, b))
+        if a != b and (pair not in edges or score > edges[pair][0]):
+            edges[pair] = (score, tier)
+
+    # tier 3: typos, scored on blocks by the first three and the last three letters. Scores from 0.8 up are
+    # kept as edges, and different digits as explicit non-matches, so clustering can refuse a chain.
+    blocks: dict[str, list[str]] = defaultdict(list)
+    for k in keys:
+        if len(k) >= min_length:
+            blocks["h" + k[:3]].append(k)
+            blocks["t" + k[-3:]].append(k)
+    for block in blocks.values():
+        if len(block) > 2000:
+            continue
+        for x in range(len(block)):
+            for y in range(x + 1, len(block)):
+                score = typo_score(block[x], block[y])
+                if score >= 0.4:
+                    link(block[x], block[y], score, "fuzzy")
+    if encoder is not None:
+        from .candidates import semantic_pairs
+
+        vectors = encoder.encode([name_of[ids_by_key[k][0]] for k in keys])
+        for a, b, cosine in semantic_pairs(keys, vectors, k=5, min_cosine=semantic_min_cosine):
+            if _DIGITS.findall(a) == _DIGITS.findall(b) and (min(a, b), max(a, b)) not in edges:
+                link(a, b, max(float(cosine), LINK), "semantic")
+    clusters = constrained_clusters(
+        keys, [(a, b, score) for (a, b), (score, _) in sorted(edges.items())],
+        ClusterConfig(threshold=LINK, cannot_link_below=0.05, min_average=0.75, versions_must_agree=False))
+    # tier 2: a featuring credit left on its own joins its primary artist's entity, when that artist is named
+    cluster_size = Counter(clusters.values())
+    credit_keys = set()
+    for key, primary in primary_of.items():
+        if primary != key and cluster_size[clusters[key]] == 1:
+            clusters[key] = clusters[primary]
+            credit_keys.add(key)
+            edges[(min(key, primary), max(key, primary))] = (CREDIT_CONFIDENCE, "credit")
+    members: dict[str, list[str]] = defaultdict(list)
+    for k in keys:
+        members[clusters[k]].append(k)
+    out = []
+    for cluster_keys in members.values():
+        # the canonical key is the most written one (a featuring credit never); its name the best spelling
+        canonical_key = max(cluster_keys, key=lambda k: (k not in credit_keys, weight[k], len(k), k))
+        canonical_name = display_choice([name_of[i] for i in ids_by_key[canonical_key]])
+        canonical_id = "art_" + content_hash("artist", canonical_key)
+        for k in cluster_keys:
+            if k == canonical_key:
+                score, tier = 1.0, "canonical"
+            else:
+                linked = [edges[p] for p in ((min(k, o), max(k, o)) for o in cluster_keys if o != k) if p in edges]
+                score, tier = max(linked) if linked else (0.0, "fuzzy")
+            for i in ids_by_key[k]:
+                respelled = k == canonical_key and name_of[i] != canonical_name
+                out.append(ResolvedName(i, name_of[i], canonical_id, canonical_name,
+                                        RULES_CONFIDENCE if respelled else round(score, 4),
+                                        "rules" if respelled else tier))
+    order = {i: n for n, (i, _) in enumerate(all_rows)}
+    return sorted(out + rejected, key=lambda r: order[r.id])
+
+
+def _track_display(title: str) -> str:
+    """A title without the tags that name the same recording; a live take or remix keeps its version."""
+    parsed = parse_title(title)
+    return title if parsed.relation == DIFFERENT or not parsed.base else parsed.base
+
+
+@dataclass(frozen=True)
+class TrackName:
+    id: str
+    name: str
+    artist: str = ""
+    album: str = ""
+    duration_s: str = ""
+    year: str = ""
+
+
+def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None = None,
+                        rules: ResolutionRules | None = None, threshold: float = 0.9,
+                        model_json: dict | None = None) -> list[ResolvedName]:
+    """Tracks by the catalog's pipeline; `model_json` is a saved splink model (else trained on the input,
+    which needs a few hundred names for EM to find its feet; smaller inputs rest on the rules tier)."""
+    from .matcher import MatcherConfig
+    from .pipeline import resolve
+
+    rules = rules or load_rules()
+    records = []
+    for r in rows:
+        artist, title = rules.prepare(r.artist, r.name)
+        records.append(standardise(r.id, title, artist, r.album, r.duration_s, r.year, rules=rules.credit_rules()))
+    if not records:
+        return []
+    result = resolve(records, encoder=encoder, matcher_config=MatcherConfig(use_embeddings=False),
+                     cluster_config=ClusterConfig(threshold=threshold), model_json=model_json)
+    key_of = {r.record_id: (r.artist_key, r.title_key) for r in records}
+    edges = list(zip(result.pairs["unique_id_l"].to_pylist(), result.pairs["unique_id_r"].to_pylist(),
+                     result.pairs["match_probability"].to_pylist(), strict=True))
+    # the rules tier: one folded artist and title (version kind included) is one track, whatever splink says
+    first_with_key: dict[tuple[str, str], str] = {}
+    for r in records:
+        if r.title_key and key_of[r.record_id] in first_with_key:
+            edges.append((first_with_key[key_of[r.record_id]], r.record_id, 1.0))
+        elif r.title_key:
+            first_with_key[key_of[r.record_id]] = r.record_id
+    rule_linked = {(a, b) for a, b, p in edges if p == 1.0 and key_of[a] == key_of[b]}
+    assignment = constrained_clusters([r.record_id for r in records], edges, ClusterConfig(threshold=threshold),
+                                      version={r.record_id: r.version for r in records})
+    best: dict[str, float] = defaultdict(float)
+    for a, b, p in edges:
+        if assignment[a] == assignment[b] and (a, b) not in rule_linked:
+            best[a], best[b] = max(best[a], p), max(best[b], p)
+    by_cluster: dict[str, list[int]] = defaultdict(list)
+    for n, record in enumerate(records):
+        by_cluster[assignment[record.record_id]].append(n)
+    out: list[ResolvedName | None] = [None] * len(rows)
+    for positions in by_cluster.values():
+        keys = Counter(key_of[records[n].record_id] for n in positions)
+        canonical_key = min(keys, key=lambda k: (-keys[k], k))
+        # the canonical name is the title without remaster / album-version tags
+        canonical_name = display_choice([_track_display(records[n].title) for n in positions
+                                         if key_of[records[n].record_id] == canonical_key])
+        canonical_id = "trk_" + content_hash("track", *canonical_key)
+        for n in positions:
+            same_key = key_of[records[n].record_id] == canonical_key
+            if same_key:
+                confidence = 1.0 if " ".join(rows[n].name.split()) == canonical_name else RULES_CONFIDENCE
+            else:
+                confidence = best[records[n].record_id]
+            out[n] = ResolvedName(rows[n].id, rows[n].name, canonical_id, canonical_name, round(confidence, 4),
+                                  "canonical" if confidence == 1.0 else ("rules" if same_key else "probabilistic"))
+    return [r for r in out if r is not None]
+
+
+NAME_COLUMNS = {"artist": ("id", "name"), "track": ("id", "name", "artist", "album", "duration_s", "year")}
+REQUIRED_COLUMNS = {"artist": ("id", "name"), "track": ("id", "name", "artist")}
+
+
+def read_names(path: Path, entity: str) -> tuple[list[TrackName], list[RowIssue]]:
+    """Rows of a names CSV; a row without an id or name is rejected with its line, the others kept."""
+    reader = DelimitedRows(str(path), columns={c: (c,) for c in NAME_COLUMNS[entity]},
+                           required=frozenset(REQUIRED_COLUMNS[entity]))
+    rows, issues = [], []
+    for line, fields in reader:
+        value = {c: fields[i].strip() for c, i in reader.positions.items()}
+        for column in ("id", "name"):
+            if not value[column]:
+                issues.append(RowIssue(str(path), line, column, f"empty {column}"))
+                break
+        else:
+            rows.append(TrackName(**value))
+    return rows, reader.issues + issues
+
+
+def write_names(path: Path, resolved: Sequence[ResolvedName]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "name", "canonical_id", "canonical_name", "confidence"])
+        for r in resolved:
+            writer.writerow([r.id, r.name, r.canonical_id, r.canonical_name, f"{r.confidence:.4f}"])
