@@ -31,6 +31,8 @@ from ..sources.errors import RowIssue
 from .clustering import ClusterConfig, constrained_clusters
 from .credits import parse_credit
 from .embeddings import TextEncoder
+from .matcher import MatcherConfig
+from .pipeline import resolve
 from .records import content_hash, standardise
 from .rules_file import ResolutionRules, load_rules
 from .text import fold, fold_artist
@@ -192,9 +194,6 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
                         model_json: dict | None = None) -> list[ResolvedName]:
     """Tracks by the catalog's pipeline; `model_json` is a saved splink model (else trained on the input,
     which needs a few hundred names for EM to find its feet; smaller inputs rest on the rules tier)."""
-    from .matcher import MatcherConfig
-    from .pipeline import resolve
-
     rules = rules or load_rules()
     records = []
     for r in rows:
