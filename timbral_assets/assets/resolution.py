@@ -6,7 +6,6 @@ built so far, and a backfill over a range resolves the range as one window.
 """
 
 import json
-from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
@@ -18,7 +17,7 @@ from ..resolution.rules_file import RulesFileError, load_rules
 from ..resources import BucketResource, MlflowResource, ResolutionResource, WarehouseResource
 from ..warehouse import transaction
 from .common import DUCKDB_POOL, preview
-from .ingest import WORLD_POINTER, _window
+from .ingest import WORLD_POINTER, _window, current_world
 
 GROUP = "resolution"
 MODEL_FILE = "track_matcher.json"
@@ -158,8 +157,7 @@ def resolution_report(context: dg.AssetExecutionContext, warehouse_db: Warehouse
     """How well the catalog is resolved: the share of scrobbles per tier always; and, when the scrobbles come
     from the synthetic world, precision / recall / F1 by entity type and variant kind and the false-merge
     rate on hard negatives, against the world's truth. Logged to MLflow (experiment resolution_evaluation)."""
-    pointer = bucket.bucket()
-    truth = Path(json.loads(pointer.read_bytes(WORLD_POINTER))["folder"]) / "truth" if pointer.exists(WORLD_POINTER) else None
+    truth = current_world(bucket) / "truth" if bucket.bucket().exists(WORLD_POINTER) else None
     with warehouse_db.connect() as con:
         shares = evaluation.tier_shares(con)
         report = evaluation.evaluate_catalog(con, truth) if truth is not None and truth.exists() else None

@@ -38,11 +38,6 @@ class ResolutionReport:
     def hard_negative_false_merge_rate(self) -> float:
         return self.hard_negative_false_merges / self.hard_negative_pairs if self.hard_negative_pairs else 0.0
 
-    @property
-    def all_kinds_f1(self) -> float:
-        """F1 over all variant kinds together: the pairwise track F1."""
-        return self.tracks.f1
-
     def metrics(self) -> dict[str, float]:
         out = {"variants_evaluated": self.variants_evaluated,
                "hard_negative_false_merge_rate": self.hard_negative_false_merge_rate}

@@ -20,7 +20,7 @@ from rapidfuzz.distance import JaroWinkler
 
 from .records import parse_duration_s, parse_year
 from .text import fold, fold_artist
-from .versions import _KINDS, DIFFERENT
+from .versions import DIFFERENT, VERSION_KINDS
 
 PAIR_FIELDS = ("title", "artist", "album", "duration_s", "genre", "released", "label")
 _CLOCK = re.compile(r"(?<![\d:])(\d{1,2}):([0-5]\d)(?![\d:])")
@@ -87,7 +87,7 @@ class Side:
     def versions(self) -> frozenset[str]:
         """Different-recording version kinds named anywhere in the title (live, remix, acoustic ...)."""
         text = fold(self.title)
-        return frozenset(kind for kind, pattern, relation in _KINDS if relation == DIFFERENT and pattern.search(text))
+        return frozenset(kind for kind, pattern, relation in VERSION_KINDS if relation == DIFFERENT and pattern.search(text))
 
 
 def _common_prefix_tokens(a: list[str], b: list[str]) -> int:

@@ -15,7 +15,7 @@ from .text import fold
 
 # kind -> (pattern on the folded suffix text, relation to the original recording)
 SAME, SOFT, DIFFERENT = "same", "soft", "different"
-_KINDS: list[tuple[str, re.Pattern[str], str]] = [
+VERSION_KINDS: list[tuple[str, re.Pattern[str], str]] = [
     ("live", re.compile(r"\blive\b|\bin concert\b|\bunplugged\b"), DIFFERENT),
     ("remix", re.compile(r"\bremix\b|\brmx\b|\bmix\b|\bdub\b|\brework\b|\bvip\b"), DIFFERENT),
     ("acoustic", re.compile(r"\bacoustic\b"), DIFFERENT),
@@ -51,7 +51,7 @@ class Title:
 
 def _classify(text: str) -> tuple[str, str] | None:
     folded = fold(text)
-    for kind, pattern, relation in _KINDS:
+    for kind, pattern, relation in VERSION_KINDS:
         if pattern.search(folded):
             return kind, relation
     return None
@@ -90,7 +90,7 @@ def parse_title(title: str) -> Title:
 
 def _specific(t: Title) -> str:
     """What the version text says beyond its keyword: "live at budokan" -> "at budokan", "live" -> ""."""
-    for kind, pattern, _ in _KINDS:
+    for kind, pattern, _ in VERSION_KINDS:
         if kind == t.version:
             return " ".join(pattern.sub(" ", t.detail).split())
     return t.detail
