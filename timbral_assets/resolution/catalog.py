@@ -255,8 +255,12 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
         edges[(a, b)] = (p, "semantic" if found_by == "semantic" else "probabilistic")
     for a, b, tier in zip(keyed["unique_id_l"].to_pylist(), keyed["unique_id_r"].to_pylist(), keyed["tier"].to_pylist(), strict=True):
         edges[(a, b)] = (1.0, tier)
+    neighbours: dict[str, list[tuple[str, float, str]]] = {}
+    for (a, b), (p, tier) in edges.items():
+        neighbours.setdefault(a, []).append((b, p, tier))
+        neighbours.setdefault(b, []).append((a, p, tier))
     query = set(query_ids)
-    involved = query | {x for pair in edges for x in pair}
+    involved = query | set(neighbours)
     con.register("involved_arrow", pa.table({"variant_id": pa.array(sorted(involved), pa.string())}))
     info = {r[0]: r[1:] for r in con.sql("""
         SELECT v.variant_id, v.artist_key, v.title_key, v.version, c.track_id, c.artist_id
@@ -294,17 +298,17 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
             if v not in query:
                 continue
             best_p, best_tier, suggested = 0.0, None, None
-            for other in group:
-                if other == v:
+            rejected: tuple[float, str | None] = (0.0, None)
+            for other, p, tier in neighbours.get(v, ()):
+                if other not in info:
                     continue
-                p, tier = edges.get((min(v, other), max(v, other)), (0.0, None))
-                if tier and (best_tier is None or (TIER_RANK[tier], -p) < (TIER_RANK[best_tier], -best_p)):
-                    best_p, best_tier = p, tier
+                if assignment.get(other) == root:
+                    if best_tier is None or (TIER_RANK[tier], -p) < (TIER_RANK[best_tier], -best_p):
+                        best_p, best_tier = p, tier
+                elif info[other][2] == info[v][2] and (p, other) > (rejected[0], rejected[1] or ""):
+                    rejected = (p, other)
             if best_tier is None:
                 # a founder: its own entity; a rejected link elsewhere makes it ambiguous
-                rejected = max(((p, o) for (a, b), (p, _) in edges.items() if v in (a, b)
-                                for o in (b if a == v else a,)
-                                if assignment.get(o) != root and info[o][2] == info[v][2]), default=(0.0, None))
                 if not info[v][0] or not info[v][1]:
                     quality, confidence = "none", 0.0
                 elif rejected[0] >= 0.2:
