@@ -3,6 +3,9 @@
     timbral run                materialize the whole graph on the synthetic default, then print a summary
     timbral generate OUT_DIR   write a synthetic world (the same generator the synthetic_world asset uses)
     timbral summary            print rows per table and the share of scrobbles mapped to a canonical track
+    timbral match-pairs        score record pairs with the match model
+    timbral resolve-names      resolve written artist or track names to canonical entities
+    timbral explain-match A T  the tier, candidates and per-comparison match weights behind a mapping
 """
 
 from __future__ import annotations
@@ -161,6 +164,16 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--valid", help="labelled pair CSV to tune the decision threshold on")
     train.add_argument("--output", required=True, help="where to write the model JSON")
     train.set_defaults(func=cmd_train_pair_model)
+    explain = sub.add_parser("explain-match", help="why an (artist, title) string resolves where it does")
+    explain.add_argument("artist")
+    explain.add_argument("title")
+    explain.add_argument("--album", help="album as scrobbled, when the string is not in the catalog yet")
+    explain.add_argument("--duration-s", type=float)
+    explain.add_argument("--top", type=int, default=5, help="candidate entities to show")
+    explain.add_argument("--db", help="warehouse DuckDB file (default: TIMBRAL_HOME/warehouse.duckdb)")
+    explain.add_argument("--model", help="splink model JSON (default: TIMBRAL_HOME/models/resolution/track_matcher.json)")
+    explain.add_argument("--rules", help="rules file (default: the packaged rules)")
+    explain.set_defaults(func=cmd_explain_match)
     names = sub.add_parser("resolve-names", help="resolve written artist or track names to canonical entities")
     names.add_argument("--entity", choices=("artist", "track"), required=True)
     names.add_argument("--input", required=True, help="CSV with id, name (tracks also artist; album, duration_s, year optional)")
@@ -221,7 +234,8 @@ def cmd_resolve_names(args: argparse.Namespace) -> int:
     if args.semantic:
         from .resolution.embeddings import EmbeddingCache, TextEncoder
 
-        encoder = TextEncoder(cache=EmbeddingCache(_prepare_environment() / "cache" / "embeddings.duckdb"))
+        # the same cache the resolution assets use (ResolutionResource)
+        encoder = TextEncoder(cache=EmbeddingCache(_prepare_environment() / "embeddings.duckdb"))
     if args.entity == "artist":
         resolved = resolve_artist_names([(r.id, r.name) for r in rows], encoder, rules)
     else:
@@ -229,6 +243,39 @@ def cmd_resolve_names(args: argparse.Namespace) -> int:
     write_names(Path(args.output), resolved)
     entities = len({r.canonical_id for r in resolved if r.canonical_id})
     print(f"{len(resolved):,} names -> {entities:,} {args.entity}s, {len(issues):,} rows rejected -> {args.output}")
+    return 0
+
+
+def cmd_explain_match(args: argparse.Namespace) -> int:
+    from . import warehouse
+    from .resolution.explain import explain_match, format_explanation
+    from .resolution.rules_file import RulesFileError, load_rules
+
+    home = _prepare_environment()
+    db_path = Path(args.db) if args.db else home / "warehouse.duckdb"
+    model_path = Path(args.model) if args.model else home / "models" / "resolution" / "track_matcher.json"
+    for path, what in ((db_path, "warehouse"), (model_path, "match model")):
+        if not path.exists():
+            print(f"error: no {what} at {path}; materialize the resolution assets first (`timbral run`)",
+                  file=sys.stderr)
+            return 2
+    try:
+        rules = load_rules(args.rules)
+        model_json = json.loads(model_path.read_text())
+    except (OSError, ValueError, RulesFileError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    con = warehouse.connect(db_path, read_only=True)
+    try:
+        if not con.sql("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'resolution' "
+                       "AND table_name = 'variants'").fetchall()[0][0]:
+            print(f"error: {db_path} has no resolution catalog yet; materialize entity_clusters first", file=sys.stderr)
+            return 2
+        explanation = explain_match(con, args.artist, args.title, rules, model_json, album=args.album,
+                                    duration_s=args.duration_s)
+    finally:
+        con.close()
+    print(format_explanation(explanation, top=args.top))
     return 0
 
 

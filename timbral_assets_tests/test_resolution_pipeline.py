@@ -15,6 +15,7 @@ from timbral_assets.resolution.metrics import bcubed_scores, pairwise_scores
 from timbral_assets.resolution.records import parse_duration_s, parse_year, standardise
 from timbral_assets.resolution.rules_file import RulesFileError, load_rules
 
+from .catalog_days import PLAYS_DAY_1, PLAYS_DAY_2, resolve_day
 from .conftest import shared_file
 
 
@@ -108,42 +109,16 @@ def test_rules_prepare_artist_fields():
     assert rules.credit_rules().belong_together >= {"ac dc", "simon and garfunkel"}
 
 
-PLAYS_DAY_1 = [
-    ("Beyoncé", "Drunk in Love", 323), ("beyonce", "drunk in love", 323), ("Beyoncé feat. JAY-Z", "Drunk in Love", 323),
-    ("Radiohead", "Karma Police", 264), ("Radiohead", "Karma Police (Live)", 290), ("Radiohead", "Paranoid Android", 383),
-    ("AC/DC", "Thunderstruck", 292), ("Simon & Garfunkel", "The Boxer", 308), ("Portishead", "Roads", 305),
-    ("Massive Attack", "Teardrop", 330), ("Bjork", "Joga", 305), ("Daft Punk", "One More Time", 320),
-]
-PLAYS_DAY_2 = [("Radiohaed", "Karma Police", 264), ("Radiohead", "Paranoid Androdi", 383), ("Daft Punk", "Veridis Quo", 345)]
-
-
-def _resolve_day(con, day: str, plays, rules, model_json=None):
-    con.execute("CREATE OR REPLACE TABLE plays (artist_raw VARCHAR, track_raw VARCHAR, album_raw VARCHAR, "
-                "duration_ms BIGINT, track_mbid VARCHAR, artist_mbid VARCHAR, user_id VARCHAR)")
-    for i, (artist, title, seconds) in enumerate(plays):
-        for user in range(3):
-            con.execute("INSERT INTO plays VALUES (?, ?, NULL, ?, NULL, NULL, ?)", [artist, title, seconds * 1000, f"u{(i + user) % 5}"])
-    new = catalog.add_variants(con, "SELECT * FROM plays", day, rules)
-    query = sorted(set(new) | set(catalog.retry_ids(con)))
-    candidates = catalog.find_candidates(con, query, None)
-    scores, model_json, _ = catalog.score_candidates(con, candidates, model_json,
-                                                     MatcherConfig(u_max_pairs=1e4, prior=0.01))
-    catalog.assign_clusters(con, day, query, scores)
-    catalog.apply_overrides(con)
-    return model_json, dict(con.execute("SELECT v.artist_raw || ' - ' || v.track_raw, c.track_id FROM "
-                                        "resolution.entity_clusters c JOIN resolution.variants v USING (variant_id)").fetchall())
-
-
 def test_incremental_catalog_keeps_ids_and_places_new_variants(tmp_path):
     rules = load_rules()
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     catalog.ensure_tables(con)
-    model_json, day1 = _resolve_day(con, "2025-01-01", PLAYS_DAY_1, rules)
+    model_json, day1 = resolve_day(con, "2025-01-01", PLAYS_DAY_1, rules)
     assert day1["Beyoncé - Drunk in Love"] == day1["beyonce - drunk in love"] == day1["Beyoncé feat. JAY-Z - Drunk in Love"]
     assert day1["Radiohead - Karma Police"] != day1["Radiohead - Karma Police (Live)"]
     assert len({day1["AC/DC - Thunderstruck"], day1["Simon & Garfunkel - The Boxer"]}) == 2
 
-    _, day2 = _resolve_day(con, "2025-01-02", PLAYS_DAY_2, rules, model_json)
+    _, day2 = resolve_day(con, "2025-01-02", PLAYS_DAY_2, rules, model_json)
     assert all(day2[k] == v for k, v in day1.items())  # existing ids never move
     assert day2["Radiohaed - Karma Police"] == day1["Radiohead - Karma Police"]
     assert day2["Daft Punk - Veridis Quo"] not in day1.values()
@@ -154,7 +129,7 @@ def test_incremental_catalog_keeps_ids_and_places_new_variants(tmp_path):
     # a manual override wins and survives the next run
     con.execute("INSERT INTO resolution.overrides (artist_raw, track_raw, track_id) VALUES (?, ?, ?)",
                 ["Portishead", "Roads", day1["Massive Attack - Teardrop"]])
-    _, day3 = _resolve_day(con, "2025-01-03", [("Portishead", "Roads", 305)], rules, model_json)
+    _, day3 = resolve_day(con, "2025-01-03", [("Portishead", "Roads", 305)], rules, model_json)
     assert day3["Portishead - Roads"] == day1["Massive Attack - Teardrop"]
     assert con.execute("SELECT tier, quality FROM resolution.entity_clusters c JOIN resolution.variants v "
                        "USING (variant_id) WHERE v.track_raw = 'Roads'").fetchall() == [("manual", "exact")]
@@ -163,7 +138,7 @@ def test_incremental_catalog_keeps_ids_and_places_new_variants(tmp_path):
 def test_rules_change_restandardises_past_variants(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     catalog.ensure_tables(con)
-    _resolve_day(con, "2025-01-01", PLAYS_DAY_1, load_rules())
+    resolve_day(con, "2025-01-01", PLAYS_DAY_1, load_rules())
     changed_file = tmp_path / "rules.yaml"
     changed_file.write_text("belong_together: [AC/DC]\nreplace_artist:\n  Bjork: Björk\n")
     changed = catalog.reapply_rules(con, load_rules(changed_file))

@@ -26,7 +26,7 @@ import pyarrow as pa
 from .candidates import all_candidates, semantic_pairs
 from .clustering import ClusterConfig, constrained_clusters
 from .embeddings import TextEncoder
-from .matcher import MatcherConfig, TrackMatcher
+from .matcher import TF_COLUMNS, MatcherConfig, TrackMatcher
 from .pipeline import records_table
 from .records import TrackRecord, content_hash, standardise
 from .rules_file import ResolutionRules
@@ -180,6 +180,14 @@ def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], en
     return all_candidates(con, "variant_records", semantic, new_ids="query_ids")
 
 
+def term_frequencies(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """Each adjusted column's value frequencies over the whole catalog, as splink computes them."""
+    return {column: con.sql(f"""
+        SELECT {column}, count(*) / sum(count(*)) OVER () AS tf_{column}
+        FROM resolution.variants WHERE {column} IS NOT NULL AND {column} <> '' GROUP BY {column}""").to_arrow_table()
+        for column in TF_COLUMNS}
+
+
 def score_candidates(con: duckdb.DuckDBPyConnection, candidates: pa.Table, model_json: dict | None,
                      matcher_config: MatcherConfig) -> tuple[pa.Table, dict, list[dict]]:
     """splink scores for the candidate pairs; trains on the whole variants table when there is no model yet."""
@@ -192,7 +200,9 @@ def score_candidates(con: duckdb.DuckDBPyConnection, candidates: pa.Table, model
         con.unregister("involved_ids")
     config = MatcherConfig(use_embeddings=False, use_context=False, u_max_pairs=matcher_config.u_max_pairs,
                            seed=matcher_config.seed, prior=matcher_config.prior)
-    matcher = TrackMatcher(records_table(records, None), config, model_json=model_json)
+    # a loaded model scores a few records against the catalog: term frequencies must be the catalog's
+    matcher = TrackMatcher(records_table(records, None), config, model_json=model_json,
+                           term_frequencies=term_frequencies(con) if model_json is not None else None)
     if not matcher.trained:
         matcher.train()
     scored = matcher.score(candidates.select(["unique_id_l", "unique_id_r"]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from splink.internals.exceptions import EMTrainingException  # noqa: E402
 RECORD_COLUMNS = ["unique_id", "artist_key", "title_key", "title_head", "title_sorted", "version", "album_key",
                   "duration_s", "year"]
 CONTEXT_COLUMNS = ["top_users", "neighbours", "label_key"]
+TF_COLUMNS = ["title_key", "artist_key", "album_key"]  # the comparisons with term-frequency adjustments
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,10 @@ class TrackMatcher:
     """Trains or loads a splink model on a records table and scores candidate pairs."""
 
     def __init__(self, records: pa.Table, config: MatcherConfig = MatcherConfig(),
-                 model_json: dict | None = None, con: duckdb.DuckDBPyConnection | None = None):
+                 model_json: dict | None = None, con: duckdb.DuckDBPyConnection | None = None,
+                 term_frequencies: Mapping[str, pa.Table] | None = None):
+        """`term_frequencies[column]` (columns `column`, `tf_column`) replaces the frequencies splink would
+        compute from `records`: scoring a few records against a large catalog needs the catalog's."""
         self.config = config
         self.con = con or duckdb.connect()
         self.con.execute("SET enable_progress_bar = false")
@@ -133,6 +138,8 @@ class TrackMatcher:
         self.records = self.db_api.register(records)
         self.linker = Linker(self.records, model_json if model_json is not None else settings(config),
                              log_level=None, validate_settings=False)
+        for column, table in (term_frequencies or {}).items():
+            self.linker.table_management.register_term_frequency_lookup(self.db_api.register(table), column)
         self.trained = model_json is not None
 
     def train(self) -> None:
@@ -142,11 +149,16 @@ class TrackMatcher:
                 [block_on("title_key", "artist_key")], recall=0.8)
         training.estimate_u_using_random_sampling(max_pairs=self.config.u_max_pairs, seed=self.config.seed)
         # each EM pass blocks on some fields and estimates m for the others
+        settings_obj = self.linker._settings_obj
         for rule in (block_on("title_key"), block_on("artist_key", "album_key")):
+            # splink's EM session drops the blocked comparisons from the linker's own settings before it
+            # finds out that the rule yields no pairs; without the restore a failed pass loses them for good
+            before = settings_obj.core_model_settings.copy()
             try:
                 training.estimate_parameters_using_expectation_maximisation(
                     rule, fix_probability_two_random_records_match=True)
             except EMTrainingException:
+                settings_obj.core_model_settings = before
                 continue  # too few pairs in a small catalog; the other pass and the defaults still stand
         self.trained = True
 

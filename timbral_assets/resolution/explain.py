@@ -1,0 +1,221 @@
+"""Why an (artist, title) string maps where it does: `timbral explain-match`.
+
+The explanation re-runs, read-only, what the resolver does for one string against the current catalog:
+standardisation by the rules, the key tiers (MusicBrainz id, normalised hash, rules keys), the blocking
+passes, and the splink model's score of every candidate broken down into the match weight each comparison
+contributed (log2 of its Bayes factor, term-frequency adjustment included). When the string is already in
+the catalog, its stored mapping (tier, method, confidence, quality, manual override) is shown beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from .candidates import blocked_pairs
+from .catalog import _standardised_row, term_frequencies, variant_id
+from .matcher import MatcherConfig, TrackMatcher
+from .rules_file import ResolutionRules
+
+QUERY_ID = "explain_query"
+
+
+@dataclass(frozen=True)
+class Contribution:
+    comparison: str
+    level: str  # the comparison level's label, e.g. "Exact match on title_key"
+    match_weight: float  # log2 Bayes factor, term-frequency adjustment included
+
+
+@dataclass
+class Candidate:
+    variant_id: str
+    artist_raw: str
+    track_raw: str
+    track_id: str | None
+    found_by: str
+    key_tier: str | None  # exact_id / deterministic / rules when a key tier links the two outright
+    match_weight: float
+    match_probability: float
+    contributions: list[Contribution] = field(default_factory=list)
+
+
+@dataclass
+class MatchExplanation:
+    artist: str
+    title: str
+    standardised: dict[str, object]
+    stored: dict[str, object] | None  # the catalog's entity_clusters row when the string is known
+    prior_weight: float
+    candidates: list[Candidate]
+    threshold: float
+
+    @property
+    def decision(self) -> str:
+        if self.stored is not None:
+            return (f"mapped to {self.stored['track_id']} by the {self.stored['tier']} tier "
+                    f"({self.stored['method']}, confidence {self.stored['confidence']:.3f}, "
+                    f"quality {self.stored['quality']})")
+        keyed = [c for c in self.candidates if c.key_tier]
+        if keyed:
+            best = min(keyed, key=lambda c: ("exact_id", "deterministic", "rules").index(c.key_tier))
+            return f"would join {best.track_id} by the {best.key_tier} tier (same keys as '{best.artist_raw} - {best.track_raw}')"
+        above = [c for c in self.candidates if c.match_probability >= self.threshold]
+        if above:
+            best = max(above, key=lambda c: c.match_probability)
+            return (f"would join {best.track_id} by the probabilistic tier "
+                    f"(match probability {best.match_probability:.3f} with '{best.artist_raw} - {best.track_raw}')")
+        return "no candidate reaches the threshold: it would found a new entity"
+
+
+def _stored_mapping(con: duckdb.DuckDBPyConnection, vid: str) -> dict[str, object] | None:
+    rows = con.sql("""
+        SELECT c.track_id, c.artist_id, c.tier, c.method, c.confidence, c.quality, c.suggested_track_id,
+               c.resolved_in::VARCHAR, v.play_count
+        FROM resolution.entity_clusters c JOIN resolution.variants v USING (variant_id)
+        WHERE c.variant_id = ?""", params=[vid]).fetchall()
+    if not rows:
+        return None
+    names = ["track_id", "artist_id", "tier", "method", "confidence", "quality", "suggested_track_id",
+             "resolved_in", "play_count"]
+    return dict(zip(names, rows[0], strict=True))
+
+
+def _level_labels(matcher: TrackMatcher) -> dict[str, dict[int, str]]:
+    """comparison -> splink comparison-vector value -> the level's label."""
+    return {c.output_column_name: {level.comparison_vector_value: level.label_for_charts
+                                   for level in c.comparison_levels}
+            for c in matcher.linker._settings_obj.comparisons}
+
+
+def _contributions(row: dict, labels: dict[str, dict[int, str]]) -> list[Contribution]:
+    out = []
+    for name, by_value in labels.items():
+        weight = row.get(f"mw_{name}")
+        if weight is None:
+            continue
+        level = row.get(f"gamma_{name}")
+        out.append(Contribution(name, by_value.get(level, str(level)),
+                                float(weight) + float(row.get(f"mw_tf_adj_{name}") or 0.0)))
+    return out
+
+
+def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules: ResolutionRules,
+                  model_json: dict, album: str | None = None, duration_s: float | None = None,
+                  threshold: float = 0.5) -> MatchExplanation:
+    """Explain how (artist, title) resolves against the catalog in `con` (schema `resolution`)."""
+    vid = variant_id(artist, title)
+    known = con.sql("""SELECT album_raw, duration_s, track_mbid FROM resolution.variants
+                       WHERE variant_id = ?""", params=[vid]).fetchall()
+    stored = _stored_mapping(con, vid) if known else None
+    if known:
+        album = album if album is not None else known[0][0]
+        duration_s = duration_s if duration_s is not None else known[0][1]
+    mbid = known[0][2] if known else None
+    artist_keys = frozenset(r[0] for r in con.sql("SELECT DISTINCT artist_key FROM resolution.variants").fetchall())
+    keys = _standardised_row(QUERY_ID, artist, title, album, duration_s, rules, artist_keys)
+    names = ["artist_key", "title_key", "title_head", "title_sorted", "version", "album_key", "exact_key", "duration_s"]
+    standardised = dict(zip(names, keys, strict=True))
+    query = pa.table({"unique_id": [QUERY_ID], **{n: pa.array([v], pa.float64() if n == "duration_s" else pa.string())
+                                                  for n, v in standardised.items()}})
+    con.register("explain_query_arrow", query)
+    # the catalog without the string itself (when known), plus the string under a fixed id
+    con.execute("""CREATE OR REPLACE TEMP TABLE explain_records AS
+        SELECT variant_id AS unique_id, artist_key, title_key, title_head, title_sorted, version, album_key,
+               exact_key, duration_s, track_mbid, NULL::INTEGER AS year
+        FROM resolution.variants WHERE variant_id <> $vid
+        UNION ALL
+        SELECT unique_id, artist_key, title_key, title_head, title_sorted, version, album_key, exact_key,
+               duration_s, $mbid, NULL FROM explain_query_arrow""", {"vid": vid, "mbid": mbid})
+    con.unregister("explain_query_arrow")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE explain_ids AS SELECT '{QUERY_ID}' AS unique_id")
+    blocked = blocked_pairs(con, "explain_records", new_ids="explain_ids")
+    con.register("explain_blocked", blocked)
+    pairs = con.sql(f"""
+        WITH q AS (SELECT * FROM explain_records WHERE unique_id = '{QUERY_ID}'),
+        keyed AS (
+            SELECT r.unique_id, CASE WHEN q.track_mbid <> '' AND r.track_mbid = q.track_mbid THEN 'exact_id'
+                                     WHEN r.exact_key = q.exact_key THEN 'deterministic'
+                                     ELSE 'rules' END AS key_tier
+            FROM explain_records r, q
+            WHERE r.unique_id <> q.unique_id AND q.artist_key <> '' AND q.title_key <> ''
+              AND ((q.track_mbid <> '' AND r.track_mbid = q.track_mbid) OR r.exact_key = q.exact_key
+                   OR (r.artist_key = q.artist_key AND r.title_key = q.title_key))),
+        blocked AS (SELECT CASE WHEN unique_id_l = '{QUERY_ID}' THEN unique_id_r ELSE unique_id_l END AS unique_id,
+                           found_by FROM explain_blocked)
+        SELECT unique_id, coalesce(b.found_by, 'key') AS found_by, k.key_tier
+        FROM blocked b FULL OUTER JOIN keyed k USING (unique_id)""").fetchall()
+    con.unregister("explain_blocked")
+    found = {r[0]: (r[1], r[2]) for r in pairs}
+    candidates: list[Candidate] = []
+    prior_weight = 0.0
+    if found:
+        con.register("explain_found", pa.table({"unique_id": pa.array([*found, QUERY_ID], pa.string())}))
+        # the same shape and empty-as-null convention as the catalog's scoring (pipeline.records_table)
+        records = con.sql("""
+            SELECT unique_id, nullif(artist_key, '') AS artist_key, nullif(title_key, '') AS title_key,
+                   nullif(title_head, '') AS title_head, nullif(title_sorted, '') AS title_sorted, version,
+                   nullif(album_key, '') AS album_key, duration_s::DOUBLE AS duration_s, year
+            FROM explain_records JOIN explain_found USING (unique_id)""").to_arrow_table()
+        con.unregister("explain_found")
+        matcher = TrackMatcher(records, MatcherConfig(use_embeddings=False, use_context=False), model_json=model_json,
+                               term_frequencies=term_frequencies(con))
+        ids = sorted(found)
+        pair_table = pa.table({"unique_id_l": [min(i, QUERY_ID) for i in ids],
+                               "unique_id_r": [max(i, QUERY_ID) for i in ids]})
+        scored = matcher.score(pair_table).to_pylist()
+        labels = _level_labels(matcher)
+        prior = matcher.linker._settings_obj._probability_two_random_records_match
+        prior_weight = math.log2(prior / (1 - prior))
+        details = {r["unique_id"]: r for r in con.sql(f"""
+            SELECT v.variant_id AS unique_id, v.artist_raw, v.track_raw, c.track_id
+            FROM resolution.variants v LEFT JOIN resolution.entity_clusters c USING (variant_id)
+            WHERE v.variant_id IN ({", ".join("'" + i.replace("'", "''") + "'" for i in ids)})""")
+            .to_arrow_table().to_pylist()}
+        for row in scored:
+            other = row["unique_id_r"] if row["unique_id_l"] == QUERY_ID else row["unique_id_l"]
+            info = details[other]
+            found_by, key_tier = found[other]
+            candidates.append(Candidate(other, info["artist_raw"], info["track_raw"], info["track_id"], found_by,
+                                        key_tier, float(row["match_weight"]), float(row["match_probability"]),
+                                        _contributions(row, labels)))
+    con.execute("DROP TABLE IF EXISTS explain_records")
+    con.execute("DROP TABLE IF EXISTS explain_ids")
+    candidates.sort(key=lambda c: (c.key_tier is None, -c.match_probability, c.variant_id))
+    return MatchExplanation(artist, title, standardised, stored, prior_weight, candidates, threshold)
+
+
+def format_explanation(explanation: MatchExplanation, top: int = 5) -> str:
+    e = explanation
+    s = e.standardised
+    lines = [f"'{e.artist}' - '{e.title}'",
+             f"  standardised: artist_key='{s['artist_key']}' title_key='{s['title_key']}' "
+             f"version={s['version'] or 'original'} album_key='{s['album_key'] or ''}' "
+             f"duration_s={'' if s['duration_s'] is None else round(s['duration_s'])}",
+             f"  in the catalog: {'yes' if e.stored else 'no'}"]
+    if e.stored and e.stored.get("suggested_track_id"):
+        lines.append(f"  low-confidence mapping; suggested entity {e.stored['suggested_track_id']}")
+    lines.append(f"  decision: {e.decision}")
+    lines.append(f"  prior match weight {e.prior_weight:+.2f}; threshold probability {e.threshold}")
+    if not e.candidates:
+        lines.append("  no candidates: no blocking pass or key tier finds another variant")
+    # spellings of one entity that compare identically are shown once
+    shown: dict[tuple, list[Candidate]] = {}
+    for c in e.candidates:
+        shown.setdefault((c.track_id, c.key_tier, tuple(c.contributions)), []).append(c)
+    if len(shown) > top:
+        lines.append(f"  showing the best {top} of {len(shown)} candidate groups")
+    for rank, group in enumerate(list(shown.values())[:top], 1):
+        c = group[0]
+        tier = f", key tier {c.key_tier}" if c.key_tier else ""
+        lines.append(f"\n  #{rank} '{c.artist_raw}' - '{c.track_raw}'  -> {c.track_id}")
+        if len(group) > 1:
+            lines.append("     (same scores: " + "; ".join(f"'{o.artist_raw}' - '{o.track_raw}'" for o in group[1:]) + ")")
+        lines.append(f"     found by {c.found_by}{tier}; match weight {c.match_weight:+.2f}, "
+                     f"probability {c.match_probability:.4f}")
+        for part in c.contributions:
+            lines.append(f"       {part.comparison:<10} {part.match_weight:+7.2f}  {part.level}")
+    return "\n".join(lines)
