@@ -19,11 +19,10 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.results_file import append_results  # noqa: E402
+from timbral_assets import warehouse  # noqa: E402
 from timbral_assets.resolution import catalog  # noqa: E402
 from timbral_assets.resolution.embeddings import EmbeddingCache, TextEncoder  # noqa: E402
 from timbral_assets.resolution.evaluation import world_scrobbles_sql  # noqa: E402
@@ -45,7 +44,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "timbral_assets.cli", "generate", str(world), "--n-scrobbles",
                         str(args.scrobbles_per_day * DAYS), "--days", str(DAYS), "--start-date", START.isoformat(),
                         "--seed", "42"], check=True, stdout=subprocess.DEVNULL)
-        con = duckdb.connect(str(Path(tmp) / "catalog.duckdb"))
+        con = warehouse.connect(Path(tmp) / "catalog.duckdb")  # the assets' connection settings
         rules = load_rules()
         last_day = START + timedelta(days=DAYS - 1)
         rows = []

@@ -15,6 +15,7 @@ or founds a new one whose id hashes the founder's keys. Two existing entities ar
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -198,8 +199,7 @@ def score_candidates(con: duckdb.DuckDBPyConnection, candidates: pa.Table, model
         con.register("involved_ids", pa.table({"variant_id": pa.array(sorted(involved), pa.string())}))
         records = _records(con, "variant_id IN (SELECT variant_id FROM involved_ids)")
         con.unregister("involved_ids")
-    config = MatcherConfig(use_embeddings=False, use_context=False, u_max_pairs=matcher_config.u_max_pairs,
-                           seed=matcher_config.seed, prior=matcher_config.prior)
+    config = dataclasses.replace(matcher_config, use_embeddings=False, use_context=False)
     # a loaded model scores a few records against the catalog: term frequencies must be the catalog's
     matcher = TrackMatcher(records_table(records, None), config, model_json=model_json,
                            term_frequencies=term_frequencies(con) if model_json is not None else None)

@@ -166,7 +166,7 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
         ids = sorted(found)
         pair_table = pa.table({"unique_id_l": [min(i, QUERY_ID) for i in ids],
                                "unique_id_r": [max(i, QUERY_ID) for i in ids]})
-        scored = matcher.score(pair_table).to_pylist()
+        scored = matcher.score(pair_table, detail=True).to_pylist()
         labels = _level_labels(matcher)
         prior = matcher.linker._settings_obj._probability_two_random_records_match
         prior_weight = math.log2(prior / (1 - prior))

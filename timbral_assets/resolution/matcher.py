@@ -40,6 +40,7 @@ class MatcherConfig:
     use_embeddings: bool = True
     use_context: bool = False
     u_max_pairs: float = 2e6
+    em_max_pairs: float = 2e6  # EM samples this many blocked pairs at most; common titles block millions
     seed: int = 42
     prior: float | None = None  # probability two random records match; estimated when None
 
@@ -132,7 +133,7 @@ class TrackMatcher:
         """`term_frequencies[column]` (columns `column`, `tf_column`) replaces the frequencies splink would
         compute from `records`: scoring a few records against a large catalog needs the catalog's."""
         self.config = config
-        self.con = con or duckdb.connect()
+        self.con = con or duckdb.connect(config={"memory_limit": "4GB"})
         self.con.execute("SET enable_progress_bar = false")
         self.db_api = DuckDBAPI(self.con)
         self.records = self.db_api.register(records)
@@ -156,26 +157,37 @@ class TrackMatcher:
             before = settings_obj.core_model_settings.copy()
             try:
                 training.estimate_parameters_using_expectation_maximisation(
-                    rule, fix_probability_two_random_records_match=True)
+                    rule, fix_probability_two_random_records_match=True, max_pairs=self.config.em_max_pairs)
             except EMTrainingException:
                 settings_obj.core_model_settings = before
                 continue  # too few pairs in a small catalog; the other pass and the defaults still stand
         self.trained = True
 
-    def score(self, pairs: pa.Table) -> pa.Table:
-        """Match weight and probability, plus each comparison's level, for (unique_id_l, unique_id_r) pairs."""
+    def score(self, pairs: pa.Table, detail: bool = False, chunk_pairs: int = 1_000_000) -> pa.Table:
+        """Match weight and probability, plus each comparison's level, for (unique_id_l, unique_id_r) pairs.
+        `detail` keeps splink's intermediate columns (per-comparison match weights, compared values).
+        Pairs are scored in chunks so that memory stays flat however many candidates a window has."""
         if pairs.num_rows == 0:
             return pa.table({"unique_id_l": pa.array([], pa.string()), "unique_id_r": pa.array([], pa.string()),
                              "match_weight": pa.array([], pa.float64()),
                              "match_probability": pa.array([], pa.float64())})
-        blocked = pa.table({"match_key": pa.array(["0"] * pairs.num_rows),
-                            "join_key_l": pairs["unique_id_l"], "join_key_r": pairs["unique_id_r"]})
-        self.linker.table_management.register_blocked_pairs_for_predict(self.db_api.register(blocked))
-        predictions = self.linker.inference.predict()
-        try:
-            return predictions.as_duckdbpyrelation().to_arrow_table()
-        finally:
-            predictions.drop_table_from_database_and_remove_from_cache()
+        parts = []
+        for offset in range(0, pairs.num_rows, chunk_pairs):
+            chunk = pairs.slice(offset, chunk_pairs)
+            blocked = pa.table({"match_key": pa.array(["0"] * chunk.num_rows),
+                                "join_key_l": chunk["unique_id_l"], "join_key_r": chunk["unique_id_r"]})
+            self.linker.table_management.register_blocked_pairs_for_predict(self.db_api.register(blocked))
+            predictions = self.linker.inference.predict()
+            try:
+                relation = predictions.as_duckdbpyrelation()
+                if not detail:
+                    keep = ["unique_id_l", "unique_id_r", "match_weight", "match_probability",
+                            *(c for c in relation.columns if c.startswith("gamma_"))]
+                    relation = relation.select(", ".join(keep))
+                parts.append(relation.to_arrow_table())
+            finally:
+                predictions.drop_table_from_database_and_remove_from_cache()
+        return pa.concat_tables(parts)
 
     def model_json(self) -> dict:
         return self.linker.misc.save_model_to_json()
