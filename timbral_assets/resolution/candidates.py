@@ -30,6 +30,7 @@ BLOCKING_PASSES = {
     "artist_fuzzy_title": ("artist_key", "l.artist_key = r.artist_key "
                                          "AND jaro_winkler_similarity(l.title_key, r.title_key) >= 0.8", None),
 }
+SWAPPED_PASS = "swapped"
 CROWDED_BLOCK = 50
 MAX_BLOCK = 2_000  # a key shared by more records than this ("intro", "untitled") blocks nothing
 
@@ -52,6 +53,17 @@ def blocked_pairs(con: duckdb.DuckDBPyConnection, records: str, new_ids: str | N
             selects.append(f"""
                 SELECT l.unique_id AS unique_id_l, r.unique_id AS unique_id_r, '{name}' AS found_by
                 FROM block_{key} l JOIN block_{key} r ON {condition} AND l.unique_id < r.unique_id""")
+    # artist and title exchanged ("Karma Police - Radiohead"); such pairs are scored with the fields put back
+    swap_condition = "l.artist_bare = r.title_bare AND l.title_bare = r.artist_bare AND l.artist_bare <> l.title_bare"
+    if new_ids:
+        selects.append(f"""
+            SELECT least(l.unique_id, r.unique_id), greatest(l.unique_id, r.unique_id), '{SWAPPED_PASS}'
+            FROM (SELECT * FROM block_swap WHERE unique_id IN (SELECT unique_id FROM {new_ids})) l
+            JOIN block_swap r ON {swap_condition} AND l.unique_id <> r.unique_id""")
+    else:
+        selects.append(f"""
+            SELECT l.unique_id, r.unique_id, '{SWAPPED_PASS}'
+            FROM block_swap l JOIN block_swap r ON {swap_condition} AND l.unique_id < r.unique_id""")
     keys = {key for key, _, _ in BLOCKING_PASSES.values()}
     con.execute(f"""CREATE OR REPLACE TEMP TABLE block_base AS
         SELECT unique_id, coalesce(artist_key, '') AS artist_key, title_key, title_head, title_sorted, album_key,
@@ -63,11 +75,15 @@ def blocked_pairs(con: duckdb.DuckDBPyConnection, records: str, new_ids: str | N
             SELECT *, count(*) OVER (PARTITION BY {key}) AS block_size
             FROM block_base WHERE {key} IS NOT NULL AND {key} <> ''
             QUALIFY block_size <= {MAX_BLOCK}""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE block_swap AS
+        SELECT unique_id, regexp_replace(artist_key, '^(the|a|an) ', '') AS artist_bare,
+               regexp_replace(title_key, '^(the|a|an) ', '') AS title_bare
+        FROM block_base WHERE artist_key <> '' AND title_key IS NOT NULL AND title_key <> ''""")
     sql = " UNION ALL ".join(selects)
     table = con.sql(f"""SELECT unique_id_l, unique_id_r, string_agg(DISTINCT found_by, ',' ORDER BY found_by)
                                    AS found_by
                             FROM ({sql}) GROUP BY ALL""").to_arrow_table()
-    for key in [*keys, "base"]:
+    for key in [*keys, "base", "swap"]:
         con.execute(f"DROP TABLE IF EXISTS block_{key}")
     return table
 

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from .candidates import all_candidates, semantic_pairs
+from .candidates import SWAPPED_PASS, all_candidates, semantic_pairs
 from .clustering import ClusterConfig, constrained_clusters
 from .embeddings import TextEncoder
 from .matcher import TF_COLUMNS, MatcherConfig, TrackMatcher
-from .pipeline import records_table
+from .pipeline import misoriented_edges, records_table, score_with_swaps, swapped_copies
 from .records import TrackRecord, content_hash, standardise
 from .rules_file import ResolutionRules
 from .text import fold, fold_artist
@@ -200,12 +202,13 @@ def score_candidates(con: duckdb.DuckDBPyConnection, candidates: pa.Table, model
         records = _records(con, "variant_id IN (SELECT variant_id FROM involved_ids)")
         con.unregister("involved_ids")
     config = dataclasses.replace(matcher_config, use_embeddings=False, use_context=False)
+    copies = swapped_copies({r.record_id: r for r in records}, candidates)
     # a loaded model scores a few records against the catalog: term frequencies must be the catalog's
-    matcher = TrackMatcher(records_table(records, None), config, model_json=model_json,
+    matcher = TrackMatcher(records_table([*records, *copies], None), config, model_json=model_json,
                            term_frequencies=term_frequencies(con) if model_json is not None else None)
     if not matcher.trained:
         matcher.train()
-    scored = matcher.score(candidates.select(["unique_id_l", "unique_id_r"]))
+    scored = score_with_swaps(matcher, candidates)
     gamma_columns = [c for c in scored.column_names if c.startswith("gamma_")]
     con.register("scored_pairs", scored)
     con.register("candidate_pairs", candidates)
@@ -255,14 +258,29 @@ def _quality(tier: str, confidence: float) -> str:
     return "low"
 
 
+def _misoriented(con: duckdb.DuckDBPyConnection, scores: pa.Table) -> set[tuple[str, str]]:
+    swapped = pc.filter(scores, pc.fill_null(pc.match_substring(scores["found_by"], SWAPPED_PASS), False))
+    if swapped.num_rows == 0:
+        return set()
+    con.register("swapped_pair_ids", pa.table({"variant_id": pa.concat_arrays(
+        [swapped["unique_id_l"].combine_chunks(), swapped["unique_id_r"].combine_chunks()])}))
+    rows = con.sql("""
+        SELECT v.variant_id, v.artist_key, (SELECT count(*) FROM resolution.variants w WHERE w.artist_key = v.artist_key)
+        FROM resolution.variants v WHERE v.variant_id IN (SELECT variant_id FROM swapped_pair_ids)""").fetchall()
+    con.unregister("swapped_pair_ids")
+    return misoriented_edges(scores, {r[0]: r[1] for r in rows}, {r[1]: r[2] for r in rows})
+
+
 def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids: Sequence[str],
                     scores: pa.Table, config: ClusterConfig = ClusterConfig(threshold=0.5)) -> WindowResult:
     """Cluster the query variants into the catalog and write their entity_clusters rows."""
     keyed = key_edges(con)
     edges: dict[tuple[str, str], tuple[float, str]] = {}
+    dropped = _misoriented(con, scores)
     for a, b, p, found_by in zip(scores["unique_id_l"].to_pylist(), scores["unique_id_r"].to_pylist(),
                                  scores["match_probability"].to_pylist(), scores["found_by"].to_pylist(), strict=True):
-        edges[(a, b)] = (p, "semantic" if found_by == "semantic" else "probabilistic")
+        if (a, b) not in dropped:
+            edges[(a, b)] = (p, "semantic" if found_by == "semantic" else "probabilistic")
     for a, b, tier in zip(keyed["unique_id_l"].to_pylist(), keyed["unique_id_r"].to_pylist(), keyed["tier"].to_pylist(), strict=True):
         edges[(a, b)] = (1.0, tier)
     neighbours: dict[str, list[tuple[str, float, str]]] = {}
@@ -297,7 +315,11 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
         if anchor is not None:
             track, artist = anchor, artist_of_track[anchor]
         else:
-            founder = min(group, key=lambda v: (info[v][0] == "", info[v][0], info[v][1], v))
+            # the founder names the entity: its most common spelling of keys, so that one swapped or
+            # misspelt string cannot give the track a wrong artist
+            key_count = Counter((info[v][0], info[v][1]) for v in group)
+            founder = min(group, key=lambda v: (info[v][0] == "", -key_count[(info[v][0], info[v][1])],
+                                                info[v][0], info[v][1], v))
             kept = sorted(previous[v] for v in group if v in previous and previous[v] not in taken)
             track = kept[0] if kept else track_id_for(info[founder][0], info[founder][1])
             if track in taken:  # same keys as another entity that the constraints kept apart

@@ -46,8 +46,13 @@ class MatcherConfig:
 
 
 TITLE_LOOSE_M = 0.01  # true matches whose titles are only loosely alike ("Don't Break Me" / "Don't Forget Me")
-TITLE_DIFFERENT_M = 0.002  # share of true matches whose titles are wholly different (swapped fields)
+# Share of true matches whose titles are wholly different. Swapped fields are scored with the fields put
+# back (the `swapped` blocking pass), so what is left is tiny. It must outweigh artist, album and length
+# agreeing together: those are not independent given a non-match (one artist's album, similar lengths),
+# which the Fellegi-Sunter product assumes.
+TITLE_DIFFERENT_M = 1e-5
 DURATION_DIFFERENT_M = 0.03  # share of true matches more than 30 s apart (radio edits, bad tags)
+ALBUM_DIFFERENT_M = 0.05  # one recording on several releases (single, album, compilation); EM sees too few
 
 
 def _title_comparison():
@@ -97,7 +102,7 @@ def comparisons(config: MatcherConfig) -> list:
             cll.NullLevel("album_key"),
             cll.ExactMatchLevel("album_key").configure(tf_adjustment_column="album_key"),
             cll.JaroWinklerLevel("album_key", 0.9),
-            cll.ElseLevel(),
+            cll.ElseLevel().configure(m_probability=ALBUM_DIFFERENT_M, fix_m_probability=True),
         ]),
         _numeric_difference("duration_s", "duration", [3, 10, 30], else_m=DURATION_DIFFERENT_M),
         _numeric_difference("year", "year", [1, 3]),

@@ -8,18 +8,51 @@ the figures of the code that runs.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from .candidates import all_candidates, semantic_pairs
+from .candidates import SWAPPED_PASS, all_candidates, semantic_pairs
 from .clustering import ClusterConfig, connected_components, constrained_clusters
 from .embeddings import TextEncoder
 from .matcher import MatcherConfig, TrackMatcher
-from .records import TrackRecord
+from .records import TrackRecord, standardise
+
+SWAPPED_SUFFIX = "~swapped"
+
+
+def _found_by_swap(found_by: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.fill_null(pc.match_substring(found_by, SWAPPED_PASS), False)
+
+
+def swapped_copies(records_by_id: Mapping[str, TrackRecord], candidates: pa.Table) -> list[TrackRecord]:
+    """For each pair the swapped pass found, its left record with artist and title exchanged, so that splink
+    compares title with title. The copy's id is the record's id plus SWAPPED_SUFFIX."""
+    lefts = sorted(set(pc.filter(candidates["unique_id_l"], _found_by_swap(candidates["found_by"])).to_pylist()))
+    out = []
+    for left in lefts:
+        r = records_by_id[left]
+        out.append(standardise(r.record_id + SWAPPED_SUFFIX, r.artist, r.title, r.album, r.duration_s, r.year))
+    return out
+
+
+def score_with_swaps(matcher: TrackMatcher, candidates: pa.Table) -> pa.Table:
+    """splink scores of the candidate pairs; swapped-pass pairs are scored through the left record's swapped
+    copy (which the matcher's records must hold) and reported under the original ids."""
+    swapped = _found_by_swap(candidates["found_by"])
+    left = pc.if_else(swapped, pc.binary_join_element_wise(candidates["unique_id_l"], SWAPPED_SUFFIX, ""),
+                      candidates["unique_id_l"])
+    scored = matcher.score(pa.table({"unique_id_l": left, "unique_id_r": candidates["unique_id_r"]}))
+    a = pc.replace_substring(scored["unique_id_l"], SWAPPED_SUFFIX, "")
+    b = pc.replace_substring(scored["unique_id_r"], SWAPPED_SUFFIX, "")
+    first = pc.less(a, b)
+    return (scored.set_column(scored.column_names.index("unique_id_l"), "unique_id_l", pc.if_else(first, a, b))
+            .set_column(scored.column_names.index("unique_id_r"), "unique_id_r", pc.if_else(first, b, a)))
 
 
 @dataclass
@@ -69,8 +102,7 @@ def resolve(records: Sequence[TrackRecord], *, encoder: TextEncoder | None = Non
     vectors = encoder.encode([r.embedding_text for r in records]) if encoder is not None else None
     timings["embedding"] = time.perf_counter() - started
 
-    table = records_table(records, vectors if matcher_config.use_embeddings else None,
-                          context if matcher_config.use_context else None)
+    table = records_table(records, None)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     con.register("input_records", table)
@@ -84,12 +116,22 @@ def resolve(records: Sequence[TrackRecord], *, encoder: TextEncoder | None = Non
     timings["blocking"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    matcher = TrackMatcher(con.table("records").to_arrow_table(), matcher_config, model_json=model_json)
+    by_id = {r.record_id: r for r in records}
+    copies = swapped_copies(by_id, candidates)
+    row_of = {rid: i for i, rid in enumerate(ids)}
+    originals = [row_of[c.record_id.removesuffix(SWAPPED_SUFFIX)] for c in copies]
+    if context is not None:
+        context = {**context, **{c.record_id: context.get(c.record_id.removesuffix(SWAPPED_SUFFIX), {}) for c in copies}}
+    scoring_table = records_table([*records, *copies],
+                                  np.vstack([vectors, vectors[originals]]) if vectors is not None and
+                                  matcher_config.use_embeddings else None,
+                                  context if matcher_config.use_context else None)
+    matcher = TrackMatcher(scoring_table, matcher_config, model_json=model_json)
     if not matcher.trained:
         matcher.train()
     timings["training"] = time.perf_counter() - started
     started = time.perf_counter()
-    scored = matcher.score(candidates.select(["unique_id_l", "unique_id_r"]))
+    scored = score_with_swaps(matcher, candidates)
     con.register("scored", scored)
     con.register("candidates", candidates)
     pairs = con.sql("""
@@ -100,16 +142,39 @@ def resolve(records: Sequence[TrackRecord], *, encoder: TextEncoder | None = Non
     started = time.perf_counter()
     assignment = cluster_pairs(pairs, records, cluster_config, clustering, exclusive_group)
     timings["clustering"] = time.perf_counter() - started
-    result = ResolutionResult(table, pairs, assignment, matcher.model_json(), timings, matcher.m_u_table())
+    result = ResolutionResult(records_table(records, vectors if matcher_config.use_embeddings else None,
+                                            context if matcher_config.use_context else None),
+                              pairs, assignment, matcher.model_json(), timings, matcher.m_u_table())
     con.close()
     return result
+
+
+def misoriented_edges(pairs: pa.Table, artist_key_of: Mapping[str, str], artist_key_count: Mapping[str, int],
+                      threshold: float = 0.5) -> set[tuple[str, str]]:
+    """Edges that compare a record in its written orientation after a swapped-pass match has shown that
+    its artist and title are exchanged. Of a swapped pair, the misoriented record is the one whose artist
+    key is the rarer artist key (the title sitting in the artist field). Its other edges compare its
+    title (really an artist name) with titles, and would chain the artist's swapped strings together."""
+    swapped_ids = set()
+    for a, b, p, found_by in zip(pairs["unique_id_l"].to_pylist(), pairs["unique_id_r"].to_pylist(),
+                                 pairs["match_probability"].to_pylist(), pairs["found_by"].to_pylist(), strict=True):
+        if p >= threshold and found_by and SWAPPED_PASS in found_by:
+            swapped_ids.add(min((a, b), key=lambda r: (artist_key_count.get(artist_key_of.get(r, ""), 0), r)))
+    if not swapped_ids:
+        return set()
+    return {(a, b) for a, b, found_by in zip(pairs["unique_id_l"].to_pylist(), pairs["unique_id_r"].to_pylist(),
+                                             pairs["found_by"].to_pylist(), strict=True)
+            if (a in swapped_ids or b in swapped_ids) and not (found_by and SWAPPED_PASS in found_by)}
 
 
 def cluster_pairs(pairs: pa.Table, records: Sequence[TrackRecord], cluster_config: ClusterConfig,
                   clustering: str = "constrained", exclusive_group: Mapping[str, object] | None = None) -> dict[str, str]:
     ids = [r.record_id for r in records]
-    edges = list(zip(pairs["unique_id_l"].to_pylist(), pairs["unique_id_r"].to_pylist(),
-                     pairs["match_probability"].to_pylist(), strict=True))
+    artist_key_count = Counter(r.artist_key for r in records)
+    dropped = misoriented_edges(pairs, {r.record_id: r.artist_key for r in records}, artist_key_count)
+    edges = [(a, b, p) for a, b, p in zip(pairs["unique_id_l"].to_pylist(), pairs["unique_id_r"].to_pylist(),
+                                          pairs["match_probability"].to_pylist(), strict=True)
+             if (a, b) not in dropped]
     if clustering == "connected_components":
         return connected_components(ids, edges, cluster_config.threshold)
     return constrained_clusters(ids, edges, cluster_config, exclusive_group=exclusive_group,

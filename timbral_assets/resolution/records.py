@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 from .credits import CreditRules, parse_credit
 from .text import fold, fold_artist
-from .versions import DIFFERENT, parse_title
+from .versions import DIFFERENT, parse_title, version_kind
 
 _TRACK_NUMBER = re.compile(r"^\s*\d[\da-z]?\d{1,2}\s*[-.]\s*(?=\S)", re.I)  # "012-", "0004-", "0a1-" (typo)
 _BARE_TRACK_NUMBER = re.compile(r"^\s*0\d{1,3}(-\d+)?\s*$")  # "012", "00-1": a number where the title was lost
@@ -102,8 +102,12 @@ class TrackRecord:
 
 
 def _strip_appended(title: str, album: str, artist: str) -> str:
-    """Some sources glue the album or artist onto the title ("Sandstorm X-Treme Big Hits 2000")."""
+    """Some sources glue the album or artist onto the title ("Sandstorm X-Treme Big Hits 2000"). An album
+    that names another recording ("Song - Live at Red Rocks" on "Live at Red Rocks") stays in the title."""
     for extra in (album, artist):
+        kind = version_kind(extra)
+        if kind and kind[1] == DIFFERENT:
+            continue
         key = fold(extra)
         words = title.split()
         if len(key) < 3 or fold(title) == key:

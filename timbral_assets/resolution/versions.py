@@ -49,7 +49,8 @@ class Title:
         return fold(self.base) + (f" [{self.version}]" if self.relation == DIFFERENT else "")
 
 
-def _classify(text: str) -> tuple[str, str] | None:
+def version_kind(text: str) -> tuple[str, str] | None:
+    """(kind, relation) of a version text such as "Live at Budokan" or "2011 Remaster"; None if it names none."""
     folded = fold(text)
     for kind, pattern, relation in VERSION_KINDS:
         if pattern.search(folded):
@@ -68,7 +69,7 @@ def parse_title(title: str) -> Title:
             break
         inner = m.group(1).strip()
         feat = _FEAT.match(inner)
-        kind = _classify(inner)
+        kind = version_kind(inner)
         if feat:
             featured.extend(p.strip() for p in re.split(r",|&| and ", feat.group(2)) if p.strip())
         elif kind:
