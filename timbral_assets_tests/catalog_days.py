@@ -11,7 +11,8 @@ PLAYS_DAY_1 = [
     ("AC/DC", "Thunderstruck", 292), ("Simon & Garfunkel", "The Boxer", 308), ("Portishead", "Roads", 305),
     ("Massive Attack", "Teardrop", 330), ("Bjork", "Joga", 305), ("Daft Punk", "One More Time", 320),
 ]
-PLAYS_DAY_2 = [("Radiohaed", "Karma Police", 264), ("Radiohead", "Paranoid Androdi", 383), ("Daft Punk", "Veridis Quo", 345)]
+PLAYS_DAY_2 = [("Radiohaed", "Karma Police", 264), ("Radiohead", "Paranoid Androdi", 383), ("Daft Punk", "Veridis Quo", 345),
+               ("Teardrop", "Massive Attack", 330)]  # artist and title exchanged
 
 
 def resolve_day(con, day: str, plays, rules, model_json=None):

@@ -62,6 +62,12 @@ def test_cli_explains_known_and_unseen_strings(resolved_catalog, capsys):
     assert "in the catalog: no" in out
     assert f"would join {ids['Radiohead - Karma Police']} by the" in out and "key tier" in out
 
+    # a swapped string is compared with its fields put back
+    assert main(["explain-match", "Teardrop", "Massive Attack", "--db", str(db), "--model", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert f"mapped to {ids['Massive Attack - Teardrop']}" in out
+    assert "compared with this string's artist and title exchanged" in out
+
     assert main(["explain-match", "Nobody Known", "Nothing Alike", "--db", str(db), "--model", str(model)]) == 0
     assert "would found a new entity" in capsys.readouterr().out
 

@@ -122,6 +122,7 @@ def test_incremental_catalog_keeps_ids_and_places_new_variants(tmp_path):
     assert all(day2[k] == v for k, v in day1.items())  # existing ids never move
     assert day2["Radiohaed - Karma Police"] == day1["Radiohead - Karma Police"]
     assert day2["Daft Punk - Veridis Quo"] not in day1.values()
+    assert day2["Teardrop - Massive Attack"] == day1["Massive Attack - Teardrop"]
     tiers = dict(con.execute("SELECT v.track_raw, c.tier FROM resolution.entity_clusters c "
                              "JOIN resolution.variants v USING (variant_id)").fetchall())
     assert tiers["drunk in love"] == "deterministic" and tiers["Karma Police"] in ("deterministic", "probabilistic")
@@ -156,3 +157,21 @@ def test_musicbrainz_20k_reaches_the_targets():
                      exclusive_group=data.source)
     assert pairwise_scores(result.assignment, data.truth).f1 >= 0.95
     assert bcubed_scores(result.assignment, data.truth).f1 >= 0.95
+
+
+def test_a_swapped_string_loses_its_edges_in_the_written_orientation():
+    import pyarrow as pa
+
+    from timbral_assets.resolution.pipeline import misoriented_edges
+
+    # "Teardrop | Massive Attack" matched "Massive Attack | Teardrop" with the fields put back; its title edge
+    # to "Angel | Massive Attack" (another swapped string) compares an artist name with an artist name
+    pairs = pa.table({"unique_id_l": ["a_orig", "a_orig", "b_swapped"], "unique_id_r": ["b_swapped", "c_orig2", "d_swapped2"],
+                      "match_probability": [0.99, 0.9, 0.8], "found_by": ["swapped", "artist_head", "title"]})
+    artist_key_of = {"a_orig": "massive attack", "b_swapped": "teardrop", "c_orig2": "massive attack",
+                     "d_swapped2": "angel"}
+    counts = {"massive attack": 5, "teardrop": 1, "angel": 1}
+    assert misoriented_edges(pairs, artist_key_of, counts) == {("b_swapped", "d_swapped2")}
+    # an unconvincing swapped match drops nothing
+    weak = pairs.set_column(2, "match_probability", pa.array([0.3, 0.9, 0.8]))
+    assert misoriented_edges(weak, artist_key_of, counts) == set()

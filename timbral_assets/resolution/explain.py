@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from .candidates import blocked_pairs
+from .candidates import SWAPPED_PASS, blocked_pairs
 from .catalog import _standardised_row, term_frequencies, variant_id
 from .matcher import MatcherConfig, TrackMatcher
+from .pipeline import SWAPPED_SUFFIX
 from .rules_file import ResolutionRules
 
 QUERY_ID = "explain_query"
@@ -161,11 +162,19 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
                    nullif(album_key, '') AS album_key, duration_s::DOUBLE AS duration_s, year
             FROM explain_records JOIN explain_found USING (unique_id)""").to_arrow_table()
         con.unregister("explain_found")
+        # pairs the swapped pass found are compared with the string's artist and title exchanged, as the
+        # catalog scores them
+        swapped_id = QUERY_ID + SWAPPED_SUFFIX
+        keys = _standardised_row(swapped_id, title, artist, album, duration_s, rules, artist_keys)
+        swapped_row = {"unique_id": swapped_id, **dict(zip(names[:6], keys[:6], strict=True)),
+                       "duration_s": keys[7], "year": None}
+        swapped_row = {k: (v or None) if k not in ("duration_s", "year", "version") else v for k, v in swapped_row.items()}
+        records = pa.concat_tables([records, pa.Table.from_pylist([swapped_row], schema=records.schema)])
         matcher = TrackMatcher(records, MatcherConfig(use_embeddings=False, use_context=False), model_json=model_json,
                                term_frequencies=term_frequencies(con))
         ids = sorted(found)
-        pair_table = pa.table({"unique_id_l": [min(i, QUERY_ID) for i in ids],
-                               "unique_id_r": [max(i, QUERY_ID) for i in ids]})
+        lefts = [swapped_id if SWAPPED_PASS in found[i][0] else QUERY_ID for i in ids]
+        pair_table = pa.table({"unique_id_l": lefts, "unique_id_r": ids})
         scored = matcher.score(pair_table, detail=True).to_pylist()
         labels = _level_labels(matcher)
         prior = matcher.linker._settings_obj._probability_two_random_records_match
@@ -176,7 +185,7 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
             WHERE v.variant_id IN ({", ".join("'" + i.replace("'", "''") + "'" for i in ids)})""")
             .to_arrow_table().to_pylist()}
         for row in scored:
-            other = row["unique_id_r"] if row["unique_id_l"] == QUERY_ID else row["unique_id_l"]
+            other = row["unique_id_r"] if row["unique_id_l"] in (QUERY_ID, swapped_id) else row["unique_id_l"]
             info = details[other]
             found_by, key_tier = found[other]
             candidates.append(Candidate(other, info["artist_raw"], info["track_raw"], info["track_id"], found_by,
@@ -214,6 +223,8 @@ def format_explanation(explanation: MatchExplanation, top: int = 5) -> str:
         lines.append(f"\n  #{rank} '{c.artist_raw}' - '{c.track_raw}'  -> {c.track_id}")
         if len(group) > 1:
             lines.append("     (same scores: " + "; ".join(f"'{o.artist_raw}' - '{o.track_raw}'" for o in group[1:]) + ")")
+        if SWAPPED_PASS in c.found_by:
+            lines.append("     compared with this string's artist and title exchanged")
         lines.append(f"     found by {c.found_by}{tier}; match weight {c.match_weight:+.2f}, "
                      f"probability {c.match_probability:.4f}")
         for part in c.contributions:
