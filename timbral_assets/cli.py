@@ -6,6 +6,7 @@
     timbral match-pairs        score record pairs with the match model
     timbral resolve-names      resolve written artist or track names to canonical entities
     timbral explain-match A T  the tier, candidates and per-comparison match weights behind a mapping
+    timbral finetune-encoder   fine-tune the sentence encoder on a synthetic world, compare it with the base
 """
 
 from __future__ import annotations
@@ -174,6 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--model", help="splink model JSON (default: TIMBRAL_HOME/models/resolution/track_matcher.json)")
     explain.add_argument("--rules", help="rules file (default: the packaged rules)")
     explain.set_defaults(func=cmd_explain_match)
+    tune = sub.add_parser("finetune-encoder", help="fine-tune the sentence encoder on a synthetic world's truth")
+    tune.add_argument("--world", required=True, help="a world folder from `timbral generate` (its truth/ is used)")
+    tune.add_argument("--eval-world", help="a held-out world to compare the base and fine-tuned encoders on")
+    tune.add_argument("--output", required=True, help="folder for the fine-tuned model (ResolutionResource.encoder_model)")
+    tune.add_argument("--base-model", default="sentence-transformers/all-MiniLM-L6-v2")
+    tune.add_argument("--epochs", type=int, default=1)
+    tune.add_argument("--batch-size", type=int, default=32)
+    tune.add_argument("--max-triplets", type=int, help="train on at most this many triplets")
+    tune.add_argument("--mlflow-uri", help="tracking URI (default: TIMBRAL_HOME/mlflow.db)")
+    tune.set_defaults(func=cmd_finetune_encoder)
     names = sub.add_parser("resolve-names", help="resolve written artist or track names to canonical entities")
     names.add_argument("--entity", choices=("artist", "track"), required=True)
     names.add_argument("--input", required=True, help="CSV with id, name (tracks also artist; album, duration_s, year optional)")
@@ -276,6 +287,44 @@ def cmd_explain_match(args: argparse.Namespace) -> int:
     finally:
         con.close()
     print(format_explanation(explanation, top=args.top))
+    return 0
+
+
+def cmd_finetune_encoder(args: argparse.Namespace) -> int:
+    from .resolution.embeddings import EmbeddingCache, TextEncoder
+    from .resolution.finetune import evaluate_encoder, finetune_encoder, training_triplets
+    from .tracking import Tracker
+
+    home = _prepare_environment()
+    truth = Path(args.world) / "truth"
+    eval_truth = Path(args.eval_world) / "truth" if args.eval_world else None
+    for folder in (truth, eval_truth):
+        if folder is not None and not (folder / "variants.parquet").exists():
+            print(f"error: {folder} holds no world truth (variants.parquet); make one with `timbral generate`",
+                  file=sys.stderr)
+            return 2
+    triplets = training_triplets(truth)[: args.max_triplets]
+    print(f"{len(triplets):,} training triplets from {truth}", flush=True)
+    run = finetune_encoder(triplets, Path(args.output), base_model=args.base_model, epochs=args.epochs,
+                           batch_size=args.batch_size)
+    print(f"fine-tuned in {run.seconds:.0f} s ({run.steps} steps, loss {run.losses[0]:.3f} -> {run.losses[-1]:.3f}) "
+          f"-> {run.output_dir}")
+    metrics: dict[str, float] = {"train_seconds": run.seconds, "final_loss": run.losses[-1]}
+    if eval_truth is not None:
+        cache = EmbeddingCache(home / "embeddings.duckdb")
+        for name, model in (("base", args.base_model), ("finetuned", str(run.output_dir.resolve()))):
+            scores = evaluate_encoder(TextEncoder(model, cache), eval_truth)
+            metrics.update(scores.metrics(f"{name}/"))
+            print(f"{name:<10} recall@1 {scores.recall_at_1:.4f}  recall@5 {scores.recall_at_5:.4f}  "
+                  f"hard negatives ranked below the true track {scores.hard_negative_accuracy:.4f}  "
+                  f"other scripts recall@1 {scores.recall_at_1_by_kind.get('other_script', float('nan')):.4f}")
+    tracker = Tracker(args.mlflow_uri or f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts")
+    run_id = tracker.log_run("encoder_finetuning", Path(args.output).name,
+                             {"base_model": args.base_model, "world": str(args.world), "eval_world": args.eval_world,
+                              "epochs": args.epochs, "batch_size": args.batch_size, "triplets": len(triplets),
+                              "loss": "multiple negatives ranking with hard negatives"},
+                             metrics, artifact_dirs={"model": run.output_dir}, metric_history={"train_loss": run.losses})
+    print(f"MLflow run {run_id} (experiment encoder_finetuning)")
     return 0
 
 

@@ -30,8 +30,10 @@ class Tracker:
 
     def log_run(self, experiment: str, run_name: str, params: dict, metrics: dict[str, float],
                 json_artifacts: dict[str, object] | None = None, figures: dict[str, object] | None = None,
-                tags: dict[str, str] | None = None) -> str:
-        """One finished run: parameters, metrics, JSON artifacts and matplotlib figures; returns the run id."""
+                tags: dict[str, str] | None = None, artifact_dirs: dict[str, Path] | None = None,
+                metric_history: dict[str, list[float]] | None = None) -> str:
+        """One finished run: parameters, metrics (and per-step histories such as a training loss), JSON
+        artifacts, matplotlib figures and whole directories (a saved model); returns the run id."""
         mlflow = self._client()
         if mlflow.get_experiment_by_name(experiment) is None:
             self.artifact_root.mkdir(parents=True, exist_ok=True)
@@ -47,4 +49,9 @@ class Tracker:
                     mlflow.log_artifact(str(path))
                 for name, figure in (figures or {}).items():
                     mlflow.log_figure(figure, name)
+            for name, directory in (artifact_dirs or {}).items():
+                mlflow.log_artifacts(str(directory), artifact_path=name)
+            for name, values in (metric_history or {}).items():
+                for step, value in enumerate(values):
+                    mlflow.log_metric(safe_key(name), float(value), step=step)
             return run.info.run_id

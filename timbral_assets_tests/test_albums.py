@@ -6,8 +6,14 @@ import random
 
 import pytest
 
-from timbral_assets.resolution.albums import (AlbumRecord, disc_number, duplicate_pair_scores, freedb_albums, garbled,
-                                              resolve_albums)
+from timbral_assets.resolution.albums import (
+    AlbumRecord,
+    disc_number,
+    duplicate_pair_scores,
+    freedb_albums,
+    garbled,
+    resolve_albums,
+)
 from timbral_assets.resolution.benchmarks import freedb
 
 from .conftest import shared_file
