@@ -81,8 +81,8 @@ def test_resolve_names_tracks_against_a_worlds_truth(tmp_path, tiny_world):
     predicted = {r["id"]: r["canonical_id"] for r in rows}
     truth = {f"v{v['variant_id']}": v["true_track_id"] for v in keep}
     scores = pairwise_scores(predicted, truth)
-    # a small input gives splink's EM little to learn from: precision holds, recall rests on the rules tier
-    assert scores.precision >= 0.95 and scores.recall >= 0.7, scores
+    # measured P 1.000 R 0.932; before splink's failed EM pass was undone and swapped fields were scored, 0.78
+    assert scores.precision >= 0.97 and scores.recall >= 0.88, scores
     assert all(r["canonical_name"] and 0.0 <= float(r["confidence"]) <= 1.0 for r in rows)
 
 
