@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -45,10 +46,14 @@ def plain_splink_clusters(path: Path, thresholds: tuple[float, ...] = (0.5, 0.9)
     settings = SettingsCreator(
         link_type="dedupe_only",
         comparisons=[cl.JaroWinklerAtThresholds("title"), cl.JaroWinklerAtThresholds("artist"),
-                     cl.JaroWinklerAtThresholds("album"), cl.AbsoluteDifferenceAtThresholds("length", [2, 10]),
+                     cl.JaroWinklerAtThresholds("album"),
+                     # splink 5's library has no numeric-difference comparison; its level library does
+                     cl.CustomComparison(output_column_name="length", comparison_levels=[
+                         cll.NullLevel("length"), cll.AbsoluteDifferenceLevel("length", 2),
+                         cll.AbsoluteDifferenceLevel("length", 10), cll.ElseLevel()]),
                      cl.ExactMatch("year")],
-        blocking_rules_to_generate_predictions=[block_on("title"), block_on("artist", "album"),
-                                                block_on("substr(title, 1, 6)", "length")],
+        blocking_rules_to_generate_predictions=[block_on("title"), block_on("artist"), block_on("album"),
+                                                block_on("substr(title, 1, 4)"), block_on("length")],
     )
     linker = Linker(records, settings, log_level=None)
     linker.training.estimate_probability_two_random_records_match([block_on("title", "artist")], recall=0.7)
