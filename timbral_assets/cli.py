@@ -7,6 +7,7 @@
     timbral resolve-names      resolve written artist or track names to canonical entities
     timbral explain-match A T  the tier, candidates and per-comparison match weights behind a mapping
     timbral finetune-encoder   fine-tune the sentence encoder on a synthetic world, compare it with the base
+    timbral train-context-head train the head over splink, embedding cosine and listening context
 """
 
 from __future__ import annotations
@@ -185,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--max-triplets", type=int, help="train on at most this many triplets")
     tune.add_argument("--mlflow-uri", help="tracking URI (default: TIMBRAL_HOME/mlflow.db)")
     tune.set_defaults(func=cmd_finetune_encoder)
+    head = sub.add_parser("train-context-head",
+                          help="train the head over splink, embedding cosine and listening context on a world")
+    head.add_argument("--world", required=True, help="a world folder from `timbral generate` (scrobbles and truth)")
+    head.add_argument("--output", required=True, help="head JSON (ResolutionResource.context_head_file)")
+    head.add_argument("--without-context", action="store_true", help="splink and embedding cosine only")
+    head.add_argument("--mlflow-uri", help="tracking URI (default: TIMBRAL_HOME/mlflow.db)")
+    head.set_defaults(func=cmd_train_context_head)
     names = sub.add_parser("resolve-names", help="resolve written artist or track names to canonical entities")
     names.add_argument("--entity", choices=("artist", "track"), required=True)
     names.add_argument("--input", required=True, help="CSV with id, name (tracks also artist; album, duration_s, year optional)")
@@ -325,6 +333,54 @@ def cmd_finetune_encoder(args: argparse.Namespace) -> int:
                               "loss": "multiple negatives ranking with hard negatives"},
                              metrics, artifact_dirs={"model": run.output_dir}, metric_history={"train_loss": run.losses})
     print(f"MLflow run {run_id} (experiment encoder_finetuning)")
+    return 0
+
+
+def cmd_train_context_head(args: argparse.Namespace) -> int:
+    import tempfile
+
+    import duckdb
+
+    from .resolution import catalog
+    from .resolution.context_head import (
+        build_variant_context,
+        pair_features,
+        train_head,
+        truth_labels,
+        world_plays_sql,
+    )
+    from .resolution.embeddings import EmbeddingCache, TextEncoder
+    from .resolution.evaluation import world_scrobbles_sql
+    from .resolution.rules_file import load_rules
+    from .tracking import Tracker
+
+    home = _prepare_environment()
+    world = Path(args.world)
+    if not (world / "truth" / "variants.parquet").exists() or not list((world / "scrobbles").glob("*.parquet")):
+        print(f"error: {world} is not a world folder with scrobbles/ and truth/; make one with `timbral generate`",
+              file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        con = duckdb.connect(str(Path(tmp) / "catalog.duckdb"))
+        run = catalog.resolve_window(con, world_scrobbles_sql(world), "1970-01-01", load_rules())
+        build_variant_context(con, world_plays_sql(world))
+        features = pair_features(con, run.scores, TextEncoder(cache=EmbeddingCache(home / "embeddings.duckdb")))
+        labels = truth_labels(con, features, world / "truth")
+        con.close()
+    head = train_head(features, labels, with_context=not args.without_context)
+    head.save(Path(args.output))
+    probability = head.predict(features)
+    agreement = float(((probability >= 0.5) == (labels == 1)).mean())
+    print(f"head on {len(labels):,} candidate pairs ({int(labels.sum()):,} true matches), features "
+          f"{', '.join(head.feature_names)}; training accuracy {agreement:.4f} -> {args.output}")
+    tracker = Tracker(args.mlflow_uri or f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts")
+    importance = dict(zip(head.feature_names, head.booster.feature_importance("gain").tolist(), strict=True))
+    run_id = tracker.log_run("context_head", Path(args.output).stem,
+                             {"world": str(world), "features": ",".join(head.feature_names)},
+                             {"pairs": len(labels), "true_matches": int(labels.sum()), "training_accuracy": agreement,
+                              **{f"gain/{k}": v for k, v in importance.items()}},
+                             json_artifacts={"head.json": head.to_json()})
+    print(f"MLflow run {run_id} (experiment context_head)")
     return 0
 
 

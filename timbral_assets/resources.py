@@ -93,17 +93,25 @@ class ResolutionResource(dg.ConfigurableResource):
     encoder_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     semantic_tier: bool = True
     rules_file: str = ""  # empty: the packaged default rules
+    # a head from `timbral train-context-head`: combines splink, embedding cosine and listening context
+    context_head_file: str = ""
 
     @property
     def model_dir(self) -> Path:
         return Path(self.timbral_home) / "models" / "resolution"
 
-    def encoder(self):
+    def encoder(self, required: bool = False):
+        """The sentence encoder with its cache; None when the semantic tier is off, unless `required`."""
         from .resolution.embeddings import EmbeddingCache, TextEncoder
 
-        if not self.semantic_tier:
+        if not self.semantic_tier and not required:
             return None
         return TextEncoder(self.encoder_model, EmbeddingCache(Path(self.timbral_home) / "embeddings.duckdb"))
+
+    def context_head(self):
+        from .resolution.context_head import ContextHead
+
+        return ContextHead.load(Path(self.context_head_file)) if self.context_head_file else None
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

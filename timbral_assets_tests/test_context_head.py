@@ -56,3 +56,42 @@ def test_a_head_needs_both_classes(scored_world):
     features, labels = scored_world
     with pytest.raises(ValueError, match="both matching and non-matching"):
         train_head(features, np.ones_like(labels), with_context=True)
+
+
+def test_cli_trains_a_head_that_the_assets_apply(tmp_path, tiny_world, world_in_bucket, capsys):
+    """`train-context-head` on the world, then entity_match_scores of one partition through real Dagster
+    with the head configured: the stored probabilities are the head's, splink's weight stays beside them."""
+    import dagster as dg
+
+    from timbral_assets.assets import ingest
+    from timbral_assets.assets import resolution as resolution_assets
+    from timbral_assets.cli import main
+    from timbral_assets.resources import ResolutionResource, local_resources
+    from timbral_assets.sql_models import build_sql_assets
+
+    head_file = tmp_path / "head.json"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["train-context-head", "--world", str(tiny_world), "--output", str(head_file), "--mlflow-uri", uri]) == 0
+    assert "training accuracy" in capsys.readouterr().out and ContextHead.load(head_file).uses_context
+    assert main(["train-context-head", "--world", str(tmp_path), "--output", str(tmp_path / "x.json")]) == 2
+
+    assets = [ingest.synthetic_world, ingest.raw_scrobbles, ingest.raw_spotify, ingest.raw_user_artist_plays,
+              ingest.raw_artist_tags, ingest.raw_aoty, *build_sql_assets(), resolution_assets.resolution_rules,
+              resolution_assets.entity_candidates, resolution_assets.entity_match_scores]
+    resources = local_resources(world_in_bucket, resolution=ResolutionResource(
+        timbral_home=str(world_in_bucket), semantic_tier=False, context_head_file=str(head_file)))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(assets, selection=["raw_scrobbles", "stg_scrobbles", "resolution_rules",
+                                                   "entity_candidates", "entity_match_scores"],
+                                partition_key="2025-03-03", resources=resources, instance=instance)
+    assert result.success
+    meta = result.asset_materializations_for_node("entity_match_scores")[0].metadata
+    assert meta["context_head"].value == str(head_file)
+    con = duckdb.connect(str(world_in_bucket / "warehouse.duckdb"), read_only=True)
+    rows = con.sql("SELECT match_weight, match_probability FROM resolution.entity_match_scores").fetchall()
+    con.close()
+    assert rows
+    splink = np.array([1 / (1 + 2 ** -w) for w, _ in rows])
+    head = np.array([p for _, p in rows])
+    assert np.abs(splink - head).max() > 0.05  # the head, not splink, decided
+    assert ((splink >= 0.5) == (head >= 0.5)).mean() > 0.8  # and mostly agrees with it

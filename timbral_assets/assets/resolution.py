@@ -11,7 +11,7 @@ import dagster as dg
 import pyarrow as pa
 
 from ..partitions import daily_partitions
-from ..resolution import catalog, evaluation
+from ..resolution import catalog, context_head, evaluation
 from ..resolution.matcher import MatcherConfig, match_weight_figure
 from ..resolution.rules_file import RulesFileError, load_rules
 from ..resources import BucketResource, MlflowResource, ResolutionResource, WarehouseResource
@@ -95,15 +95,21 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
     start, _ = _window(context)
     model_path = resolution.model_dir / MODEL_FILE
     model_json = json.loads(model_path.read_text()) if model_path.exists() else None
+    head = resolution.context_head()
     with warehouse_db.connect(transform=True) as con, transaction(con):
         candidates = con.sql("SELECT unique_id_l, unique_id_r, found_by, cosine FROM resolution.entity_candidates "
                              "WHERE window_start = ?", params=[start]).to_arrow_table()
         scores, trained_json, m_u = catalog.score_candidates(con, candidates, model_json, MatcherConfig())
+        if head is not None:
+            scores = context_head.adjust_scores(con, scores, head, resolution.encoder(required=True), """
+                SELECT artist_raw, track_raw, user_id, played_at FROM staging.stg_scrobbles
+                WHERE NOT is_unidentified""")
         con.execute("DELETE FROM resolution.entity_match_scores WHERE window_start = ?", [start])
         con.register("score_arrow", scores)
         con.execute("INSERT INTO resolution.entity_match_scores SELECT ?::DATE, * FROM score_arrow", [start])
         con.unregister("score_arrow")
-    metadata = {"dagster/row_count": scores.num_rows, "model_file": str(model_path)}
+    metadata = {"dagster/row_count": scores.num_rows, "model_file": str(model_path),
+                "context_head": resolution.context_head_file or "none (splink's probability decides)"}
     if model_json is None:
         model_path.parent.mkdir(parents=True, exist_ok=True)
         model_path.write_text(json.dumps(trained_json, indent=1))

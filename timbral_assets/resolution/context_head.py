@@ -55,9 +55,10 @@ def build_variant_context(con: duckdb.DuckDBPyConnection, plays_sql: str) -> Non
 
 
 def pair_features(con: duckdb.DuckDBPyConnection, scores: pa.Table, encoder: TextEncoder) -> pa.Table:
-    """Features of scored candidate pairs (unique_id_l, unique_id_r, found_by, match_weight) over the
-    catalog's resolution.variants, with variant_context built first."""
-    con.register("head_scores", scores.select(["unique_id_l", "unique_id_r", "found_by", "match_weight"]))
+    """Features of scored candidate pairs (unique_id_l, unique_id_r, found_by, match_weight), in their
+    order, over the catalog's resolution.variants, with variant_context built first."""
+    con.register("head_scores", scores.select(["unique_id_l", "unique_id_r", "found_by", "match_weight"])
+                 .append_column("pair_row", pa.array(np.arange(scores.num_rows), pa.int64())))
     pairs = con.sql("""
         WITH ctx AS (SELECT v.variant_id, v.artist_raw, v.track_raw, c.listeners, c.neighbours, c.plays
                      FROM resolution.variants v
@@ -76,7 +77,7 @@ def pair_features(con: duckdb.DuckDBPyConnection, scores: pa.Table, encoder: Tex
                  / nullif(greatest(len(l.listeners), len(r.listeners)), 0) AS listener_ratio,
                ln(1 + least(coalesce(l.plays, 0), coalesce(r.plays, 0))) AS log_min_plays
         FROM head_scores s JOIN ctx l ON l.variant_id = s.unique_id_l JOIN ctx r ON r.variant_id = s.unique_id_r
-        ORDER BY s.unique_id_l, s.unique_id_r""").to_arrow_table()
+        ORDER BY s.pair_row""").to_arrow_table()
     con.unregister("head_scores")
     left = encoder.encode([f"{a} - {t}" if a else t for a, t in zip(pairs["artist_l"].to_pylist(),
                                                                      pairs["track_l"].to_pylist(), strict=True)])
@@ -88,7 +89,8 @@ def pair_features(con: duckdb.DuckDBPyConnection, scores: pa.Table, encoder: Tex
 
 def truth_labels(con: duckdb.DuckDBPyConnection, features: pa.Table, truth_dir: Path) -> np.ndarray:
     """1 where both variants are strings of the same true track of the world, else 0."""
-    con.register("head_pairs", features.select(["unique_id_l", "unique_id_r"]))
+    con.register("head_pairs", features.select(["unique_id_l", "unique_id_r"])
+                 .append_column("pair_row", pa.array(np.arange(features.num_rows), pa.int64())))
     rows = con.sql(f"""
         WITH truth AS (SELECT artist, title, any_value(true_track_id) AS track
                        FROM read_parquet('{Path(truth_dir) / "variants.parquet"}') GROUP BY ALL),
@@ -97,9 +99,25 @@ def truth_labels(con: duckdb.DuckDBPyConnection, features: pa.Table, truth_dir: 
         SELECT coalesce(l.track = r.track, false)
         FROM head_pairs p LEFT JOIN tracks l ON l.variant_id = p.unique_id_l
         LEFT JOIN tracks r ON r.variant_id = p.unique_id_r
-        ORDER BY p.unique_id_l, p.unique_id_r""").fetchall()
+        ORDER BY p.pair_row""").fetchall()
     con.unregister("head_pairs")
     return np.array([int(r[0]) for r in rows], dtype=np.int8)
+
+
+def adjust_scores(con: duckdb.DuckDBPyConnection, scores: pa.Table, head: ContextHead, encoder: TextEncoder,
+                  plays_sql: str) -> pa.Table:
+    """The scores with match_probability replaced by the head's; splink's own stays in match_weight."""
+    if scores.num_rows == 0:
+        return scores
+    if head.uses_context:
+        build_variant_context(con, plays_sql)
+    else:
+        con.execute("""CREATE OR REPLACE TEMP TABLE variant_context AS SELECT NULL::VARCHAR AS artist_raw,
+                       NULL::VARCHAR AS track_raw, NULL::VARCHAR[] AS listeners, NULL::VARCHAR[] AS neighbours,
+                       NULL::BIGINT AS plays WHERE false""")
+    probability = head.predict(pair_features(con, scores, encoder))
+    return scores.set_column(scores.column_names.index("match_probability"), "match_probability",
+                             pa.array(probability, pa.float64()))
 
 
 def _matrix(features: pa.Table, names: list[str]) -> np.ndarray:
