@@ -84,23 +84,22 @@ def album_table(albums: Sequence[AlbumRecord], dimensions: int = 96, seed: int =
     })
 
 
+def _name_comparison(name: str, column: str):
+    return cl.CustomComparison(output_column_name=name, comparison_levels=[
+        cll.NullLevel(column),
+        cll.ExactMatchLevel(column).configure(tf_adjustment_column=column),
+        cll.JaroWinklerLevel(column, 0.9),
+        cll.JaroWinklerLevel(column, 0.7),
+        cll.ElseLevel()])
+
+
 def _settings() -> SettingsCreator:
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=[
             cl.CosineSimilarityAtThresholds("tracks_vec", [0.95, 0.85, 0.7, 0.5]),
-            cl.CustomComparison(output_column_name="artist", comparison_levels=[
-                cll.NullLevel("artist_key"),
-                cll.ExactMatchLevel("artist_key").configure(tf_adjustment_column="artist_key"),
-                cll.JaroWinklerLevel("artist_key", 0.9),
-                cll.JaroWinklerLevel("artist_key", 0.7),
-                cll.ElseLevel()]),
-            cl.CustomComparison(output_column_name="title", comparison_levels=[
-                cll.NullLevel("title_base"),
-                cll.ExactMatchLevel("title_base").configure(tf_adjustment_column="title_base"),
-                cll.JaroWinklerLevel("title_base", 0.9),
-                cll.JaroWinklerLevel("title_base", 0.7),
-                cll.ElseLevel()]),
+            _name_comparison("artist", "artist_key"),
+            _name_comparison("title", "title_base"),
             cl.CustomComparison(output_column_name="disc", comparison_levels=[
                 cll.NullLevel("disc"),
                 cll.ExactMatchLevel("disc"),
