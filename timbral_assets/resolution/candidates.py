@@ -122,8 +122,10 @@ def semantic_pairs(ids: list[str], vectors: np.ndarray, k: int = 8, min_cosine: 
 
 
 def all_candidates(con: duckdb.DuckDBPyConnection, records: str, semantic: pa.Table | None,
-                   new_ids: str | None = None) -> pa.Table:
-    blocked = blocked_pairs(con, records, new_ids)
+                   new_ids: str | None = None, blocked: pa.Table | None = None) -> pa.Table:
+    """Blocked pairs (computed unless given) merged with the semantic tier's neighbours."""
+    if blocked is None:
+        blocked = blocked_pairs(con, records, new_ids)
     if semantic is None or semantic.num_rows == 0:
         return blocked.append_column("cosine", pa.nulls(blocked.num_rows, pa.float32()))
     return con.sql("""

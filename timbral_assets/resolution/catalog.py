@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .candidates import SWAPPED_PASS, all_candidates, semantic_pairs
+from .candidates import SWAPPED_PASS, all_candidates, blocked_pairs, semantic_pairs
 from .clustering import ClusterConfig, constrained_clusters
 from .embeddings import TextEncoder
 from .matcher import TF_COLUMNS, MatcherConfig, TrackMatcher
@@ -147,9 +147,12 @@ def _records(con: duckdb.DuckDBPyConnection, where: str) -> list[TrackRecord]:
     return [TrackRecord(r[0], r[1], r[2], r[3], r[4], None, r[5], r[6], r[7], r[8], r[9], r[10]) for r in rows]
 
 
+SEMANTIC_ENCODE_BUDGET = 2_000  # uncached catalog strings a window may encode (~10 s on this CPU)
+
+
 def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], encoder: TextEncoder | None,
                     semantic_k: int = 8, semantic_min_cosine: float = 0.8,
-                    timings: dict[str, float] | None = None) -> pa.Table:
+                    timings: dict[str, float] | None = None, encode_budget: int = SEMANTIC_ENCODE_BUDGET) -> pa.Table:
     """Pairs between the query variants and every variant (including each other). `timings` receives the
     seconds spent embedding, when given."""
     con.register("query_ids_arrow", pa.table({"unique_id": pa.array(list(query_ids), pa.string())}))
@@ -158,29 +161,48 @@ def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], en
     con.execute("""CREATE OR REPLACE TEMP TABLE variant_records AS
         SELECT variant_id AS unique_id, artist_key, title_key, title_head, title_sorted, version, album_key,
                duration_s, NULL::INTEGER AS year FROM resolution.variants""")
+    blocked = blocked_pairs(con, "variant_records", new_ids="query_ids")
     semantic = None
     if encoder is not None and query_ids:
-        # Only variants that no key tier places need the semantic tier. They are searched against one
-        # representative per rules key (the catalog's distinct tracks, roughly), not every raw string.
+        # The semantic tier is for what blocking missed: only variants that neither a key tier nor any
+        # blocking pass pairs with anything are searched, against one string per existing entity (its
+        # most played) and each other. The catalog's side is encoded once (vectors are cached), at most
+        # `encode_budget` uncached strings a window, most played first, so that a day's cost stays flat
+        # while the index of a large catalog fills over the first windows.
         keyed = key_edges(con)
-        placed = set(keyed["unique_id_l"].to_pylist()) | set(keyed["unique_id_r"].to_pylist())
-        residual = [q for q in query_ids if q not in placed]
+        paired = (set(keyed["unique_id_l"].to_pylist()) | set(keyed["unique_id_r"].to_pylist())
+                  | set(blocked["unique_id_l"].to_pylist()) | set(blocked["unique_id_r"].to_pylist()))
+        residual = [q for q in query_ids if q not in paired]
         con.register("residual_arrow", pa.table({"variant_id": pa.array(residual, pa.string())}))
         reps = con.sql("""
-            SELECT variant_id, artist_raw, track_raw FROM resolution.variants
+            WITH entities AS (
+                SELECT arg_max(v.variant_id, (v.play_count, v.variant_id)) AS variant_id
+                FROM resolution.entity_clusters c JOIN resolution.variants v USING (variant_id)
+                WHERE c.variant_id NOT IN (SELECT variant_id FROM residual_arrow)
+                GROUP BY c.track_id)
+            SELECT variant_id, artist_raw, track_raw, variant_id IN (SELECT variant_id FROM residual_arrow)
+            FROM resolution.variants
             WHERE variant_id IN (SELECT variant_id FROM residual_arrow)
-               OR variant_id IN (SELECT min(variant_id) FROM resolution.variants GROUP BY artist_key, title_key)
-            ORDER BY variant_id""").fetchall()
+               OR variant_id IN (SELECT variant_id FROM entities)
+            ORDER BY play_count DESC, variant_id""").fetchall()
         con.unregister("residual_arrow")
+        texts = [f"{a} - {t}" if a else t for _, a, t, _ in reps]
+        budget = encode_budget
+        chosen = []
+        for row, text, cached in zip(reps, texts, encoder.is_cached(texts), strict=True):
+            if row[3] or cached or budget > 0:
+                chosen.append((row[0], text))
+                budget -= not (row[3] or cached)
+        reps = sorted(chosen)
         ids = [r[0] for r in reps]
         started = time.perf_counter()
-        vectors = encoder.encode([f"{a} - {t}" if a else t for _, a, t in reps])
+        vectors = encoder.encode([text for _, text in reps])
         if timings is not None:
             timings["embedding"] = time.perf_counter() - started
         wanted = set(residual)
         semantic = semantic_pairs(ids, vectors, k=semantic_k, min_cosine=semantic_min_cosine,
-                                  query_mask=np.array([i in wanted for i in ids]))
-    return all_candidates(con, "variant_records", semantic, new_ids="query_ids")
+                                  query_mask=np.array([i in wanted for i in ids], dtype=bool))
+    return all_candidates(con, "variant_records", semantic, new_ids="query_ids", blocked=blocked)
 
 
 def term_frequencies(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
