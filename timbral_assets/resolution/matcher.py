@@ -62,6 +62,14 @@ def _title_comparison():
         comparison_levels=[
             cll.NullLevel("title_key"),
             cll.ExactMatchLevel("title_key").configure(tf_adjustment_column="title_key"),
+            # typos: one edit ("Hnoey", "Dn't Hold Me") or two in a long title; Jaro-Winkler alone puts
+            # short typos beside sibling titles ("Let's Follow" / "Let's Forget")
+            cll.CustomLevel("damerau_levenshtein(title_key_l, title_key_r) <= 1 "
+                            "AND least(length(title_key_l), length(title_key_r)) >= 5",
+                            label_for_charts="one edit apart"),
+            cll.CustomLevel("damerau_levenshtein(title_key_l, title_key_r) <= 2 "
+                            "AND least(length(title_key_l), length(title_key_r)) >= 10",
+                            label_for_charts="two edits apart"),
             cll.JaroWinklerLevel("title_key", 0.95),
             cll.ExactMatchLevel("title_sorted"),
             cll.ExactMatchLevel("title_head"),
