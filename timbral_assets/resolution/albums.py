@@ -77,7 +77,7 @@ def album_table(albums: Sequence[AlbumRecord], dimensions: int = 96, seed: int =
         "unique_id": [a.record_id for a in albums],
         "artist_key": [None if not k or k in VARIOUS else k for k in artist_keys],
         "title_key": [t or None for t in title_keys],
-        "title_base": [(_DISC.sub(" ", t).split() and " ".join(_DISC.sub(" ", t).split())) or None for t in title_keys],
+        "title_base": [" ".join(_DISC.sub(" ", t).split()) or None for t in title_keys],  # without "disc 1"
         "disc": [disc_number(t) for t in title_keys],
         "year": pa.array([a.year for a in albums], pa.int32()),
         "tracks_vec": pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype(np.float32).ravel()), vectors.shape[1]),
