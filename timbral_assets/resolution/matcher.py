@@ -64,11 +64,14 @@ def _title_comparison():
             cll.ExactMatchLevel("title_key").configure(tf_adjustment_column="title_key"),
             # typos: one edit ("Hnoey", "Dn't Hold Me") or two in a long title; Jaro-Winkler alone puts
             # short typos beside sibling titles ("Let's Follow" / "Let's Forget")
-            cll.CustomLevel("damerau_levenshtein(title_key_l, title_key_r) <= 1 "
-                            "AND least(length(title_key_l), length(title_key_r)) >= 5",
+            # (the length tests come first: they are cheap and rule out most pairs before the edit distance)
+            cll.CustomLevel("abs(length(title_key_l) - length(title_key_r)) <= 1 "
+                            "AND least(length(title_key_l), length(title_key_r)) >= 5 "
+                            "AND damerau_levenshtein(title_key_l, title_key_r) <= 1",
                             label_for_charts="one edit apart"),
-            cll.CustomLevel("damerau_levenshtein(title_key_l, title_key_r) <= 2 "
-                            "AND least(length(title_key_l), length(title_key_r)) >= 10",
+            cll.CustomLevel("abs(length(title_key_l) - length(title_key_r)) <= 2 "
+                            "AND least(length(title_key_l), length(title_key_r)) >= 10 "
+                            "AND damerau_levenshtein(title_key_l, title_key_r) <= 2",
                             label_for_charts="two edits apart"),
             cll.JaroWinklerLevel("title_key", 0.95),
             cll.ExactMatchLevel("title_sorted"),
