@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +151,9 @@ class TrackMatcher:
         """`term_frequencies[column]` (columns `column`, `tf_column`) replaces the frequencies splink would
         compute from `records`: scoring a few records against a large catalog needs the catalog's."""
         self.config = config
-        self.con = con or duckdb.connect(config={"memory_limit": "4GB"})
+        # an in-memory database spills to ./.tmp unless told otherwise
+        self.con = con or duckdb.connect(config={"memory_limit": "4GB",
+                                                 "temp_directory": str(Path(tempfile.gettempdir()) / "timbral_duckdb")})
         self.con.execute("SET enable_progress_bar = false")
         self.db_api = DuckDBAPI(self.con)
         self.records = self.db_api.register(records)
