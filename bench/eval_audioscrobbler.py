@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.results_file import append_results  # noqa: E402
+from bench.results_file import append_results, log_evaluation  # noqa: E402
 from timbral_assets.resolution.benchmarks import audioscrobbler_artist_names  # noqa: E402
 from timbral_assets.resolution.name_resolution import resolve_artist_names  # noqa: E402
 
@@ -51,6 +51,10 @@ def main() -> None:
         lines += [f"- {r.name!r} → {r.canonical_name!r} ({r.confidence:.3f})"
                   for r in rng.sample(merged, min(args.sample, len(merged)))]
     print("\n".join(lines))
+    log_evaluation("audioscrobbler_artist_names", {"names": len(rows)},
+                   {"artists": len(clusters), "multi_spelling_artists": sum(len(m) > 1 for m in clusters.values()),
+                    "largest_cluster": max(len(m) for m in clusters.values()), "seconds": elapsed,
+                    **{f"names_by_tier/{k}": v for k, v in tiers.items()}})
     print(f"results appended to {append_results('audioscrobbler_names', lines)}")
 
 

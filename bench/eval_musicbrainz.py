@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.results_file import append_results, log_evaluation  # noqa: E402
 from bench.splink_baseline import plain_splink_clusters  # noqa: E402
 from timbral_assets.resolution.benchmarks import musicbrainz_20k  # noqa: E402
 from timbral_assets.resolution.clustering import ClusterConfig  # noqa: E402
@@ -33,25 +34,33 @@ def main() -> None:
     started = time.perf_counter()
     result = resolve(data.records, encoder=encoder, matcher_config=MatcherConfig(use_embeddings=False),
                      cluster_config=ClusterConfig(threshold=0.5, versions_must_agree=False), exclusive_group=data.source)
-    print(f"{len(data.records):,} records, {result.pairs.num_rows:,} candidate pairs, "
-          f"{time.perf_counter() - started:.1f} s; stages {({k: round(v, 1) for k, v in result.timings_s.items()})}")
-    print("| clustering | threshold | pairwise P | pairwise R | pairwise F1 | B-cubed F1 |")
-    print("|---|---|---|---|---|---|")
+    lines = ["", f"## {time.strftime('%Y-%m-%d %H:%M')}, semantic tier {'on' if args.semantic else 'off'}: "
+                 f"{len(data.records):,} records, {result.pairs.num_rows:,} candidate pairs, "
+                 f"{time.perf_counter() - started:.1f} s; stages {({k: round(v, 1) for k, v in result.timings_s.items()})}",
+             "", "| clustering | threshold | pairwise P | pairwise R | pairwise F1 | B-cubed F1 |", "|---|---|---|---|---|---|"]
+    metrics = {}
     for threshold in (0.5, 0.9):
         for mode, group in (("connected_components", None), ("constrained", None), ("constrained", data.source)):
             assignment = recluster(result, data.records, ClusterConfig(threshold=threshold, versions_must_agree=False),
                                    mode, exclusive_group=group)
             pair, cube = pairwise_scores(assignment, data.truth), bcubed_scores(assignment, data.truth)
             name = mode + (" + one record per source" if group else "")
-            print(f"| {name} | {threshold} | {pair.precision:.4f} | {pair.recall:.4f} | {pair.f1:.4f} | {cube.f1:.4f} |")
+            lines.append(f"| {name} | {threshold} | {pair.precision:.4f} | {pair.recall:.4f} | {pair.f1:.4f} | {cube.f1:.4f} |")
+            key = f"{name.replace(' + ', '_').replace(' ', '_')}/{threshold}/"
+            metrics.update({key + "pairwise_f1": pair.f1, key + "pairwise_precision": pair.precision,
+                            key + "pairwise_recall": pair.recall, key + "bcubed_f1": cube.f1})
     started = time.perf_counter()
     baseline = plain_splink_clusters(DATA)
     elapsed = time.perf_counter() - started
     for threshold, assignment in baseline.items():
         pair, cube = pairwise_scores(assignment, data.truth), bcubed_scores(assignment, data.truth)
-        print(f"| plain splink baseline (default comparisons, connected components; {elapsed:.0f} s) | {threshold} "
-              f"| {pair.precision:.4f} | {pair.recall:.4f} | {pair.f1:.4f} | {cube.f1:.4f} |")
-
+        lines.append(f"| plain splink baseline (default comparisons, connected components; {elapsed:.0f} s) | {threshold} "
+                     f"| {pair.precision:.4f} | {pair.recall:.4f} | {pair.f1:.4f} | {cube.f1:.4f} |")
+        metrics.update({f"plain_splink/{threshold}/pairwise_f1": pair.f1, f"plain_splink/{threshold}/bcubed_f1": cube.f1})
+    print("\n".join(lines))
+    log_evaluation("musicbrainz_20k", {"semantic": args.semantic, "records": len(data.records)}, metrics,
+                   {"m_u.json": result.m_u})
+    print(f"results appended to {append_results('musicbrainz', lines)}")
 
 if __name__ == "__main__":
     main()
