@@ -95,3 +95,36 @@ def test_cli_trains_a_head_that_the_assets_apply(tmp_path, tiny_world, world_in_
     head = np.array([p for _, p in rows])
     assert np.abs(splink - head).max() > 0.05  # the head, not splink, decided
     assert ((splink >= 0.5) == (head >= 0.5)).mean() > 0.8  # and mostly agrees with it
+
+
+def test_splink_itself_compares_embeddings_and_listening_context(tiny_world):
+    """The probabilistic tier's optional comparisons: embedding cosine, shared listeners, shared session
+    neighbours and a shared label, learned by EM from the world's real scrobbles."""
+    from timbral_assets.resolution.matcher import MatcherConfig
+    from timbral_assets.resolution.metrics import pairwise_scores
+    from timbral_assets.resolution.pipeline import resolve
+    from timbral_assets.resolution.records import standardise
+    from timbral_assets.resolution.text import fold
+
+    con = duckdb.connect()
+    build_variant_context(con, world_plays_sql(tiny_world))
+    truth = tiny_world / "truth"
+    rows = con.sql(f"""
+        WITH tracks AS (SELECT * FROM read_parquet('{truth / "tracks.parquet"}') ORDER BY true_track_id LIMIT 200)
+        SELECT DISTINCT v.artist, v.title, v.album, t.duration_s, t.label, t.true_track_id, c.listeners, c.neighbours
+        FROM read_parquet('{truth / "variants.parquet"}') v JOIN tracks t USING (true_track_id)
+        JOIN variant_context c ON c.artist_raw = v.artist AND c.track_raw = v.title
+        WHERE v.variant_kind <> 'unknown_id' ORDER BY ALL""").fetchall()
+    records, context, true_track = [], {}, {}
+    for i, (artist, title, album, duration, label, track, listeners, neighbours) in enumerate(rows):
+        records.append(standardise(f"r{i}", title, artist, album, duration))
+        context[f"r{i}"] = {"top_users": listeners[:5], "neighbours": neighbours, "label_key": fold(label or "")}
+        true_track[f"r{i}"] = track
+    result = resolve(records, encoder=TextEncoder(), context=context,
+                     matcher_config=MatcherConfig(use_embeddings=True, use_context=True, u_max_pairs=1e5))
+    names = {c["output_column_name"] for c in result.model_json["comparisons"]}
+    assert {"embedding", "top_users", "neighbours", "label_key"} <= names
+    weights = {(r["comparison"], r["level"]): r["match_weight"] for r in result.m_u}
+    assert any(c == "top_users" and w is not None and w > 0 for (c, _), w in weights.items())
+    assert any(c == "embedding" and w is not None and w > 0 for (c, _), w in weights.items())
+    assert pairwise_scores(result.assignment, true_track).f1 > 0.9
