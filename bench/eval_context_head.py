@@ -25,16 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.results_file import append_results  # noqa: E402
 from timbral_assets.resolution import catalog  # noqa: E402
-from timbral_assets.resolution.context_head import (  # noqa: E402
-    build_variant_context,
-    pair_features,
-    train_head,
-    truth_labels,
-    world_plays_sql,
-)
+from timbral_assets.resolution.context_head import resolve_world_pairs, train_head  # noqa: E402
 from timbral_assets.resolution.embeddings import EmbeddingCache, TextEncoder  # noqa: E402
-from timbral_assets.resolution.evaluation import evaluate_catalog, world_scrobbles_sql  # noqa: E402
-from timbral_assets.resolution.rules_file import load_rules  # noqa: E402
+from timbral_assets.resolution.evaluation import evaluate_catalog  # noqa: E402
 from timbral_assets.sources.synthetic.world import WorldConfig, generate_world  # noqa: E402
 from timbral_assets.tracking import Tracker  # noqa: E402
 
@@ -43,10 +36,8 @@ def resolved_world(seed: int, scrobbles: int, folder: Path, encoder: TextEncoder
     world = folder / f"world{seed}"
     generate_world(WorldConfig(seed=seed, n_scrobbles=scrobbles), world)
     con = duckdb.connect(str(folder / f"catalog{seed}.duckdb"))
-    run = catalog.resolve_window(con, world_scrobbles_sql(world), "2025-01-01", load_rules())
-    build_variant_context(con, world_plays_sql(world))
-    features = pair_features(con, run.scores, encoder)
-    return world, con, run, features, truth_labels(con, features, world / "truth")
+    pairs = resolve_world_pairs(con, world, encoder)
+    return world, con, pairs.run, pairs.features, pairs.labels
 
 
 def pair_scores(probability: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:

@@ -326,7 +326,7 @@ def cmd_finetune_encoder(args: argparse.Namespace) -> int:
             print(f"{name:<10} recall@1 {scores.recall_at_1:.4f}  recall@5 {scores.recall_at_5:.4f}  "
                   f"hard negatives ranked below the true track {scores.hard_negative_accuracy:.4f}  "
                   f"other scripts recall@1 {scores.recall_at_1_by_kind.get('other_script', float('nan')):.4f}")
-    tracker = Tracker(args.mlflow_uri or f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts")
+    tracker = Tracker.for_home(home, args.mlflow_uri)
     run_id = tracker.log_run("encoder_finetuning", Path(args.output).name,
                              {"base_model": args.base_model, "world": str(args.world), "eval_world": args.eval_world,
                               "epochs": args.epochs, "batch_size": args.batch_size, "triplets": len(triplets),
@@ -341,17 +341,8 @@ def cmd_train_context_head(args: argparse.Namespace) -> int:
 
     import duckdb
 
-    from .resolution import catalog
-    from .resolution.context_head import (
-        build_variant_context,
-        pair_features,
-        train_head,
-        truth_labels,
-        world_plays_sql,
-    )
+    from .resolution.context_head import resolve_world_pairs, train_head
     from .resolution.embeddings import EmbeddingCache, TextEncoder
-    from .resolution.evaluation import world_scrobbles_sql
-    from .resolution.rules_file import load_rules
     from .tracking import Tracker
 
     home = _prepare_environment()
@@ -362,18 +353,16 @@ def cmd_train_context_head(args: argparse.Namespace) -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         con = duckdb.connect(str(Path(tmp) / "catalog.duckdb"))
-        run = catalog.resolve_window(con, world_scrobbles_sql(world), "1970-01-01", load_rules())
-        build_variant_context(con, world_plays_sql(world))
-        features = pair_features(con, run.scores, TextEncoder(cache=EmbeddingCache(home / "embeddings.duckdb")))
-        labels = truth_labels(con, features, world / "truth")
+        pairs = resolve_world_pairs(con, world, TextEncoder(cache=EmbeddingCache(home / "embeddings.duckdb")))
         con.close()
+    features, labels = pairs.features, pairs.labels
     head = train_head(features, labels, with_context=not args.without_context)
     head.save(Path(args.output))
     probability = head.predict(features)
     agreement = float(((probability >= 0.5) == (labels == 1)).mean())
     print(f"head on {len(labels):,} candidate pairs ({int(labels.sum()):,} true matches), features "
           f"{', '.join(head.feature_names)}; training accuracy {agreement:.4f} -> {args.output}")
-    tracker = Tracker(args.mlflow_uri or f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts")
+    tracker = Tracker.for_home(home, args.mlflow_uri)
     importance = dict(zip(head.feature_names, head.booster.feature_importance("gain").tolist(), strict=True))
     run_id = tracker.log_run("context_head", Path(args.output).stem,
                              {"world": str(world), "features": ",".join(head.feature_names)},

@@ -81,8 +81,7 @@ class MlflowResource(dg.ConfigurableResource):
     def tracker(self):
         from .tracking import Tracker
 
-        home = Path(self.timbral_home)
-        return Tracker(self.tracking_uri or f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts")
+        return Tracker.for_home(Path(self.timbral_home), self.tracking_uri)
 
 
 class ResolutionResource(dg.ConfigurableResource):

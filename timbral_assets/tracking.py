@@ -22,6 +22,12 @@ class Tracker:
         self.tracking_uri = tracking_uri
         self.artifact_root = Path(artifact_root).resolve()
 
+    @classmethod
+    def for_home(cls, home: Path, tracking_uri: str | None = None) -> Tracker:
+        """TIMBRAL_HOME/mlflow.db (sqlite) with artifacts in TIMBRAL_HOME/mlartifacts, unless a URI is given."""
+        home = Path(home)
+        return cls(tracking_uri or f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts")
+
     def _client(self):
         import mlflow
 

@@ -6,29 +6,22 @@ import duckdb
 import numpy as np
 import pytest
 
-from timbral_assets.resolution import catalog
 from timbral_assets.resolution.context_head import (
     CONTEXT_FEATURES,
     ContextHead,
     build_variant_context,
-    pair_features,
+    resolve_world_pairs,
     train_head,
-    truth_labels,
     world_plays_sql,
 )
 from timbral_assets.resolution.embeddings import TextEncoder
-from timbral_assets.resolution.evaluation import world_scrobbles_sql
-from timbral_assets.resolution.rules_file import load_rules
 
 
 @pytest.fixture(scope="module")
 def scored_world(tmp_path_factory, tiny_world):
     con = duckdb.connect(str(tmp_path_factory.mktemp("head") / "catalog.duckdb"))
-    run = catalog.resolve_window(con, world_scrobbles_sql(tiny_world), "2025-03-01", load_rules())
-    build_variant_context(con, world_plays_sql(tiny_world))
-    features = pair_features(con, run.scores, TextEncoder())
-    labels = truth_labels(con, features, tiny_world / "truth")
-    yield features, labels
+    pairs = resolve_world_pairs(con, tiny_world, TextEncoder(), window_start="2025-03-01")
+    yield pairs.features, pairs.labels
     con.close()
 
 

@@ -31,7 +31,7 @@ from .clustering import ClusterConfig, constrained_clusters
 from .embeddings import TextEncoder
 from .matcher import TF_COLUMNS, MatcherConfig, TrackMatcher
 from .pipeline import misoriented_edges, records_table, score_with_swaps, swapped_copies
-from .records import TrackRecord, content_hash, standardise
+from .records import TrackRecord, content_hash, embedding_text, standardise
 from .rules_file import ResolutionRules
 from .text import fold, fold_artist
 
@@ -91,6 +91,11 @@ def _standardised_row(vid: str, artist_raw: str, track_raw: str, album_raw: str 
             fold_artist(artist) + "|" + fold(title), rec.duration_s)
 
 
+def known_artist_keys(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """Artist keys already in the catalog: credit parsing keeps "X & Y" whole when it is a known artist."""
+    return frozenset(r[0] for r in con.sql("SELECT DISTINCT artist_key FROM resolution.variants").fetchall())
+
+
 def add_variants(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, window_start: str,
                  rules: ResolutionRules) -> list[str]:
     """Insert the window's unseen (artist, title) variants, standardised; return their ids.
@@ -105,7 +110,7 @@ def add_variants(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, window_star
         WHERE NOT EXISTS (SELECT 1 FROM resolution.variants v
                           WHERE v.artist_raw = p.artist_raw AND v.track_raw = p.track_raw)
         GROUP BY artist_raw, track_raw""").fetchall()
-    known = frozenset(r[0] for r in con.sql("SELECT DISTINCT artist_key FROM resolution.variants").fetchall())
+    known = known_artist_keys(con)
     out = []
     for artist_raw, track_raw, album_raw, duration_s, track_mbid, artist_mbid, plays, listeners, users in rows:
         vid = variant_id(artist_raw, track_raw)
@@ -130,7 +135,7 @@ def reapply_rules(con: duckdb.DuckDBPyConnection, rules: ResolutionRules) -> lis
                    "WHERE rules_version IS DISTINCT FROM ?", params=[rules.version]).fetchall()
     if not rows:
         return []
-    known = frozenset(r[0] for r in con.sql("SELECT DISTINCT artist_key FROM resolution.variants").fetchall())
+    known = known_artist_keys(con)
     columns = ["variant_id", "artist_key", "title_key", "title_head", "title_sorted", "version", "album_key", "exact_key"]
     updated = [(r[0], *_standardised_row(r[0], r[1], r[2], r[3], r[4], rules, known)[:7]) for r in rows]
     con.register("restandardised", pa.table({c: [u[i] for u in updated] for i, c in enumerate(columns)}))
@@ -186,7 +191,7 @@ def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], en
                OR variant_id IN (SELECT variant_id FROM entities)
             ORDER BY play_count DESC, variant_id""").fetchall()
         con.unregister("residual_arrow")
-        texts = [f"{a} - {t}" if a else t for _, a, t, _ in reps]
+        texts = [embedding_text(a, t) for _, a, t, _ in reps]
         budget = encode_budget
         chosen = []
         for row, text, cached in zip(reps, texts, encoder.is_cached(texts), strict=True):

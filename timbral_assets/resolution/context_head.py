@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from .embeddings import TextEncoder
+from .records import embedding_text
 
 SCORE_FEATURES = ["match_weight", "cosine", "found_by_semantic", "found_by_swapped"]
 CONTEXT_FEATURES = ["shared_listeners", "listener_jaccard", "neighbour_jaccard", "listener_ratio", "log_min_plays"]
@@ -79,12 +80,34 @@ def pair_features(con: duckdb.DuckDBPyConnection, scores: pa.Table, encoder: Tex
         FROM head_scores s JOIN ctx l ON l.variant_id = s.unique_id_l JOIN ctx r ON r.variant_id = s.unique_id_r
         ORDER BY s.pair_row""").to_arrow_table()
     con.unregister("head_scores")
-    left = encoder.encode([f"{a} - {t}" if a else t for a, t in zip(pairs["artist_l"].to_pylist(),
-                                                                     pairs["track_l"].to_pylist(), strict=True)])
-    right = encoder.encode([f"{a} - {t}" if a else t for a, t in zip(pairs["artist_r"].to_pylist(),
-                                                                      pairs["track_r"].to_pylist(), strict=True)])
+    left = encoder.encode([embedding_text(a, t) for a, t in zip(pairs["artist_l"].to_pylist(),
+                                                                 pairs["track_l"].to_pylist(), strict=True)])
+    right = encoder.encode([embedding_text(a, t) for a, t in zip(pairs["artist_r"].to_pylist(),
+                                                                  pairs["track_r"].to_pylist(), strict=True)])
     cosine = (left * right).sum(axis=1) if len(left) else np.zeros(0, dtype=np.float32)
     return pairs.append_column("cosine", pa.array(cosine.astype(np.float64)))
+
+
+@dataclass
+class WorldPairs:
+    """A synthetic world resolved by the catalog, with every scored candidate pair's features and label."""
+
+    run: object  # catalog.WindowRun
+    features: pa.Table
+    labels: np.ndarray
+
+
+def resolve_world_pairs(con: duckdb.DuckDBPyConnection, world_dir: Path, encoder: TextEncoder,
+                        window_start: str = "2025-01-01") -> WorldPairs:
+    """Resolve all of a world's scrobbles into the catalog in `con`, then build the head's training data."""
+    from . import catalog
+    from .evaluation import world_scrobbles_sql
+    from .rules_file import load_rules
+
+    run = catalog.resolve_window(con, world_scrobbles_sql(world_dir), window_start, load_rules())
+    build_variant_context(con, world_plays_sql(world_dir))
+    features = pair_features(con, run.scores, encoder)
+    return WorldPairs(run, features, truth_labels(con, features, Path(world_dir) / "truth"))
 
 
 def truth_labels(con: duckdb.DuckDBPyConnection, features: pa.Table, truth_dir: Path) -> np.ndarray:

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from .candidates import SWAPPED_PASS, blocked_pairs
-from .catalog import _standardised_row, term_frequencies, variant_id
+from .catalog import _standardised_row, known_artist_keys, term_frequencies, variant_id
 from .matcher import MatcherConfig, TrackMatcher
 from .pipeline import SWAPPED_SUFFIX
 from .rules_file import ResolutionRules
@@ -116,7 +116,7 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
         album = album if album is not None else known[0][0]
         duration_s = duration_s if duration_s is not None else known[0][1]
     mbid = known[0][2] if known else None
-    artist_keys = frozenset(r[0] for r in con.sql("SELECT DISTINCT artist_key FROM resolution.variants").fetchall())
+    artist_keys = known_artist_keys(con)
     keys = _standardised_row(QUERY_ID, artist, title, album, duration_s, rules, artist_keys)
     names = ["artist_key", "title_key", "title_head", "title_sorted", "version", "album_key", "exact_key", "duration_s"]
     standardised = dict(zip(names, keys, strict=True))

@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 
 from .embeddings import DEFAULT_MODEL, TextEncoder, resolve_model_path
+from .records import embedding_text
 
 
 @dataclass(frozen=True)
@@ -32,22 +33,18 @@ class Triplet:
     negative: str
 
 
-def _text(artist: str | None, title: str | None) -> str:
-    return f"{artist} - {title}" if artist else (title or "")
-
-
 def _truth(truth_dir: Path) -> tuple[dict[str, tuple[str, str, str]], dict[str, list[tuple[str, str]]],
                                      dict[str, list[str]]]:
     """track -> (canonical text, artist id, version); track -> [(variant text, kind)]; track -> hard negatives."""
     con = duckdb.connect()
-    tracks = {r[0]: (_text(r[1], r[2]), r[3], r[4]) for r in con.sql(f"""
+    tracks = {r[0]: (embedding_text(r[1], r[2]), r[3], r[4]) for r in con.sql(f"""
         SELECT true_track_id, artist, title, true_artist_id, version
         FROM read_parquet('{truth_dir / "tracks.parquet"}')""").fetchall()}
     variants: dict[str, list[tuple[str, str]]] = {}
     for track, artist, title, kind in con.sql(f"""
             SELECT DISTINCT true_track_id, artist, title, variant_kind
             FROM read_parquet('{truth_dir / "variants.parquet"}') ORDER BY ALL""").fetchall():
-        text = _text(artist, title)
+        text = embedding_text(artist, title)
         if track in tracks and text != tracks[track][0]:
             variants.setdefault(track, []).append((text, kind))
     negatives: dict[str, list[str]] = {}

@@ -57,6 +57,13 @@ DURATION_DIFFERENT_M = 0.03  # share of true matches more than 30 s apart (radio
 ALBUM_DIFFERENT_M = 0.05  # one recording on several releases (single, album, compilation); EM sees too few
 
 
+def _edits_apart(column: str, edits: int, min_length: int, label: str):
+    # the length tests come first: they are cheap and rule out most pairs before the edit distance
+    return cll.CustomLevel(f"abs(length({column}_l) - length({column}_r)) <= {edits} "
+                           f"AND least(length({column}_l), length({column}_r)) >= {min_length} "
+                           f"AND damerau_levenshtein({column}_l, {column}_r) <= {edits}", label_for_charts=label)
+
+
 def _title_comparison():
     return cl.CustomComparison(
         output_column_name="title",
@@ -65,15 +72,8 @@ def _title_comparison():
             cll.ExactMatchLevel("title_key").configure(tf_adjustment_column="title_key"),
             # typos: one edit ("Hnoey", "Dn't Hold Me") or two in a long title; Jaro-Winkler alone puts
             # short typos beside sibling titles ("Let's Follow" / "Let's Forget")
-            # (the length tests come first: they are cheap and rule out most pairs before the edit distance)
-            cll.CustomLevel("abs(length(title_key_l) - length(title_key_r)) <= 1 "
-                            "AND least(length(title_key_l), length(title_key_r)) >= 5 "
-                            "AND damerau_levenshtein(title_key_l, title_key_r) <= 1",
-                            label_for_charts="one edit apart"),
-            cll.CustomLevel("abs(length(title_key_l) - length(title_key_r)) <= 2 "
-                            "AND least(length(title_key_l), length(title_key_r)) >= 10 "
-                            "AND damerau_levenshtein(title_key_l, title_key_r) <= 2",
-                            label_for_charts="two edits apart"),
+            _edits_apart("title_key", 1, min_length=5, label="one edit apart"),
+            _edits_apart("title_key", 2, min_length=10, label="two edits apart"),
             cll.JaroWinklerLevel("title_key", 0.95),
             cll.ExactMatchLevel("title_sorted"),
             cll.ExactMatchLevel("title_head"),

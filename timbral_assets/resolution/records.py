@@ -98,7 +98,13 @@ class TrackRecord:
 
     @property
     def embedding_text(self) -> str:
-        return f"{self.artist} - {self.title}" if self.artist else self.title
+        return embedding_text(self.artist, self.title)
+
+
+def embedding_text(artist: str | None, title: str | None) -> str:
+    """The one text a sentence encoder sees for a track string; embeddings are cached by its hash, so every
+    tier must write it alike."""
+    return f"{artist} - {title}" if artist else (title or "")
 
 
 def _strip_appended(title: str, album: str, artist: str) -> str:
