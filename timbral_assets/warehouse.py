@@ -6,6 +6,7 @@ No Dagster here: assets, the CLI, tests and benchmarks all write through these f
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -268,3 +269,40 @@ def rows_to_markdown(names: list[str], rows: list[tuple]) -> str:
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a file so that a reader, or a run after a crash, sees the old content or the new, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# When a row was written, not what it says: two runs on the same input differ only here.
+AUDIT_COLUMNS = frozenset({"ingested_at", "recorded_at", "loaded_at", "created_at"})
+
+
+def table_fingerprints(con: duckdb.DuckDBPyConnection, strip_prefix: str | None = None) -> dict[str, tuple[int, str]]:
+    """schema.table -> (rows, md5 of the sorted row hashes) for every table, audit columns left out.
+    `strip_prefix` (a home folder) is removed from text values first, so that two homes compare equal."""
+    out: dict[str, tuple[int, str]] = {}
+    tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary "
+                         "ORDER BY 1, 2").fetchall()
+    for schema, table in tables:
+        columns = con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+            "ORDER BY column_index", [schema, table]).fetchall()
+        values = [f'replace("{c}", $prefix, \'\')' if strip_prefix and t == "VARCHAR" else f'"{c}"'
+                  for c, t in columns if c not in AUDIT_COLUMNS]
+        row = f"hash(({', '.join(values)},))" if values else "0"
+        n, digest = con.execute(
+            f"SELECT count(*), md5(coalesce(string_agg(h::VARCHAR, ',' ORDER BY h), '')) "
+            f"FROM (SELECT {row} AS h FROM {schema}.{table})",
+            {"prefix": strip_prefix} if strip_prefix and "$prefix" in row else {}).fetchone()
+        out[f"{schema}.{table}"] = (int(n), digest)
+    return out

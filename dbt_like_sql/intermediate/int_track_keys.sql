@@ -19,7 +19,7 @@ WITH key_plays AS (
 per_key AS (
     SELECT artist_norm, title_norm,
            coalesce(max(max_ms) - min(min_ms) > 20000, false) AS several_recordings,
-           arg_max(observed_bucket, n_plays) FILTER (WHERE observed_bucket IS NOT NULL) AS modal_bucket
+           arg_max(observed_bucket, (n_plays, observed_bucket)) FILTER (WHERE observed_bucket IS NOT NULL) AS modal_bucket
     FROM key_plays
     GROUP BY ALL
 ),

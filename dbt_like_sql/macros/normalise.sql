@@ -54,6 +54,11 @@ CREATE OR REPLACE MACRO tb_norm_tag(s) AS
 CREATE OR REPLACE MACRO tb_is_placeholder(s) AS
     tb_norm_text(s) IN ('', 'id', 'unknown', 'unknown artist', 'untitled', 'track', '[unknown]');
 
+-- The most common value of a histogram(x) map, ties to the greater value: unlike mode() and any_value(),
+-- the same rows give the same answer however DuckDB's threads split them.
+CREATE OR REPLACE MACRO tb_most_common(h) AS
+    (list_sort(list_transform(map_entries(h), lambda e: {'n': e.value, 'v': e.key}), 'DESC')[1]).v;
+
 -- How good a raw string is as the display form of its entity, highest first: needing no normalisation
 -- beyond case and punctuation, not all lower case, most played, keeping its accents.
 CREATE OR REPLACE MACRO tb_display_rank(raw, is_clean, plays) AS

@@ -16,8 +16,8 @@ display AS (
 SELECT
     s.artist_id,
     d.artist_name,
-    any_value(s.artist_norm) AS artist_norm,
-    mode(s.artist_mbid) AS artist_mbid,
+    tb_most_common(histogram(s.artist_norm)) AS artist_norm,
+    tb_most_common(histogram(s.artist_mbid)) AS artist_mbid,
     count(*) AS play_count,
     count(DISTINCT s.user_id) AS listener_count,
     count(DISTINCT s.track_id) AS track_count,

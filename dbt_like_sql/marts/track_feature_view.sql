@@ -19,10 +19,10 @@ spotify AS (
     SELECT t.track_id,
            count(*) AS spotify_matches,
            max(s.popularity) AS spotify_popularity,
-           avg(s.danceability) AS danceability, avg(s.energy) AS energy, avg(s.valence) AS valence,
-           avg(s.tempo) AS tempo, avg(s.loudness) AS loudness, avg(s.acousticness) AS acousticness,
-           avg(s.instrumentalness) AS instrumentalness, avg(s.speechiness) AS speechiness,
-           avg(s.liveness) AS liveness, bool_or(s.explicit) AS explicit
+           round(avg(s.danceability), 6) AS danceability, round(avg(s.energy), 6) AS energy, round(avg(s.valence), 6) AS valence,
+           round(avg(s.tempo), 6) AS tempo, round(avg(s.loudness), 6) AS loudness, round(avg(s.acousticness), 6) AS acousticness,
+           round(avg(s.instrumentalness), 6) AS instrumentalness, round(avg(s.speechiness), 6) AS speechiness,
+           round(avg(s.liveness), 6) AS liveness, bool_or(s.explicit) AS explicit
     FROM {{ ref('tracks_core') }} t
     JOIN {{ ref('stg_spotify_tracks') }} s USING (artist_norm, title_norm)
     GROUP BY t.track_id
@@ -30,9 +30,9 @@ spotify AS (
 aoty AS (
     SELECT t.track_id,
            min(a.release_year) AS release_year,
-           avg(a.critic_score) AS album_critic_score,
-           avg(a.user_score) AS album_user_score,
-           any_value(a.label) AS label
+           round(avg(a.critic_score), 6) AS album_critic_score,
+           round(avg(a.user_score), 6) AS album_user_score,
+           tb_most_common(histogram(a.label)) AS label
     FROM {{ ref('tracks_core') }} t
     JOIN {{ ref('stg_aoty_album_tracks') }} a USING (artist_norm, title_norm)
     GROUP BY t.track_id

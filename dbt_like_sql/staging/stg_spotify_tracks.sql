@@ -20,5 +20,6 @@ SELECT
 FROM {{ source('raw', 'raw_spotify_tracks') }} t
 LEFT JOIN (
     SELECT DISTINCT ON (spotify_track_id) * FROM {{ source('raw', 'raw_spotify_audio_features') }}
+    ORDER BY spotify_track_id, source_file, source_line
 ) f USING (spotify_track_id)
 WHERE t.artists IS NOT NULL AND len(t.artists) > 0 AND t.track_name IS NOT NULL

@@ -15,7 +15,7 @@ from ..resolution import catalog, context_head, evaluation
 from ..resolution.matcher import MatcherConfig, match_weight_figure
 from ..resolution.rules_file import RulesFileError, load_rules
 from ..resources import BucketResource, MlflowResource, ResolutionResource, WarehouseResource
-from ..warehouse import transaction
+from ..warehouse import transaction, write_atomically
 from .common import DUCKDB_POOL, preview
 from .ingest import WORLD_POINTER, _window, current_world
 
@@ -53,22 +53,20 @@ def resolution_rules(context: dg.AssetExecutionContext, resolution: ResolutionRe
 @dg.asset(deps=["stg_scrobbles", resolution_rules], **_PARTITIONED)
 def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionResource,
                       warehouse_db: WarehouseResource) -> dg.MaterializeResult:
-    """Candidate pairs for the window's new (artist, title) variants, variants whose rules changed and the
-    unmatched queue: blocking passes plus sentence-embedding nearest neighbours."""
+    """Candidate pairs for every unresolved (artist, title) variant (the window's new ones, and any a run
+    that died left behind), variants whose rules changed and the unmatched queue: blocking passes plus
+    sentence-embedding nearest neighbours."""
     start, end = _window(context)
     rules = load_rules(resolution.rules_file or None)
     encoder = resolution.encoder()
     with warehouse_db.connect(transform=True) as con, transaction(con):
         catalog.ensure_tables(con)
-        changed = catalog.reapply_rules(con, rules)
-        new = catalog.add_variants(con, f"""
+        con.execute("CREATE OR REPLACE TEMP TABLE window_bounds AS SELECT ?::DATE AS s, ?::DATE AS e", [start, end])
+        query, new, changed, queue = catalog.window_query(con, """
             SELECT artist_raw, track_raw, album_raw, duration_ms, track_mbid, artist_mbid, user_id
-            FROM staging.stg_scrobbles
-            WHERE play_date >= DATE '{start}' AND play_date < DATE '{end}' AND NOT is_unidentified""",
-                                   str(start), rules)
-        queue = catalog.retry_ids(con)
-        query = sorted(set(new) | set(changed) | set(queue))
-        candidates = catalog.find_candidates(con, query, encoder)
+            FROM staging.stg_scrobbles, window_bounds
+            WHERE play_date >= s AND play_date < e AND NOT is_unidentified""", str(start), rules)
+        candidates = catalog.find_candidates(con, query, encoder, window_start=str(start))
         con.execute("CREATE TABLE IF NOT EXISTS resolution.window_queries (window_start DATE, variant_id VARCHAR)")
         con.execute("DELETE FROM resolution.window_queries WHERE window_start = ?", [start])
         con.register("query_arrow", pa.table({"variant_id": pa.array(query, pa.string())}))
@@ -83,6 +81,7 @@ def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionR
         con.unregister("candidate_arrow")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": candidates.num_rows, "new_variants": len(new), "rules_changed_variants": len(changed),
+        "left_unresolved_by_earlier_runs": len(set(query) - set(new) - set(changed) - set(queue)),
         "retried_from_queue": len(queue), "pairs_by_pass": dg.MetadataValue.json(dict(passes)),
         "strings_encoded": encoder.encoded_count if encoder else 0})
 
@@ -91,15 +90,29 @@ def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionR
 def entity_match_scores(context: dg.AssetExecutionContext, resolution: ResolutionResource,
                         warehouse_db: WarehouseResource, mlflow: MlflowResource) -> dg.MaterializeResult:
     """splink 5 scores of the window's candidate pairs. The first run trains the model (u by random sampling,
-    m by EM, term-frequency adjustments) on the catalog, saves it and logs it to MLflow; later runs load it."""
+    m by EM, term-frequency adjustments) on the catalog, logs it to MLflow and saves it; every run scores
+    with the saved model, so a window scores the same whether or not its run trained it."""
     start, _ = _window(context)
     model_path = resolution.model_dir / MODEL_FILE
     model_json = json.loads(model_path.read_text()) if model_path.exists() else None
     head = resolution.context_head()
+    metadata: dict = {"model_file": str(model_path),
+                      "context_head": resolution.context_head_file or "none (splink's probability decides)"}
     with warehouse_db.connect(transform=True) as con, transaction(con):
         candidates = con.sql("SELECT unique_id_l, unique_id_r, found_by, cosine FROM resolution.entity_candidates "
                              "WHERE window_start = ?", params=[start]).to_arrow_table()
-        scores, trained_json, m_u = catalog.score_candidates(con, candidates, model_json, MatcherConfig())
+        if model_json is None:
+            model_json, m_u = catalog.train_matcher(con, candidates, MatcherConfig())
+            params = {f"m_u/{r['comparison']}/{r['level']}"[:250]: f"m={r['m']:.4g} u={r['u']:.4g}"
+                      for r in m_u if r["m"] is not None and r["u"] is not None}
+            params["prior"] = model_json.get("probability_two_random_records_match")
+            metadata["mlflow_run_id"] = mlflow.tracker().log_run(
+                "entity_resolution", "track_matcher", params, {"training_variants": con.sql("SELECT count(*) FROM resolution.variants").fetchall()[0][0]},
+                json_artifacts={"track_matcher.json": model_json, "m_u.json": m_u},
+                figures={"match_weights.png": match_weight_figure(m_u)})
+            write_atomically(model_path, json.dumps(model_json, indent=1))
+            metadata["trained"] = True
+        scores, _, _ = catalog.score_candidates(con, candidates, model_json, MatcherConfig())
         if head is not None:
             scores = context_head.adjust_scores(con, scores, head, resolution.encoder(required=True), """
                 SELECT artist_raw, track_raw, user_id, played_at FROM staging.stg_scrobbles
@@ -108,23 +121,8 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
         con.register("score_arrow", scores)
         con.execute("INSERT INTO resolution.entity_match_scores SELECT ?::DATE, * FROM score_arrow", [start])
         con.unregister("score_arrow")
-    metadata = {"dagster/row_count": scores.num_rows, "model_file": str(model_path),
-                "context_head": resolution.context_head_file or "none (splink's probability decides)"}
-    if model_json is None:
-        model_path.parent.mkdir(parents=True, exist_ok=True)
-        model_path.write_text(json.dumps(trained_json, indent=1))
-        figure = match_weight_figure(m_u)
-        params = {f"m_u/{r['comparison']}/{r['level']}"[:250]: f"m={r['m']:.4g} u={r['u']:.4g}"
-                  for r in m_u if r["m"] is not None and r["u"] is not None}
-        params["prior"] = trained_json.get("probability_two_random_records_match")
-        run_id = mlflow.tracker().log_run(
-            "entity_resolution", "track_matcher", params,
-            {"candidate_pairs": candidates.num_rows,
-             "pairs_above_0_5": sum(p >= 0.5 for p in scores["match_probability"].to_pylist())},
-            json_artifacts={"track_matcher.json": trained_json, "m_u.json": m_u},
-            figures={"match_weights.png": figure})
-        metadata["mlflow_run_id"] = run_id
-        metadata["trained"] = True
+    metadata["dagster/row_count"] = scores.num_rows
+    metadata["pairs_above_0_5"] = sum(p >= 0.5 for p in scores["match_probability"].to_pylist())
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -8,6 +8,10 @@ Tables (DuckDB schema `resolution`):
   entity_clusters   variant -> canonical track / artist, tier, method, confidence, quality level
   overrides         manual (artist, title) -> track_id; always win, never written by the resolver
   unmatched_queue   variants with no medium-or-better mapping, by play count; retried every run
+  semantic_index    catalog variants the semantic tier searches against
+
+A variant is resolved when, and only when, its entity_clusters row exists: a window's query is every variant
+without one (new or left by a run that died), so a run killed between the assets is redone by the next.
 
 Canonical ids are stable: an existing variant keeps its track_id, a new variant joins an existing entity
 or founds a new one whose id hashes the founder's keys. Two existing entities are never merged silently.
@@ -54,6 +58,9 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS resolution.entity_clusters (
         variant_id VARCHAR PRIMARY KEY, track_id VARCHAR, artist_id VARCHAR, tier VARCHAR, method VARCHAR,
         confidence DOUBLE, quality VARCHAR, suggested_track_id VARCHAR, resolved_in DATE)""",
+    # catalog variants whose strings the semantic tier searches: which ones is warehouse state, written in the
+    # candidates' transaction, so that the choice never depends on what the embedding cache happens to hold
+    "CREATE TABLE IF NOT EXISTS resolution.semantic_index (variant_id VARCHAR PRIMARY KEY, added_in DATE)",
     """CREATE TABLE IF NOT EXISTS resolution.overrides (
         artist_raw VARCHAR, track_raw VARCHAR, track_id VARCHAR, note VARCHAR,
         created_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (artist_raw, track_raw))""",
@@ -91,6 +98,13 @@ def _standardised_row(vid: str, artist_raw: str, track_raw: str, album_raw: str 
             fold_artist(artist) + "|" + fold(title), rec.duration_s)
 
 
+def most_common(column: str) -> str:
+    """SQL for the most common non-null value of a column in a GROUP BY, ties to the greater value. Unlike
+    mode() and any_value(), the answer does not depend on how DuckDB's threads split the rows."""
+    return (f"(list_sort(list_transform(map_entries(histogram({column})), "
+            "lambda e: {'n': e.value, 'v': e.key}), 'DESC')[1]).v")
+
+
 def known_artist_keys(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     """Artist keys already in the catalog: credit parsing keeps "X & Y" whole when it is a known artist."""
     return frozenset(r[0] for r in con.sql("SELECT DISTINCT artist_key FROM resolution.variants").fetchall())
@@ -102,8 +116,9 @@ def add_variants(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, window_star
     `scrobbles_sql` selects artist_raw, track_raw, album_raw, duration_ms, track_mbid, artist_mbid, user_id."""
     rows = con.sql(f"""
         WITH plays AS ({scrobbles_sql})
-        SELECT artist_raw, track_raw, mode(album_raw) AS album_raw, median(duration_ms) / 1000.0 AS duration_s,
-               mode(track_mbid) AS track_mbid, mode(artist_mbid) AS artist_mbid, count(*) AS play_count,
+        SELECT artist_raw, track_raw, {most_common('album_raw')} AS album_raw,
+               median(duration_ms) / 1000.0 AS duration_s, {most_common('track_mbid')} AS track_mbid,
+               {most_common('artist_mbid')} AS artist_mbid, count(*) AS play_count,
                count(DISTINCT user_id) AS listener_count,
                list(user_id ORDER BY user_id)[1:5] AS top_users
         FROM plays p
@@ -127,6 +142,24 @@ def add_variants(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, window_star
                     "FROM new_variant_rows")
         con.unregister("new_variant_rows")
     return [r[0] for r in out]
+
+
+def unresolved_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Variants without a cluster row: this window's new ones, and any that a run which died left behind."""
+    return [r[0] for r in con.sql("""
+        SELECT v.variant_id FROM resolution.variants v
+        WHERE NOT EXISTS (SELECT 1 FROM resolution.entity_clusters c WHERE c.variant_id = v.variant_id)
+        ORDER BY v.variant_id""").fetchall()]
+
+
+def window_query(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, window_start: str,
+                 rules: ResolutionRules) -> tuple[list[str], list[str], list[str], list[str]]:
+    """What a window resolves: (query, new, changed, queue). New variants are added; the query is every
+    unresolved variant, those whose rules changed and the unmatched queue."""
+    changed = reapply_rules(con, rules)
+    new = add_variants(con, scrobbles_sql, window_start, rules)
+    queue = retry_ids(con)
+    return sorted(set(unresolved_ids(con)) | set(changed) | set(queue)), new, changed, queue
 
 
 def reapply_rules(con: duckdb.DuckDBPyConnection, rules: ResolutionRules) -> list[str]:
@@ -157,9 +190,11 @@ SEMANTIC_ENCODE_BUDGET = 2_000  # uncached catalog strings a window may encode (
 
 def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], encoder: TextEncoder | None,
                     semantic_k: int = 8, semantic_min_cosine: float = 0.8,
-                    timings: dict[str, float] | None = None, encode_budget: int = SEMANTIC_ENCODE_BUDGET) -> pa.Table:
+                    timings: dict[str, float] | None = None, encode_budget: int = SEMANTIC_ENCODE_BUDGET,
+                    window_start: str | None = None) -> pa.Table:
     """Pairs between the query variants and every variant (including each other). `timings` receives the
-    seconds spent embedding, when given."""
+    seconds spent embedding, when given. Catalog strings newly searched by the semantic tier are added to
+    resolution.semantic_index (as of `window_start`)."""
     con.register("query_ids_arrow", pa.table({"unique_id": pa.array(list(query_ids), pa.string())}))
     con.execute("CREATE OR REPLACE TEMP TABLE query_ids AS SELECT * FROM query_ids_arrow")
     con.unregister("query_ids_arrow")
@@ -171,9 +206,10 @@ def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], en
     if encoder is not None and query_ids:
         # The semantic tier is for what blocking missed: only variants that neither a key tier nor any
         # blocking pass pairs with anything are searched, against one string per existing entity (its
-        # most played) and each other. The catalog's side is encoded once (vectors are cached), at most
-        # `encode_budget` uncached strings a window, most played first, so that a day's cost stays flat
-        # while the index of a large catalog fills over the first windows.
+        # most played) and each other. The catalog's side grows by at most `encode_budget` strings a
+        # window, most played first, so that a day's cost stays flat while the index of a large catalog
+        # fills over the first windows. Which strings are in is recorded in resolution.semantic_index;
+        # the embedding cache only saves encoding time.
         keyed = key_edges(con)
         paired = (set(keyed["unique_id_l"].to_pylist()) | set(keyed["unique_id_r"].to_pylist())
                   | set(blocked["unique_id_l"].to_pylist()) | set(blocked["unique_id_r"].to_pylist()))
@@ -185,19 +221,26 @@ def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], en
                 FROM resolution.entity_clusters c JOIN resolution.variants v USING (variant_id)
                 WHERE c.variant_id NOT IN (SELECT variant_id FROM residual_arrow)
                 GROUP BY c.track_id)
-            SELECT variant_id, artist_raw, track_raw, variant_id IN (SELECT variant_id FROM residual_arrow)
+            SELECT variant_id, artist_raw, track_raw, variant_id IN (SELECT variant_id FROM residual_arrow),
+                   variant_id IN (SELECT variant_id FROM resolution.semantic_index)
             FROM resolution.variants
             WHERE variant_id IN (SELECT variant_id FROM residual_arrow)
                OR variant_id IN (SELECT variant_id FROM entities)
             ORDER BY play_count DESC, variant_id""").fetchall()
         con.unregister("residual_arrow")
-        texts = [embedding_text(a, t) for _, a, t, _ in reps]
         budget = encode_budget
-        chosen = []
-        for row, text, cached in zip(reps, texts, encoder.is_cached(texts), strict=True):
-            if row[3] or cached or budget > 0:
-                chosen.append((row[0], text))
-                budget -= not (row[3] or cached)
+        chosen, indexed_now = [], []
+        for variant, artist_raw, track_raw, is_query, indexed in reps:
+            if is_query or indexed or budget > 0:
+                chosen.append((variant, embedding_text(artist_raw, track_raw)))
+                if not (is_query or indexed):
+                    budget -= 1
+                    indexed_now.append(variant)
+        if indexed_now:
+            con.register("indexed_now_arrow", pa.table({"variant_id": pa.array(indexed_now, pa.string())}))
+            con.execute("INSERT OR IGNORE INTO resolution.semantic_index SELECT variant_id, ?::DATE "
+                        "FROM indexed_now_arrow", [window_start])
+            con.unregister("indexed_now_arrow")
         reps = sorted(chosen)
         ids = [r[0] for r in reps]
         started = time.perf_counter()
@@ -218,23 +261,37 @@ def term_frequencies(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
         for column in TF_COLUMNS}
 
 
+def _catalog_matcher_config(matcher_config: MatcherConfig) -> MatcherConfig:
+    return dataclasses.replace(matcher_config, use_embeddings=False, use_context=False)
+
+
+def train_matcher(con: duckdb.DuckDBPyConnection, candidates: pa.Table,
+                  matcher_config: MatcherConfig) -> tuple[dict, list[dict]]:
+    """Train splink on the whole variants table (plus swapped copies of the candidates' swapped-pass records);
+    return the model JSON and its m/u table. Same catalog, same model, bit for bit."""
+    records = _records(con, "true")
+    copies = swapped_copies({r.record_id: r for r in records}, candidates)
+    matcher = TrackMatcher(records_table([*records, *copies], None), _catalog_matcher_config(matcher_config))
+    matcher.train()
+    return matcher.model_json(), matcher.m_u_table()
+
+
 def score_candidates(con: duckdb.DuckDBPyConnection, candidates: pa.Table, model_json: dict | None,
                      matcher_config: MatcherConfig) -> tuple[pa.Table, dict, list[dict]]:
-    """splink scores for the candidate pairs; trains on the whole variants table when there is no model yet."""
-    involved = set(candidates["unique_id_l"].to_pylist()) | set(candidates["unique_id_r"].to_pylist())
+    """splink scores for the candidate pairs, with `model_json`, or with a model trained on the whole
+    variants table when there is none yet. Either way the pairs are scored by a loaded model against the
+    catalog's term frequencies, so a window scores the same whether or not its run trained the model."""
+    m_u: list[dict] = []
     if model_json is None:
-        records = _records(con, "true")
-    else:
-        con.register("involved_ids", pa.table({"variant_id": pa.array(sorted(involved), pa.string())}))
-        records = _records(con, "variant_id IN (SELECT variant_id FROM involved_ids)")
-        con.unregister("involved_ids")
-    config = dataclasses.replace(matcher_config, use_embeddings=False, use_context=False)
+        model_json, m_u = train_matcher(con, candidates, matcher_config)
+    involved = set(candidates["unique_id_l"].to_pylist()) | set(candidates["unique_id_r"].to_pylist())
+    con.register("involved_ids", pa.table({"variant_id": pa.array(sorted(involved), pa.string())}))
+    records = _records(con, "variant_id IN (SELECT variant_id FROM involved_ids)")
+    con.unregister("involved_ids")
     copies = swapped_copies({r.record_id: r for r in records}, candidates)
     # a loaded model scores a few records against the catalog: term frequencies must be the catalog's
-    matcher = TrackMatcher(records_table([*records, *copies], None), config, model_json=model_json,
-                           term_frequencies=term_frequencies(con) if model_json is not None else None)
-    if not matcher.trained:
-        matcher.train()
+    matcher = TrackMatcher(records_table([*records, *copies], None), _catalog_matcher_config(matcher_config),
+                           model_json=model_json, term_frequencies=term_frequencies(con))
     scored = score_with_swaps(matcher, candidates)
     gamma_columns = [c for c in scored.column_names if c.startswith("gamma_")]
     con.register("scored_pairs", scored)
@@ -246,7 +303,7 @@ def score_candidates(con: duckdb.DuckDBPyConnection, candidates: pa.Table, model
         FROM candidate_pairs c JOIN scored_pairs s USING (unique_id_l, unique_id_r)""").to_arrow_table()
     con.unregister("scored_pairs")
     con.unregister("candidate_pairs")
-    return out, matcher.model_json(), matcher.m_u_table()
+    return out, model_json, m_u or matcher.m_u_table()
 
 
 TIER_RANK = {"manual": 0, "exact_id": 1, "deterministic": 2, "rules": 3, "probabilistic": 4, "semantic": 5}
@@ -400,7 +457,7 @@ def apply_overrides(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("""
         UPDATE resolution.entity_clusters c
         SET track_id = o.track_id, tier = 'manual', method = 'override', confidence = 1.0, quality = 'exact',
-            artist_id = coalesce((SELECT any_value(c2.artist_id) FROM resolution.entity_clusters c2
+            artist_id = coalesce((SELECT min(c2.artist_id) FROM resolution.entity_clusters c2
                                   WHERE c2.track_id = o.track_id AND c2.tier <> 'manual'), c.artist_id)
         FROM resolution.overrides o JOIN resolution.variants v
           ON v.artist_raw = o.artist_raw AND v.track_raw = o.track_raw
@@ -445,12 +502,10 @@ def resolve_window(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, window_st
     timings: dict[str, float] = {}
     started = time.perf_counter()
     ensure_tables(con)
-    changed = reapply_rules(con, rules)
-    new = add_variants(con, scrobbles_sql, window_start, rules)
-    query = sorted(set(new) | set(changed) | set(retry_ids(con)))
+    query, _, _, _ = window_query(con, scrobbles_sql, window_start, rules)
     timings["variants"] = time.perf_counter() - started
     started = time.perf_counter()
-    candidates = find_candidates(con, query, encoder, timings=timings)
+    candidates = find_candidates(con, query, encoder, timings=timings, window_start=window_start)
     timings["blocking"] = time.perf_counter() - started - timings.get("embedding", 0.0)
     started = time.perf_counter()
     scores, trained_json, m_u = score_candidates(con, candidates, model_json, matcher_config or MatcherConfig())

@@ -115,7 +115,7 @@ def truth_labels(con: duckdb.DuckDBPyConnection, features: pa.Table, truth_dir: 
     con.register("head_pairs", features.select(["unique_id_l", "unique_id_r"])
                  .append_column("pair_row", pa.array(np.arange(features.num_rows), pa.int64())))
     rows = con.sql(f"""
-        WITH truth AS (SELECT artist, title, any_value(true_track_id) AS track
+        WITH truth AS (SELECT artist, title, min(true_track_id) AS track
                        FROM read_parquet('{Path(truth_dir) / "variants.parquet"}') GROUP BY ALL),
         tracks AS (SELECT v.variant_id, t.track FROM resolution.variants v
                    JOIN truth t ON t.artist = v.artist_raw AND t.title = v.track_raw)

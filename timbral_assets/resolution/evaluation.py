@@ -85,9 +85,9 @@ def evaluate_catalog(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> Resolut
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE eval_records AS
         WITH truth AS (
-            SELECT any_value(t.true_track_id) AS true_track_id, any_value(tr.true_artist_id) AS true_artist_id,
+            SELECT min(t.true_track_id) AS true_track_id, min(tr.true_artist_id) AS true_artist_id,
                    min(t.variant_kind) FILTER (WHERE t.variant_kind = 'clean') AS clean_kind,
-                   any_value(t.variant_kind) AS any_kind, t.artist, t.title
+                   min(t.variant_kind) AS any_kind, t.artist, t.title
             FROM read_parquet('{truth_dir / "variants.parquet"}') t
             JOIN read_parquet('{truth_dir / "tracks.parquet"}') tr USING (true_track_id)
             GROUP BY t.artist, t.title)
@@ -105,7 +105,7 @@ def evaluate_catalog(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> Resolut
     by_kind = {}
     kinds = con.sql("""
         WITH main AS (  -- each true track's main predicted cluster: where most of its strings went
-            SELECT true_track_id, arg_max(track_id, n) AS main_track_id FROM (
+            SELECT true_track_id, arg_max(track_id, (n, track_id)) AS main_track_id FROM (
                 SELECT true_track_id, track_id, count(*) AS n FROM eval_records GROUP BY ALL) GROUP BY 1),
         cluster AS (SELECT track_id, count(*) AS size FROM eval_records GROUP BY 1),
         cluster_truth AS (SELECT track_id, true_track_id, count(*) AS same FROM eval_records GROUP BY ALL)

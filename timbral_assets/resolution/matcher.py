@@ -164,6 +164,16 @@ class TrackMatcher:
         self.trained = model_json is not None
 
     def train(self) -> None:
+        """Estimate the prior, u and m. EM runs on one thread: parallel sums add the pairs in a different
+        order on every run, and the last bits of m would differ between two trainings on the same records."""
+        threads = self.con.sql("SELECT current_setting('threads')").fetchall()[0][0]
+        self.con.execute("SET threads = 1")
+        try:
+            self._train()
+        finally:
+            self.con.execute(f"SET threads = {int(threads)}")
+
+    def _train(self) -> None:
         training = self.linker.training
         if self.config.prior is None:
             training.estimate_probability_two_random_records_match(
