@@ -1,6 +1,7 @@
 """`timbral ...`: the command line.
 
     timbral run                materialize the whole graph on the synthetic default, then print a summary
+    timbral import FILE...     import Last.fm exports: the graph over the files' play dates, then a summary
     timbral generate OUT_DIR   write a synthetic world (the same generator the synthetic_world asset uses)
     timbral summary            print rows per table and the share of scrobbles mapped to a canonical track
     timbral match-pairs        score record pairs with the match model
@@ -17,7 +18,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -49,7 +49,7 @@ SUMMARY_TABLES = [
 def summary_text(db_path: Path) -> str:
     from . import warehouse
 
-    con = warehouse.connect(db_path, read_only=True)
+    con = warehouse.connect(db_path, read_only=True, on_wait=lambda m: print(m, file=sys.stderr, flush=True))
     try:
         existing = {f"{s}.{t}" for s, t in con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
@@ -68,42 +68,76 @@ def summary_text(db_path: Path) -> str:
         con.close()
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    home = _prepare_environment()
+def _run_supervised(home: Path, job: str, run_config: dict, tags: dict, args: argparse.Namespace) -> int:
+    """Run a job in a supervised worker (run_control), print a line per asset, then the outcome and summary."""
     import dagster as dg
 
-    from .definitions import defs
+    from .run_control import Supervisor
 
-    start = date.fromisoformat(args.start_date)
-    end = start + timedelta(days=args.days)
-    last_partition = (end - timedelta(days=1)).isoformat()
-    print(f"TIMBRAL_HOME={home}\nmaterializing every asset for play dates {start} .. {last_partition} "
-          f"({args.n_scrobbles:,} synthetic scrobbles, seed {args.seed})", flush=True)
-    t0 = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("timbral_main").execute_in_process(
-            instance=instance,
-            run_config={"ops": {"synthetic_world": {"config": {
-                "seed": args.seed, "n_scrobbles": args.n_scrobbles, "start_date": start.isoformat(), "days": args.days}}}},
-            tags={"dagster/asset_partition_range_start": start.isoformat(),
-                  "dagster/asset_partition_range_end": last_partition},
-            raise_on_error=False,
-        )
-        failed_checks = [
-            e.asset_check_evaluation_data.check_name for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
-        ]
-    elapsed = time.perf_counter() - t0
-    if not result.success:
-        print(f"run {result.run_id} FAILED after {elapsed:.1f}s; see `make ui` for its logs", file=sys.stderr)
+        supervisor = Supervisor(instance, home, pool_wait_s=args.pool_wait_minutes * 60, verbose=args.verbose,
+                                print_fn=lambda line: print(line, flush=True))
+        outcome = supervisor.run(job, run_config, tags)
+    where = f"; its log: {outcome.log_file}" if outcome.log_file else ""
+    if outcome.status == "CANCELED":
+        print(f"\nrun {outcome.run_id} stopped after {outcome.seconds:.1f}s ({outcome.message}){where}", file=sys.stderr)
+        return 130
+    if not outcome.success:
+        reason = f": {outcome.message}" if outcome.message else ""
+        print(f"\nrun {outcome.run_id} FAILED after {outcome.seconds:.1f}s{reason}{where}; `make ui` shows every "
+              "event", file=sys.stderr)
         return 1
-    print(f"\nrun {result.run_id} succeeded in {elapsed:.1f}s\n")
+    print(f"\nrun {outcome.run_id} succeeded in {outcome.seconds:.1f}s\n")
     print(summary_text(home / "warehouse.duckdb"))
-    if failed_checks:
-        print(f"\nFAILED asset checks: {', '.join(failed_checks)}")
+    if outcome.failed_checks:
+        print(f"\nFAILED asset checks: {', '.join(outcome.failed_checks)}")
         return 1
     print("\nall asset checks passed. Browse the graph with `make ui` (http://127.0.0.1:3000).")
     return 0
+
+
+def _range_tags(first: date, last: date) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat()}
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    home = _prepare_environment()
+    start = date.fromisoformat(args.start_date)
+    last = start + timedelta(days=args.days - 1)
+    print(f"TIMBRAL_HOME={home}\nmaterializing every asset for play dates {start} .. {last} "
+          f"({args.n_scrobbles:,} synthetic scrobbles, seed {args.seed})", flush=True)
+    run_config = {"ops": {"synthetic_world": {"config": {
+        "seed": args.seed, "n_scrobbles": args.n_scrobbles, "start_date": start.isoformat(), "days": args.days}}}}
+    return _run_supervised(home, "timbral_main", run_config, _range_tags(start, last), args)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .sources.errors import FileFormatError
+    from .sources.scrobble_files import play_date_range
+
+    home = _prepare_environment()
+    files = [str(Path(f).resolve()) for f in args.files]
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        span = play_date_range(files, args.format, args.user)
+    except (FileFormatError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if span is None:
+        print("error: the files hold no play that could be read; see the rejected rows above", file=sys.stderr)
+        return 2
+    days = (span.last - span.first).days + 1
+    print(f"TIMBRAL_HOME={home}\nimporting {span.plays:,} plays ({span.rejected:,} rows rejected) from "
+          f"{len(files)} file(s), play dates {span.first} .. {span.last} ({days:,} daily partitions)", flush=True)
+    source = {"source": "file", "paths": files, "file_format": args.format}
+    if args.user:
+        source["user"] = args.user
+    return _run_supervised(home, "daily_ingest", {"ops": {"raw_scrobbles": {"config": source}}},
+                           _range_tags(span.first, span.last), args)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -128,9 +162,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from .warehouse import WarehouseLockedError
+
     home = _prepare_environment()
-    print(summary_text(home / "warehouse.duckdb"))
+    try:
+        print(summary_text(home / "warehouse.duckdb"))
+    except WarehouseLockedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
     return 0
+
+
+def _supervision_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--verbose", action="store_true", help="print Dagster's whole event log as the run goes")
+    p.add_argument("--pool-wait-minutes", type=float, default=5.0,
+                   help="give up when another run holds the warehouse's write slot this long (default 5)")
 
 
 def _world_args(p: argparse.ArgumentParser, default_scrobbles: int = 200_000) -> None:
@@ -145,7 +191,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="materialize the whole asset graph on the synthetic default")
     _world_args(run)
+    _supervision_args(run)
     run.set_defaults(func=cmd_run)
+    imp = sub.add_parser("import", help="import Last.fm scrobble exports over their play dates, then summarise")
+    imp.add_argument("files", nargs="+", help="CSV / TSV / Parquet scrobble files (format detected)")
+    imp.add_argument("--user", help="the listener of single-user exports (default: each file's name)")
+    imp.add_argument("--format", default="auto",
+                     choices=("auto", "scrobble_csv", "lastfm_headerless_csv", "lastfm_1k_tsv", "parquet"))
+    _supervision_args(imp)
+    imp.set_defaults(func=cmd_import)
     gen = sub.add_parser("generate", help="write a synthetic world to a folder")
     gen.add_argument("out_dir")
     gen.add_argument("--csv", action="store_true", help="also write the scrobbles as CSV")

@@ -21,15 +21,26 @@ class WarehouseResource(dg.ConfigurableResource):
     timbral_home: str
     memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT  # for loads; DuckDB spills to disk beyond this
     transform_memory_limit: str = warehouse.TRANSFORM_MEMORY_LIMIT  # for the SQL models
+    # another process (a reader, the DuckDB CLI) holding the file: wait this long, then fail naming it
+    lock_wait_s: float = 600.0
 
     @property
     def path(self) -> Path:
         return Path(self.timbral_home) / "warehouse.duckdb"
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Record which process executes the run (runs launched by the UI or a schedule too), so that if
+        it dies, the next entry point can mark the run failed and free its pool slot."""
+        from .run_control import PID_TAG, process_tags
+
+        run, instance = context.dagster_run, context.instance
+        if run is not None and instance is not None and PID_TAG not in run.tags:
+            instance.add_run_tags(run.run_id, process_tags())
+
     @contextlib.contextmanager
     def connect(self, transform: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         limit = self.transform_memory_limit if transform else self.memory_limit
-        con = warehouse.connect(self.path, memory_limit=limit)
+        con = warehouse.connect(self.path, memory_limit=limit, wait_s=self.lock_wait_s)
         try:
             yield con
         finally:

@@ -8,7 +8,7 @@ partitioned daily and bind the partition window as query parameters.
 
 import dagster as dg
 
-from .assets.common import DUCKDB_POOL, preview
+from .assets.common import DUCKDB_POOL, partitioned_result, preview
 from .partitions import daily_partitions
 from .resources import WarehouseResource
 from .sql_project import SqlModel, SqlProject
@@ -30,9 +30,11 @@ def _asset_for(project: SqlProject, model: SqlModel) -> dg.AssetsDefinition:
         partitions_def=daily_partitions if model.incremental else None,
         backfill_policy=dg.BackfillPolicy.single_run() if model.incremental else None,
         check_specs=check_specs,
+        # the SQL is fixed per code version: it belongs to the definition, not to every materialization
         metadata={"sql_file": f"dbt_like_sql/{model.layer}/{model.path.name}",
                   "dagster/table_name": f"warehouse.{model.table}",
-                  "materialized": model.materialized},
+                  "materialized": model.materialized,
+                  "rendered_sql": dg.MetadataValue.md(f"```sql\n{rendered}\n```")},
     )
     def _sql_asset(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
         window = None
@@ -41,26 +43,23 @@ def _asset_for(project: SqlProject, model: SqlModel) -> dg.AssetsDefinition:
             window = (tw.start.date(), tw.end.date())
         with warehouse_db.connect(transform=True) as con:
             rows = project.materialize(con, model.name, window)
-            context.log.info(f"{model.table}: {rows:,} rows" + (f" in {window[0]}..{window[1]}" if window else ""))
             checks = project.run_checks(con, model.name, window)
-            where, params = "", {}
-            if window:
-                where = f" WHERE {model.window_column} >= $s AND {model.window_column} < $e"
-                params = {"s": window[0], "e": window[1]}
-            metadata = {
-                "dagster/row_count": dg.MetadataValue.int(rows),
-                "preview": preview(con, f"SELECT * FROM {model.table}{where}", params),
-                "rendered_sql": dg.MetadataValue.md(f"```sql\n{rendered}\n```"),
-            }
-        return dg.MaterializeResult(
-            metadata=metadata,
-            check_results=[
-                dg.AssetCheckResult(check_name=check.name, passed=bad == 0,
-                                    metadata={"offending_rows": dg.MetadataValue.int(bad)},
-                                    description=check.description)
-                for check, bad in checks
-            ],
-        )
+            check_results = [dg.AssetCheckResult(check_name=check.name, passed=bad == 0,
+                                                 metadata={"offending_rows": dg.MetadataValue.int(bad)},
+                                                 description=check.description)
+                             for check, bad in checks]
+            if not window:
+                return dg.MaterializeResult(check_results=check_results, metadata={
+                    "dagster/row_count": dg.MetadataValue.int(rows),
+                    "preview": preview(con, f"SELECT * FROM {model.table}")})
+            column = model.window_column
+            params = {"s": window[0], "e": window[1]}
+            in_window = f"{column} >= $s AND {column} < $e"
+            rows_by_day = dict(con.execute(f"SELECT {column}, count(*) FROM {model.table} WHERE {in_window} "
+                                           "GROUP BY 1", params).fetchall())
+            summary = {"rows_in_window": dg.MetadataValue.int(rows),
+                       "preview": preview(con, f"SELECT * FROM {model.table} WHERE {in_window}", params)}
+        return partitioned_result(context, summary, rows_by_day, check_results)
 
     return _sql_asset
 

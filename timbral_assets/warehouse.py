@@ -8,12 +8,16 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import random
+import re
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import psutil
 import pyarrow as pa
 
 from .sources.errors import FileFormatError, RowIssue
@@ -63,17 +67,72 @@ DEFAULT_MEMORY_LIMIT = "1GB"  # loads stream and spill well
 TRANSFORM_MEMORY_LIMIT = "4GB"  # the catalog models' holistic aggregates (mode, median, arg_max) spill less
 
 
-def connect(path: str | Path, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+DEFAULT_LOCK_WAIT_S = 60.0
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the DuckDB file, and did not let go within the wait."""
+
+
+_LOCK_PID = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def describe_process(pid: int, program: str = "") -> str:
+    """A person's name for a process: what it runs and its pid."""
+    try:
+        cmdline = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return f"process {pid} ({program or 'no longer running'})"
+    text = " ".join(cmdline)
+    if "timbral_assets.run_worker" in text:
+        return f"a Timbral run (worker process {pid})"
+    for i, part in enumerate(cmdline):
+        if Path(part).name == "timbral" and i + 1 < len(cmdline):
+            return f"`timbral {cmdline[i + 1]}` (process {pid})"
+    if "dagster" in text:
+        return f"a Dagster process (pid {pid}: {text[:100]})"
+    return f"process {pid} ({text[:100] or program})"
+
+
+def lock_holder(error: Exception) -> str | None:
+    """Who holds the file, from DuckDB's lock error; None when the error is not about a lock."""
+    match = _LOCK_PID.search(str(error))
+    return describe_process(int(match.group(2)), match.group(1)) if match else None
+
+
+def connect(path: str | Path, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+            wait_s: float = DEFAULT_LOCK_WAIT_S, on_wait: Callable[[str], None] | None = None,
+            ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse with UTC as the session time zone and every schema and raw table in place.
 
+    DuckDB lets one process open a file at a time (even read-only): while another holds it, retry with
+    backoff for `wait_s` (telling `on_wait` once), then raise WarehouseLockedError naming the holder.
     DuckDB's buffer manager would take up to 80% of RAM; a limit keeps a 10M-row load under 2 GB by
     spilling to `<warehouse>.tmp`. Insertion order is not kept: no model relies on it, and keeping it
     makes large INSERT ... SELECT statements buffer far more.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only,
-                         config={"memory_limit": memory_limit, "preserve_insertion_order": False})
+    deadline = time.monotonic() + wait_s
+    delay, told = 0.1, False
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only,
+                                 config={"memory_limit": memory_limit, "preserve_insertion_order": False})
+            break
+        except duckdb.IOException as error:
+            holder = lock_holder(error)
+            if holder is None:
+                raise
+            if time.monotonic() + delay > deadline:
+                raise WarehouseLockedError(
+                    f"the warehouse {path} is in use by {holder}, and DuckDB lets only one process open it; "
+                    f"waited {wait_s:.0f} s. Try again when it has finished.") from None
+            if on_wait is not None and not told:
+                on_wait(f"the warehouse is in use by {holder}; waiting up to {wait_s:.0f} s for it")
+                told = True
+            time.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, 5.0)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     if not read_only:

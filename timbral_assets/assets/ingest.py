@@ -20,7 +20,7 @@ from ..sources.lastfm_api import recent_tracks_to_table
 from ..sources.scrobble_files import ScrobbleFileReader, detect_format
 from ..sources.spotify_api import audio_features_to_table, search_page_to_table
 from ..sources.synthetic import WorldConfig, generate_world
-from .common import DUCKDB_POOL, daily_counts_plot, issues_metadata, preview
+from .common import DUCKDB_POOL, daily_counts_plot, issues_metadata, partitioned_result, preview
 
 GROUP = "raw"
 WORLD_POINTER = "synthetic/current.json"
@@ -172,7 +172,7 @@ def raw_scrobbles(context: dg.AssetExecutionContext, config: ScrobbleSourceConfi
         plot_start = max(start, end - timedelta(days=180))
         shown = [(d, n) for d, n in per_day if d >= plot_start]
         metadata = {
-            "dagster/row_count": dg.MetadataValue.int(sum(n for _, n in per_day)),
+            "rows_in_window": dg.MetadataValue.int(sum(n for _, n in per_day)),
             "inserted_this_run": dg.MetadataValue.int(inserted),
             "window": f"{start} .. {end} (end exclusive)",
             "preview": preview(con, "SELECT user_id, played_at, artist_name, track_name, album_name, source "
@@ -183,7 +183,7 @@ def raw_scrobbles(context: dg.AssetExecutionContext, config: ScrobbleSourceConfi
         if shown:
             metadata["scrobbles_per_day"] = daily_counts_plot([d for d, _ in shown], [n for _, n in shown],
                                                               f"scrobbles per day, {shown[0][0]} .. {shown[-1][0]}")
-    return dg.MaterializeResult(metadata=metadata)
+    return partitioned_result(context, metadata, dict(per_day))
 
 
 class FileSourceConfig(dg.Config):

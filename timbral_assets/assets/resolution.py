@@ -16,7 +16,7 @@ from ..resolution.matcher import MatcherConfig, match_weight_figure
 from ..resolution.rules_file import RulesFileError, load_rules
 from ..resources import BucketResource, MlflowResource, ResolutionResource, WarehouseResource
 from ..warehouse import transaction, write_atomically
-from .common import DUCKDB_POOL, preview
+from .common import DUCKDB_POOL, partitioned_result, preview
 from .ingest import WORLD_POINTER, _window, current_world
 
 GROUP = "resolution"
@@ -79,7 +79,7 @@ def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionR
                          "FROM candidate_arrow) GROUP BY pass ORDER BY 2 DESC").fetchall()
         con.unregister("query_arrow")
         con.unregister("candidate_arrow")
-    return dg.MaterializeResult(metadata={
+    return partitioned_result(context, {
         "dagster/row_count": candidates.num_rows, "new_variants": len(new), "rules_changed_variants": len(changed),
         "left_unresolved_by_earlier_runs": len(set(query) - set(new) - set(changed) - set(queue)),
         "retried_from_queue": len(queue), "pairs_by_pass": dg.MetadataValue.json(dict(passes)),
@@ -123,7 +123,7 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
         con.unregister("score_arrow")
     metadata["dagster/row_count"] = scores.num_rows
     metadata["pairs_above_0_5"] = sum(p >= 0.5 for p in scores["match_probability"].to_pylist())
-    return dg.MaterializeResult(metadata=metadata)
+    return partitioned_result(context, metadata)
 
 
 @dg.asset(deps=[entity_match_scores], **_PARTITIONED)
@@ -150,9 +150,10 @@ def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseRe
             "manual_overrides": overrides, "unmatched_queue": queue.num_rows,
             "preview": preview(con, "SELECT v.artist_raw, v.track_raw, c.track_id, c.tier, c.confidence, c.quality "
                                     "FROM resolution.entity_clusters c JOIN resolution.variants v USING (variant_id) "
-                                    "WHERE c.resolved_in = $s ORDER BY c.confidence LIMIT 10", {"s": start}),
+                                    "WHERE c.resolved_in = $s ORDER BY c.confidence, v.variant_id LIMIT 10",
+                              {"s": start}),
         }
-    return dg.MaterializeResult(metadata=metadata)
+    return partitioned_result(context, metadata)
 
 
 @dg.asset(deps=[entity_clusters], **_PARTITIONED)
@@ -168,7 +169,7 @@ def resolution_report(context: dg.AssetExecutionContext, warehouse_db: Warehouse
     metadata: dict = {"scrobble_share_by_tier": dg.MetadataValue.json({k: round(v, 4) for k, v in shares.items()})}
     if report is None or report.variants_evaluated == 0:
         metadata["evaluation"] = "no ground truth for these scrobbles (only the synthetic world carries one)"
-        return dg.MaterializeResult(metadata=metadata)
+        return partitioned_result(context, metadata)
     run_id = mlflow.tracker().log_run("resolution_evaluation", f"catalog_{context.partition_key_range.end}",
                                       {"truth": str(truth)}, report.metrics(),
                                       json_artifacts={"report.json": report.as_json()})
@@ -180,4 +181,4 @@ def resolution_report(context: dg.AssetExecutionContext, warehouse_db: Warehouse
         "variants_evaluated": report.variants_evaluated,
         "mlflow_run_id": run_id,
     })
-    return dg.MaterializeResult(metadata=metadata)
+    return partitioned_result(context, metadata)

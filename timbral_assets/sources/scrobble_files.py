@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -385,3 +385,41 @@ class ScrobbleFileReader:
             pa.array([self.path] * len(played_k), pa.string()),
             pa.array(lines[~bad], pa.int64()),
         ], schema=FILE_SCROBBLE_SCHEMA)
+
+
+@dataclass(frozen=True)
+class PlayDateRange:
+    first: date  # first play date (UTC)
+    last: date  # last play date (UTC), inclusive
+    plays: int  # good rows
+    rejected: int  # rows rejected with their file, line and field
+
+
+def play_date_range(paths: list[str], fmt: str = "auto", user: str | None = None) -> PlayDateRange | None:
+    """The UTC play dates that scrobble files span, read the way raw_scrobbles reads them; None when
+    they hold no good row. CSV and TSV go through ScrobbleFileReader, Parquet through DuckDB."""
+    import duckdb
+    import pyarrow.compute as pc
+
+    lows, highs, plays, rejected = [], [], 0, 0
+    for path in paths:
+        kind = detect_format(path) if fmt == "auto" else fmt
+        if kind == "parquet":
+            low, high, n = duckdb.sql("SELECT min(played_at::TIMESTAMP), max(played_at::TIMESTAMP), count(*) "
+                                      "FROM read_parquet($p)", params={"p": path}).fetchone()
+            if n:
+                lows.append(low)
+                highs.append(high)
+                plays += n
+            continue
+        reader = ScrobbleFileReader(path, kind, user)
+        for batch in reader.batches():
+            if batch.num_rows:
+                bounds = pc.min_max(batch["played_at"])
+                lows.append(bounds["min"].as_py())
+                highs.append(bounds["max"].as_py())
+                plays += batch.num_rows
+        rejected += len(reader.issues)
+    if not lows:
+        return None
+    return PlayDateRange(min(lows).date(), max(highs).date(), plays, rejected)

@@ -1,0 +1,347 @@
+"""Runs without the daemon: who owns a run, reaping runs whose process died, and a supervised worker.
+
+`timbral run` and `timbral import` do not execute the job in their own process. They start a worker
+(`python -m timbral_assets.run_worker`) and watch its run through the Dagster instance's event log:
+  - a line per asset as it finishes (rows, seconds, checks), and the assets' own progress lines;
+  - a wait on the `duckdb_write` pool that lasts longer than `pool_wait_s` ends the run with a sentence
+    naming the run that holds the slot (Dagster's in-process executor would wait forever);
+  - SIGINT and SIGTERM stop the worker (SIGINT first, SIGKILL after a grace period: a step blocked on the
+    pool ignores SIGINT), then the run is marked canceled and its slots are freed;
+  - the worker dies with its supervisor (PR_SET_PDEATHSIG), so `kill -9` of `timbral run` is a crash
+    like any other, which the next entry point cleans up.
+
+Every run records the process that executes it (`timbral/pid`, `timbral/host`, `timbral/process_started`):
+the worker tags its runs at creation, and the warehouse resource tags runs launched elsewhere (the web
+UI, schedules) when their first step starts. `reap_dead_runs` marks the runs whose process is gone as
+failed and frees their pool slots; every entry point without the daemon calls it first, and the daemon's
+run monitoring (dagster.yaml) frees the slots of runs that ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import psutil
+from dagster._core.events import DagsterEventType
+from dagster._core.storage.dagster_run import FINISHED_STATUSES, IN_PROGRESS_RUN_STATUSES, RunsFilter
+
+from .assets.common import DUCKDB_POOL
+
+PID_TAG = "timbral/pid"
+HOST_TAG = "timbral/host"
+STARTED_TAG = "timbral/process_started"
+
+DEFAULT_POOL_WAIT_S = 300.0
+STOP_GRACE_S = 20.0
+
+
+def process_tags(pid: int | None = None) -> dict[str, str]:
+    """Tags naming the process that executes a run; the start time guards against a reused pid."""
+    process = psutil.Process(pid or os.getpid())
+    return {PID_TAG: str(process.pid), HOST_TAG: socket.gethostname(),
+            STARTED_TAG: f"{process.create_time():.2f}"}
+
+
+def run_process_alive(run: dg.DagsterRun) -> bool | None:
+    """Whether the process that executes `run` still exists; None when the run names no process on this host."""
+    tags = run.tags
+    if PID_TAG not in tags or tags.get(HOST_TAG) != socket.gethostname():
+        return None
+    try:
+        process = psutil.Process(int(tags[PID_TAG]))
+        return abs(process.create_time() - float(tags.get(STARTED_TAG, "0"))) < 1.0 \
+            and process.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, ValueError):
+        return False
+
+
+def describe_run(instance: dg.DagsterInstance, run_id: str) -> str:
+    """'run 1a2b3c4d (timbral_main, `timbral run`, pid 123, started 10:02:11 UTC)' for messages."""
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        return f"run {run_id[:8]} (no longer in this instance)"
+    parts = [run.job_name]
+    if PID_TAG in run.tags:
+        parts.append(f"pid {run.tags[PID_TAG]}")
+        alive = run_process_alive(run)
+        if alive is not None:
+            parts.append("process running" if alive else "process gone")
+    record = instance.get_run_record_by_id(run_id)
+    if record is not None and record.start_time:
+        parts.append(f"started {datetime.fromtimestamp(record.start_time, UTC):%Y-%m-%d %H:%M:%S} UTC")
+    return f"run {run_id[:8]} ({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class ReapedRun:
+    run_id: str
+    job_name: str
+    pid: str
+    marked_failed: bool
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[ReapedRun]:
+    """Mark this instance's in-progress runs whose process is gone as failed, and free the pool slots of
+    every run that is finished or dead. Runs whose process is unknown (other hosts) are left alone."""
+    reaped: list[ReapedRun] = []
+    for run in instance.get_runs(filters=RunsFilter(statuses=list(IN_PROGRESS_RUN_STATUSES))):
+        if run_process_alive(run) is False:
+            instance.report_run_failed(
+                run, message=f"The process that executed this run (pid {run.tags[PID_TAG]}) is gone: it was "
+                             "killed or crashed. Marked failed and its pool slots freed by Timbral.")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            reaped.append(ReapedRun(run.run_id, run.job_name, run.tags[PID_TAG], True))
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        for run_id in storage.get_concurrency_run_ids():
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.status in FINISHED_STATUSES:
+                if not any(r.run_id == run_id for r in reaped):
+                    storage.free_concurrency_slots_for_run(run_id)
+                    reaped.append(ReapedRun(run_id, run.job_name if run else "?", run.tags.get(PID_TAG, "?")
+                                            if run else "?", False))
+    return reaped
+
+
+def reaped_line(reaped: list[ReapedRun]) -> str | None:
+    if not reaped:
+        return None
+    dead = [r for r in reaped if r.marked_failed]
+    ended = [r for r in reaped if not r.marked_failed]
+    parts = []
+    if dead:
+        parts.append(f"marked {len(dead)} run(s) whose process is gone as failed "
+                     f"({', '.join(f'{r.run_id[:8]} pid {r.pid}' for r in dead)})")
+    if ended:
+        parts.append(f"freed pool slots still held by {len(ended)} ended run(s) "
+                     f"({', '.join(r.run_id[:8] for r in ended)})")
+    return "recovered: " + "; ".join(parts) + ". Their unfinished work is redone by this run."
+
+
+@dataclass
+class AssetLine:
+    """What one asset did in a run, as the supervisor prints it."""
+
+    name: str
+    rows: int | None = None
+    partitions: int = 0
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str  # SUCCESS, FAILURE, CANCELED
+    seconds: float
+    failed_checks: list[str]
+    message: str = ""
+    log_file: Path | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.status == "SUCCESS"
+
+
+def _set_parent_death_signal() -> None:
+    """Linux: the worker gets SIGKILL when its supervisor dies, so a killed `timbral run` leaves no orphan."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class Supervisor:
+    """Starts one run in a worker process and watches it; see the module docstring."""
+
+    POLL_S = 0.5
+
+    def __init__(self, instance: dg.DagsterInstance, home: Path, print_fn: Callable[[str], None] = print,
+                 pool_wait_s: float = DEFAULT_POOL_WAIT_S, verbose: bool = False):
+        self.instance = instance
+        self.home = home
+        self.say = print_fn
+        self.pool_wait_s = pool_wait_s
+        self.verbose = verbose
+        self._stop_signal: int | None = None
+
+    def run(self, job_name: str, run_config: Mapping, tags: Mapping[str, str]) -> RunOutcome:
+        line = reaped_line(reap_dead_runs(self.instance))
+        if line:
+            self.say(line)
+        run_id = str(uuid.uuid4())
+        logs = self.home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log_file = logs / f"run-{run_id}.log"
+        spec = {"job": job_name, "run_id": run_id, "run_config": dict(run_config), "tags": dict(tags),
+                "verbose": self.verbose}
+        spec_file = Path(tempfile.mkstemp(prefix="timbral-run-", suffix=".json")[1])
+        spec_file.write_text(json.dumps(spec))
+        started = time.monotonic()
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with open(log_file, "ab") as log:
+                out = None if self.verbose else log
+                worker = subprocess.Popen([sys.executable, "-m", "timbral_assets.run_worker", str(spec_file)],
+                                          stdout=out, stderr=subprocess.STDOUT if out else None,
+                                          stdin=subprocess.DEVNULL, preexec_fn=_set_parent_death_signal)
+                outcome_message = self._watch(worker, run_id)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            spec_file.unlink(missing_ok=True)
+        seconds = time.monotonic() - started
+        run = self.instance.get_run_by_id(run_id)
+        if run is not None and run.status not in FINISHED_STATUSES:
+            # the worker is gone but the run was never closed: stopped by us, or it died
+            reason = outcome_message or "the worker process ended without finishing the run"
+            if self._stop_signal is not None:
+                self.instance.report_run_canceled(run, message=reason)
+            else:
+                self.instance.report_run_failed(run, message=reason)
+        self.instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        run = self.instance.get_run_by_id(run_id)
+        status = run.status.value if run is not None else "FAILURE"
+        return RunOutcome(run_id, status, seconds, self._failed_checks, outcome_message,
+                          None if self.verbose else log_file)
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        self._stop_signal = signum
+
+    # -- watching -------------------------------------------------------------------------------------
+
+    def _watch(self, worker: subprocess.Popen, run_id: str) -> str:
+        self._cursor: str | None = None
+        self._assets: dict[str, AssetLine] = {}
+        self._step_assets: dict[str, list[str]] = {}
+        self._step_started: dict[str, float] = {}
+        self._failed_checks: list[str] = []
+        blocked_since: float | None = None
+        announced_wait = False
+        stop_requested_at: float | None = None
+        message = ""
+        while True:
+            exited = worker.poll() is not None
+            self._drain_events(run_id)
+            if exited:
+                return message
+            now = time.monotonic()
+            if self._stop_signal is not None and stop_requested_at is None:
+                name = signal.Signals(self._stop_signal).name
+                message = f"stopped by {name}"
+                self.say(f"{name}: stopping run {run_id[:8]} (what it had not committed is redone by the next run)")
+                stop_requested_at = now
+                worker.send_signal(signal.SIGINT)
+            elif stop_requested_at is not None and now - stop_requested_at > STOP_GRACE_S:
+                worker.kill()
+            holders = self._pool_holders_while_blocked(run_id)
+            if holders is None:
+                blocked_since, announced_wait = None, False
+            else:
+                blocked_since = blocked_since or now
+                waited = now - blocked_since
+                if waited > 10 and not announced_wait:
+                    self.say(f"waiting for the {DUCKDB_POOL} pool slot, held by {holders}; giving up after "
+                             f"{self.pool_wait_s / 60:.0f} min")
+                    announced_wait = True
+                if waited > self.pool_wait_s and stop_requested_at is None:
+                    message = (f"gave up after waiting {waited / 60:.1f} min for the {DUCKDB_POOL} pool slot, "
+                               f"which {holders} holds; let it finish or stop it, then run again")
+                    self.say(message)
+                    stop_requested_at = now
+                    worker.kill()  # blocked on the pool: nothing of this run is uncommitted
+            time.sleep(self.POLL_S)
+
+    def _pool_holders_while_blocked(self, run_id: str) -> str | None:
+        """Who holds the pool's slots while this run has a step waiting for one; None when not waiting."""
+        storage = self.instance.event_log_storage
+        if not storage.supports_global_concurrency_limits:
+            return None
+        info = storage.get_concurrency_info(DUCKDB_POOL)
+        waiting = [p for p in info.pending_steps if p.run_id == run_id and p.assigned_timestamp is None]
+        if not waiting:
+            return None
+        holders = [s for s in info.claimed_slots if s.run_id != run_id]
+        if not holders:
+            return "no run (the slot is being handed over)"
+        return "; ".join(f"{describe_run(self.instance, s.run_id)} at step {s.step_key}" for s in holders)
+
+    def _drain_events(self, run_id: str) -> None:
+        while True:
+            conn = self.instance.get_records_for_run(run_id, cursor=self._cursor, limit=5000)
+            for record in conn.records:
+                self._on_event(record.event_log_entry)
+            self._cursor = conn.cursor
+            if not conn.has_more:
+                return
+
+    def _on_event(self, entry) -> None:
+        event = entry.dagster_event
+        if event is None:
+            # an asset's own progress line (context.log.info)
+            if entry.level >= 20 and entry.step_key:
+                self.say(f"    {entry.step_key}: {entry.user_message}")
+            return
+        kind = event.event_type
+        step = event.step_key
+        if kind == DagsterEventType.STEP_START:
+            self._step_started[step] = entry.timestamp
+        elif kind == DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.event_specific_data.materialization
+            name = materialization.asset_key.to_user_string()
+            line = self._asset(step, name)
+            rows = materialization.metadata.get("dagster/row_count")
+            if rows is not None:
+                line.rows = (line.rows or 0) + int(rows.value) if materialization.partition else int(rows.value)
+            line.partitions += materialization.partition is not None
+        elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
+            check = event.event_specific_data
+            line = self._asset(step, check.asset_key.to_user_string())
+            if check.passed:
+                line.checks_passed += 1
+            else:
+                line.checks_failed.append(check.check_name)
+                self._failed_checks.append(f"{check.asset_key.to_user_string()}:{check.check_name}")
+        elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            seconds = entry.timestamp - self._step_started.get(step, entry.timestamp)
+            for name in self._step_assets.get(step, [step]):
+                self.say(self._asset_line(self._asset(step, name), seconds,
+                                          failed=kind == DagsterEventType.STEP_FAILURE))
+            if kind == DagsterEventType.STEP_FAILURE:
+                error = event.event_specific_data.error
+                self.say(f"    {error.message.strip().splitlines()[-1] if error else 'failed'}")
+        elif kind == DagsterEventType.STEP_UP_FOR_RETRY:
+            self.say(f"    {step}: failed, retrying ({event.message})")
+
+    def _asset(self, step: str, name: str) -> AssetLine:
+        """The line of asset `name`; a multi-asset's step reports several."""
+        if name not in self._assets:
+            self._assets[name] = AssetLine(name)
+            self._step_assets.setdefault(step, []).append(name)
+        return self._assets[name]
+
+    @staticmethod
+    def _asset_line(line: AssetLine, seconds: float, failed: bool) -> str:
+        rows = f"{line.rows:>12,} rows" if line.rows is not None else " " * 17
+        days = f" ({line.partitions:,} days)" if line.partitions > 1 else ""
+        checks = ""
+        if line.checks_failed:
+            checks = f"  checks FAILED: {', '.join(line.checks_failed)}"
+        elif line.checks_passed:
+            checks = f"  {line.checks_passed} checks passed"
+        mark = "FAILED" if failed else "ok"
+        return f"  {mark:<6} {line.name:<30}{rows} {seconds:7.1f} s{days}{checks}"
