@@ -13,6 +13,8 @@ export LASTFM_API_KEY ?=
 export SPOTIFY_CLIENT_ID ?=
 export SPOTIFY_CLIENT_SECRET ?=
 export TIMBRAL_BUCKET_URL ?=
+# one "planned" event per asset for a range of days, not one per day (runs launched from the UI too)
+export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
 .PHONY: run test ui bench lint install clean
 

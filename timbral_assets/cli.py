@@ -30,8 +30,9 @@ def _prepare_environment() -> Path:
     os.environ["TIMBRAL_HOME"] = str(home)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(home / "dagster")))
     dagster_home.mkdir(parents=True, exist_ok=True)
-    if not (dagster_home / "dagster.yaml").exists() and (REPO_ROOT / "dagster.yaml").exists():
-        shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    repo_yaml, home_yaml = REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml"
+    if repo_yaml.exists() and (not home_yaml.exists() or home_yaml.stat().st_mtime < repo_yaml.stat().st_mtime):
+        shutil.copy(repo_yaml, home_yaml)  # the instance settings are the repo's, as `make` keeps them
     for var in ("LASTFM_API_KEY", "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "TIMBRAL_BUCKET_URL"):
         os.environ.setdefault(var, "")  # unused by the synthetic default; the clients say when one is needed
     return home

@@ -14,6 +14,10 @@ from pathlib import Path
 
 
 def main(spec_path: str) -> int:
+    import os
+
+    # one "planned" event per asset for a range of partitions, not one per day (Dagster's switch for it)
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     import dagster as dg
 
     from .definitions import defs

@@ -1,8 +1,11 @@
 """Entity resolution assets: thin wiring of `timbral_assets.resolution` to the warehouse.
 
 resolution_rules -> entity_candidates -> entity_match_scores -> entity_clusters -> resolution_report.
-The three entity_* assets are daily-partitioned: a day's new variants are resolved against the catalog
-built so far, and a backfill over a range resolves the range as one window.
+
+Resolution is incremental over the catalog, not per day, so these assets are not partitioned: each run
+resolves every variant that has no cluster row yet (new strings from any day of stg_scrobbles, and any a
+run that died left behind) against the catalog built so far. entity_candidates, entity_match_scores and
+window_queries hold the current batch, labelled (`window_start`) with the newest play date it saw.
 """
 
 import json
@@ -10,19 +13,23 @@ import json
 import dagster as dg
 import pyarrow as pa
 
-from ..partitions import daily_partitions
 from ..resolution import catalog, context_head, evaluation
 from ..resolution.matcher import MatcherConfig, match_weight_figure
 from ..resolution.rules_file import RulesFileError, load_rules
 from ..resources import BucketResource, MlflowResource, ResolutionResource, WarehouseResource
 from ..warehouse import transaction, write_atomically
-from .common import DUCKDB_POOL, partitioned_result, preview
-from .ingest import WORLD_POINTER, _window, current_world
+from .common import DUCKDB_POOL, preview
+from .ingest import WORLD_POINTER, current_world
 
 GROUP = "resolution"
 MODEL_FILE = "track_matcher.json"
-_PARTITIONED = dict(group_name=GROUP, partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-                    pool=DUCKDB_POOL, kinds={"duckdb", "python"})
+_RESOLUTION = dict(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb", "python"})
+
+
+def _batch_date(con) -> str:
+    """The label of a resolution batch: the newest play date in stg_scrobbles (deterministic, unlike now())."""
+    newest = con.sql("SELECT max(play_date) FROM staging.stg_scrobbles").fetchall()[0][0]
+    return str(newest or "1970-01-01")
 
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"yaml", "duckdb"})
@@ -50,28 +57,27 @@ def resolution_rules(context: dg.AssetExecutionContext, resolution: ResolutionRe
                   "not_an_artist": len(rules.not_an_artist), "replace_artist": len(rules.replace_artist)})
 
 
-@dg.asset(deps=["stg_scrobbles", resolution_rules], **_PARTITIONED)
+@dg.asset(deps=["stg_scrobbles", resolution_rules], **_RESOLUTION)
 def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionResource,
                       warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     """Candidate pairs for every unresolved (artist, title) variant (the window's new ones, and any a run
     that died left behind), variants whose rules changed and the unmatched queue: blocking passes plus
     sentence-embedding nearest neighbours."""
-    start, end = _window(context)
     rules = load_rules(resolution.rules_file or None)
     encoder = resolution.encoder()
     with warehouse_db.connect(transform=True) as con, transaction(con):
         catalog.ensure_tables(con)
-        con.execute("CREATE OR REPLACE TEMP TABLE window_bounds AS SELECT ?::DATE AS s, ?::DATE AS e", [start, end])
+        start = _batch_date(con)
+        # add_variants keeps only strings not in the catalog yet, so reading every play costs what is new
         query, new, changed, queue = catalog.window_query(con, """
             SELECT artist_raw, track_raw, album_raw, duration_ms, track_mbid, artist_mbid, user_id
-            FROM staging.stg_scrobbles, window_bounds
-            WHERE play_date >= s AND play_date < e AND NOT is_unidentified""", str(start), rules)
-        candidates = catalog.find_candidates(con, query, encoder, window_start=str(start))
+            FROM staging.stg_scrobbles WHERE NOT is_unidentified""", start, rules)
+        candidates = catalog.find_candidates(con, query, encoder, window_start=start)
         con.execute("CREATE TABLE IF NOT EXISTS resolution.window_queries (window_start DATE, variant_id VARCHAR)")
-        con.execute("DELETE FROM resolution.window_queries WHERE window_start = ?", [start])
+        con.execute("DELETE FROM resolution.window_queries")
         con.register("query_arrow", pa.table({"variant_id": pa.array(query, pa.string())}))
         con.execute("INSERT INTO resolution.window_queries SELECT ?::DATE, variant_id FROM query_arrow", [start])
-        con.execute("DELETE FROM resolution.entity_candidates WHERE window_start = ?", [start])
+        con.execute("DELETE FROM resolution.entity_candidates")
         con.register("candidate_arrow", candidates)
         con.execute("INSERT INTO resolution.entity_candidates SELECT ?::DATE, unique_id_l, unique_id_r, found_by, "
                     "cosine FROM candidate_arrow", [start])
@@ -79,28 +85,29 @@ def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionR
                          "FROM candidate_arrow) GROUP BY pass ORDER BY 2 DESC").fetchall()
         con.unregister("query_arrow")
         con.unregister("candidate_arrow")
-    return partitioned_result(context, {
-        "dagster/row_count": candidates.num_rows, "new_variants": len(new), "rules_changed_variants": len(changed),
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": candidates.num_rows, "batch": start, "new_variants": len(new),
+        "rules_changed_variants": len(changed),
         "left_unresolved_by_earlier_runs": len(set(query) - set(new) - set(changed) - set(queue)),
         "retried_from_queue": len(queue), "pairs_by_pass": dg.MetadataValue.json(dict(passes)),
         "strings_encoded": encoder.encoded_count if encoder else 0})
 
 
-@dg.asset(deps=[entity_candidates], **_PARTITIONED)
+@dg.asset(deps=[entity_candidates], **_RESOLUTION)
 def entity_match_scores(context: dg.AssetExecutionContext, resolution: ResolutionResource,
                         warehouse_db: WarehouseResource, mlflow: MlflowResource) -> dg.MaterializeResult:
     """splink 5 scores of the window's candidate pairs. The first run trains the model (u by random sampling,
     m by EM, term-frequency adjustments) on the catalog, logs it to MLflow and saves it; every run scores
     with the saved model, so a window scores the same whether or not its run trained it."""
-    start, _ = _window(context)
     model_path = resolution.model_dir / MODEL_FILE
     model_json = json.loads(model_path.read_text()) if model_path.exists() else None
     head = resolution.context_head()
     metadata: dict = {"model_file": str(model_path),
                       "context_head": resolution.context_head_file or "none (splink's probability decides)"}
     with warehouse_db.connect(transform=True) as con, transaction(con):
+        start = _batch_date(con)
         candidates = con.sql("SELECT unique_id_l, unique_id_r, found_by, cosine FROM resolution.entity_candidates "
-                             "WHERE window_start = ?", params=[start]).to_arrow_table()
+                             "ORDER BY unique_id_l, unique_id_r").to_arrow_table()
         if model_json is None:
             model_json, m_u = catalog.train_matcher(con, candidates, MatcherConfig())
             params = {f"m_u/{r['comparison']}/{r['level']}"[:250]: f"m={r['m']:.4g} u={r['u']:.4g}"
@@ -117,30 +124,30 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
             scores = context_head.adjust_scores(con, scores, head, resolution.encoder(required=True), """
                 SELECT artist_raw, track_raw, user_id, played_at FROM staging.stg_scrobbles
                 WHERE NOT is_unidentified""")
-        con.execute("DELETE FROM resolution.entity_match_scores WHERE window_start = ?", [start])
+        con.execute("DELETE FROM resolution.entity_match_scores")
         con.register("score_arrow", scores)
         con.execute("INSERT INTO resolution.entity_match_scores SELECT ?::DATE, * FROM score_arrow", [start])
         con.unregister("score_arrow")
     metadata["dagster/row_count"] = scores.num_rows
     metadata["pairs_above_0_5"] = sum(p >= 0.5 for p in scores["match_probability"].to_pylist())
-    return partitioned_result(context, metadata)
+    return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(deps=[entity_match_scores], **_PARTITIONED)
+@dg.asset(deps=[entity_match_scores], **_RESOLUTION)
 def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     """Each variant's canonical track and artist with tier, method, confidence and quality level, by
     constrained clustering (no chaining through one bad link); existing ids never change and manual
     overrides always win."""
-    start, _ = _window(context)
     with warehouse_db.connect(transform=True) as con, transaction(con):
-        query = [r[0] for r in con.sql("SELECT variant_id FROM resolution.window_queries WHERE window_start = ?",
-                                       params=[start]).fetchall()]
+        start = _batch_date(con)
+        query = [r[0] for r in con.sql("SELECT variant_id FROM resolution.window_queries "
+                                       "ORDER BY variant_id").fetchall()]
         con.register("query_arrow", pa.table({"unique_id": pa.array(query, pa.string())}))
         con.execute("CREATE OR REPLACE TEMP TABLE query_ids AS SELECT * FROM query_arrow")
         con.unregister("query_arrow")
         scores = con.sql("SELECT unique_id_l, unique_id_r, found_by, match_probability "
-                         "FROM resolution.entity_match_scores WHERE window_start = ?", params=[start]).to_arrow_table()
-        result = catalog.assign_clusters(con, str(start), query, scores)
+                         "FROM resolution.entity_match_scores ORDER BY unique_id_l, unique_id_r").to_arrow_table()
+        result = catalog.assign_clusters(con, start, query, scores)
         overrides = catalog.apply_overrides(con)
         queue = catalog.unmatched_queue(con)
         total = con.sql("SELECT count(*) FROM resolution.entity_clusters").fetchall()[0][0]
@@ -153,10 +160,10 @@ def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseRe
                                     "WHERE c.resolved_in = $s ORDER BY c.confidence, v.variant_id LIMIT 10",
                               {"s": start}),
         }
-    return partitioned_result(context, metadata)
+    return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(deps=[entity_clusters], **_PARTITIONED)
+@dg.asset(deps=[entity_clusters], **_RESOLUTION)
 def resolution_report(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource, bucket: BucketResource,
                       mlflow: MlflowResource) -> dg.MaterializeResult:
     """How well the catalog is resolved: the share of scrobbles per tier always; and, when the scrobbles come
@@ -164,13 +171,14 @@ def resolution_report(context: dg.AssetExecutionContext, warehouse_db: Warehouse
     rate on hard negatives, against the world's truth. Logged to MLflow (experiment resolution_evaluation)."""
     truth = current_world(bucket) / "truth" if bucket.bucket().exists(WORLD_POINTER) else None
     with warehouse_db.connect() as con:
+        batch = _batch_date(con)
         shares = evaluation.tier_shares(con)
         report = evaluation.evaluate_catalog(con, truth) if truth is not None and truth.exists() else None
     metadata: dict = {"scrobble_share_by_tier": dg.MetadataValue.json({k: round(v, 4) for k, v in shares.items()})}
     if report is None or report.variants_evaluated == 0:
         metadata["evaluation"] = "no ground truth for these scrobbles (only the synthetic world carries one)"
-        return partitioned_result(context, metadata)
-    run_id = mlflow.tracker().log_run("resolution_evaluation", f"catalog_{context.partition_key_range.end}",
+        return dg.MaterializeResult(metadata=metadata)
+    run_id = mlflow.tracker().log_run("resolution_evaluation", f"catalog_{batch}",
                                       {"truth": str(truth)}, report.metrics(),
                                       json_artifacts={"report.json": report.as_json()})
     metadata.update({
@@ -181,4 +189,4 @@ def resolution_report(context: dg.AssetExecutionContext, warehouse_db: Warehouse
         "variants_evaluated": report.variants_evaluated,
         "mlflow_run_id": run_id,
     })
-    return partitioned_result(context, metadata)
+    return dg.MaterializeResult(metadata=metadata)
