@@ -1,15 +1,17 @@
 /* timbral
 description: >
-  Every raw scrobble with normalised artist, title and album strings and a 30-second duration bucket.
+  Every raw scrobble with normalised artist, title and album strings and a 30-second duration bucket. A
+  double scrobble (the same user, instant, artist and title, so the same scrobble_id: real exports carry
+  them) counts once: the row with the first source line stays.
   Incremental: each daily partition replaces only its own plays. Normalisation runs once per distinct
   (artist, track, album) string, not once per play.
 materialized: incremental
 window_column: play_date
 checks:
   - name: rows_match_raw
-    description: the window holds exactly as many plays as raw_scrobbles does
+    description: the window holds exactly as many plays as raw_scrobbles has distinct scrobbles
     sql: >
-      SELECT abs((SELECT count(*) FROM {{ source('raw', 'raw_scrobbles') }}
+      SELECT abs((SELECT count(DISTINCT scrobble_id) FROM {{ source('raw', 'raw_scrobbles') }}
                   WHERE play_date >= {{ window_start }} AND play_date < {{ window_end }})
                - (SELECT count(*) FROM {{ ref('stg_scrobbles') }}
                   WHERE play_date >= {{ window_start }} AND play_date < {{ window_end }}))
@@ -52,3 +54,4 @@ FROM plays p
 JOIN normalised n
   ON n.artist_name = p.artist_name AND n.track_name = p.track_name
  AND n.album_name IS NOT DISTINCT FROM p.album_name
+QUALIFY row_number() OVER (PARTITION BY p.scrobble_id ORDER BY p.source, p.source_file, p.source_line) = 1

@@ -65,6 +65,8 @@ def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionR
     sentence-embedding nearest neighbours."""
     rules = load_rules(resolution.rules_file or None)
     encoder = resolution.encoder()
+    if encoder is not None:
+        encoder.progress = lambda done, total: context.log.info(f"encoded {done:,} of {total:,} new strings")
     with warehouse_db.connect(transform=True) as con, transaction(con):
         catalog.ensure_tables(con)
         start = _batch_date(con)

@@ -16,11 +16,15 @@ main_job = dg.define_asset_job(
     description="Materialize the whole asset graph for a range of play dates (make run uses the synthetic world's).",
 )
 
+# A day's scrobbles and all they feed, plus the staging models the marts join (Spotify, tags, AOTY): in a
+# fresh home they must exist, and they are cheap to rebuild from whatever raw tables hold.
 daily_ingest_job = dg.define_asset_job(
     name="daily_ingest",
-    selection=dg.AssetSelection.assets("raw_scrobbles").downstream(),
+    selection=dg.AssetSelection.assets("raw_scrobbles").downstream() | dg.AssetSelection.groups("staging")
+    | dg.AssetSelection.assets("resolution_rules"),
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     tags=WRITES_DUCKDB,
-    description="One day of scrobbles, then everything built from them.",
+    description="Scrobbles for a range of days (one by the schedule, years by `timbral import`), then "
+                "everything built from them.",
 )

@@ -94,11 +94,14 @@ class EmbeddingCache:
 class TextEncoder:
     """Unit-length embeddings for texts; repeated and cached texts are not re-encoded."""
 
+    PROGRESS_CHUNK = 2_000  # about ten seconds of encoding on this CPU
+
     def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None, batch_size: int = 128):
         self.model = model
         self.cache = cache or EmbeddingCache(None)
         self.batch_size = batch_size
         self.encoded_count = 0  # how many texts this encoder actually ran through the model
+        self.progress = None  # optional callable(done, total), told every PROGRESS_CHUNK uncached texts
 
     def is_cached(self, texts: Sequence[str]) -> list[bool]:
         """Whether each text already has a vector for this model (encoding it would cost nothing)."""
@@ -110,13 +113,17 @@ class TextEncoder:
         hashes = [text_hash(t) for t in texts]
         known = self.cache.get(self.model, list(set(hashes)))
         missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
-        if missing:
-            vectors = load_model(self.model).encode(list(missing.values()), batch_size=self.batch_size,
+        todo = list(missing.items())
+        for start in range(0, len(todo), self.PROGRESS_CHUNK):
+            chunk = todo[start:start + self.PROGRESS_CHUNK]
+            vectors = load_model(self.model).encode([t for _, t in chunk], batch_size=self.batch_size,
                                                     normalize_embeddings=True, show_progress_bar=False)
             vectors = np.asarray(vectors, dtype=np.float32)
-            self.cache.put(self.model, list(missing), vectors)
-            known.update(zip(missing, vectors, strict=True))
-            self.encoded_count += len(missing)
+            self.cache.put(self.model, [h for h, _ in chunk], vectors)  # a crash keeps what was encoded
+            known.update(zip((h for h, _ in chunk), vectors, strict=True))
+            self.encoded_count += len(chunk)
+            if self.progress is not None:
+                self.progress(start + len(chunk), len(todo))
         dim = next(iter(known.values())).shape[0] if known else 384
         out = np.zeros((len(texts), dim), dtype=np.float32)
         for i, h in enumerate(hashes):
