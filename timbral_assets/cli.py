@@ -47,10 +47,11 @@ SUMMARY_TABLES = [
 ]
 
 
-def summary_text(db_path: Path) -> str:
+def summary_text(db_path: Path, wait_s: float = 60.0) -> str:
     from . import warehouse
 
-    con = warehouse.connect(db_path, read_only=True, on_wait=lambda m: print(m, file=sys.stderr, flush=True))
+    con = warehouse.connect(db_path, read_only=True, wait_s=wait_s,
+                            on_wait=lambda m: print(m, file=sys.stderr, flush=True))
     try:
         existing = {f"{s}.{t}" for s, t in con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
@@ -167,7 +168,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
     home = _prepare_environment()
     try:
-        print(summary_text(home / "warehouse.duckdb"))
+        print(summary_text(home / "warehouse.duckdb", args.wait_seconds))
     except WarehouseLockedError as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
@@ -207,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     _world_args(gen)
     gen.set_defaults(func=cmd_generate)
     summ = sub.add_parser("summary", help="rows per table and the share of scrobbles mapped")
+    summ.add_argument("--wait-seconds", type=float, default=60.0,
+                      help="while a run holds the warehouse, wait this long for it (default 60)")
     summ.set_defaults(func=cmd_summary)
     pairs = sub.add_parser("match-pairs", help="score record pairs (left_* / right_* columns) with the match model")
     pairs.add_argument("--input", required=True)

@@ -40,7 +40,7 @@ def test_run_materializes_everything_and_prints_the_summary(tmp_path, monkeypatc
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("entity_resolution")
     (run,) = client.search_runs([experiment.experiment_id])
-    assert run.data.metrics["candidate_pairs"] > 0 and any(k.startswith("m_u/title/") for k in run.data.params)
+    assert run.data.metrics["training_variants"] > 0 and any(k.startswith("m_u/title/") for k in run.data.params)
     assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"track_matcher.json", "match_weights.png"}
     # the resolution report scored the catalog against the world's truth, in Dagster metadata and in MLflow
     with dg.DagsterInstance.get() as instance:

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ...warehouse import write_atomically
 from ..scrobble_files import SCROBBLE_SCHEMA
 from . import names
 from .variants import DEFAULT_VARIANT_RATES, VARIANT_KINDS, CanonicalTrack, render_variants
@@ -539,7 +540,8 @@ def generate_world(
             "tag_assignments": n_tag_assignments,
         },
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    # written last, atomically: it marks the world done (a killed generation leaves none, and is redone)
+    write_atomically(out_dir / "manifest.json", json.dumps(manifest, indent=2))
     return manifest
 
 
