@@ -96,7 +96,7 @@ def main() -> None:
         generate_world(WorldConfig(seed=20, n_scrobbles=args.scrobbles, start_date=date(2005, 1, 1), days=days,
                                    write_csv=True), world)
         rows.append(("synthetic_20y", f"{args.scrobbles:,} plays over {days:,} days (CSV)",
-                     timed_import(work / "synthetic", [str(world / "scrobbles.csv")])))
+                     timed_import(work / "synthetic", [str(world / "scrobbles_csv" / "scrobbles.csv")])))
     lines = ["| case | input | wall s | peak RSS GB | raw_scrobbles s | stg_scrobbles s | entity_candidates s |",
              "|---|---|---|---|---|---|---|"]
     for name, what, r in rows:

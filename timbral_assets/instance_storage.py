@@ -12,6 +12,8 @@ dagster.yaml selects it:
     event_log_storage:
       module: timbral_assets.instance_storage
       class: TimbralSqliteEventLogStorage
+      config:
+        dagster_home: {env: DAGSTER_HOME}   # event logs go to DAGSTER_HOME/history/runs, as Dagster's do
 """
 
 from __future__ import annotations
@@ -39,13 +41,12 @@ class TimbralSqliteEventLogStorage(SqliteEventLogStorage):
 
     @classmethod
     def config_type(cls):
-        return {"base_dir": Field(StringSource, is_required=False)}
+        return {"dagster_home": Field(StringSource)}
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> TimbralSqliteEventLogStorage:
         # where Dagster's default instance keeps its event logs
-        base_dir = config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
-        return cls(base_dir, inst_data=inst_data)
+        return cls(os.path.join(config_value["dagster_home"], "history", "runs"), inst_data=inst_data)
 
     OPEN_SHARDS = 16  # a long-lived web server reads many runs' shards: keep the most recent open
 

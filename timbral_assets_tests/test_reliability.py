@@ -6,12 +6,15 @@ and warehouse in tmp_path, SIGKILL, SIGTERM, and a second process holding the Du
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from timbral_assets.cli import REPO_ROOT
 from timbral_assets.run_control import process_tags
 from timbral_assets.warehouse import WarehouseLockedError, connect, table_fingerprints
 
@@ -48,9 +52,23 @@ def _fingerprints(home: Path) -> dict[str, tuple[int, str]]:
         con.close()
 
 
-def _instance(home: Path) -> dg.DagsterInstance:
-    os.environ["DAGSTER_HOME"] = str(home / "dagster")
-    return dg.DagsterInstance.get()
+@contextlib.contextmanager
+def _instance(home: Path) -> Iterator[dg.DagsterInstance]:
+    """The home's instance, as the CLI sets it up (the repo's dagster.yaml), whoever gets there first."""
+    dagster_home = home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    if not (dagster_home / "dagster.yaml").exists():
+        shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    before = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)  # dagster.yaml reads it
+    try:
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            yield instance
+    finally:
+        if before is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = before
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +218,7 @@ def test_timbral_import_runs_a_multi_year_history_with_a_line_per_step(tmp_path)
     world = tmp_path / "world"
     generate_world(WorldConfig(seed=5, n_scrobbles=2500, start_date=date(2019, 1, 1), days=1096, write_csv=True), world)
     export = tmp_path / "my_scrobbles.csv"
-    lines = (world / "scrobbles.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = (world / "scrobbles_csv" / "scrobbles.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     export.write_text("".join([*lines, lines[5]]), encoding="utf-8")  # the same play scrobbled twice
     home = tmp_path / "home"
     started = time.monotonic()

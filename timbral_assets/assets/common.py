@@ -59,10 +59,31 @@ def partitioned_result(context: dg.AssetExecutionContext, summary: dict,
     keys = context.partition_keys
     if rows_by_day is not None:
         counts = {d.isoformat(): n for d, n in rows_by_day.items()}
-        for key in keys:
-            context.add_asset_metadata({"dagster/row_count": dg.MetadataValue.int(counts.get(key, 0))},
-                                       partition_key=key)
+        _add_partition_metadata(context, {k: {"dagster/row_count": dg.MetadataValue.int(counts.get(k, 0))}
+                                          for k in keys})
     if len(keys) > 1:
         summary = {**summary, "partitions_in_run": dg.MetadataValue.text(f"{len(keys):,} ({keys[0]} .. {keys[-1]})")}
     context.add_asset_metadata(summary, partition_key=keys[-1])
     return dg.MaterializeResult(check_results=list(check_results))
+
+
+def _add_partition_metadata(context: dg.AssetExecutionContext, by_partition: Mapping[str, dict]) -> None:
+    """context.add_asset_metadata(..., partition_key=k) for every k, in one merge: each call of the public
+    method copies everything added so far, which over 5,800 days took 30 s. Falls back to the public
+    method if Dagster's accumulator ever changes shape."""
+    from dagster._core.execution.context.metadata_logging import (
+        AssetMetadataHandle,
+        OutputMetadataAccumulator,
+    )
+
+    step = getattr(context, "_step_execution_context", None)
+    accumulator = getattr(step, "_metadata_accumulator", None)
+    if not isinstance(accumulator, OutputMetadataAccumulator) or len(context.assets_def.keys) != 1:
+        for key, metadata in by_partition.items():
+            context.add_asset_metadata(metadata, partition_key=key)
+        return
+    merged = dict(accumulator.per_output_metadata)
+    for key, metadata in by_partition.items():
+        handle = AssetMetadataHandle(asset_key=context.assets_def.key, partition_key=key)
+        merged[handle] = {**merged.get(handle, {}), **metadata}
+    step._metadata_accumulator = OutputMetadataAccumulator(per_output_metadata=merged)

@@ -74,18 +74,19 @@ def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionR
         query, new, changed, queue = catalog.window_query(con, """
             SELECT artist_raw, track_raw, album_raw, duration_ms, track_mbid, artist_mbid, user_id
             FROM staging.stg_scrobbles WHERE NOT is_unidentified""", start, rules)
+        if not query:
+            pairs = con.sql("SELECT count(*) FROM resolution.entity_candidates").fetchall()[0][0]
+            return dg.MaterializeResult(metadata={
+                "dagster/row_count": pairs, "new_variants": 0,
+                "batch": "nothing to resolve: no new or unresolved variant, no rules change; the last batch stands"})
         candidates = catalog.find_candidates(con, query, encoder, window_start=start)
-        con.execute("CREATE TABLE IF NOT EXISTS resolution.window_queries (window_start DATE, variant_id VARCHAR)")
-        con.execute("DELETE FROM resolution.window_queries")
-        con.register("query_arrow", pa.table({"variant_id": pa.array(query, pa.string())}))
-        con.execute("INSERT INTO resolution.window_queries SELECT ?::DATE, variant_id FROM query_arrow", [start])
+        catalog.start_batch(con, start, query)
         con.execute("DELETE FROM resolution.entity_candidates")
         con.register("candidate_arrow", candidates)
         con.execute("INSERT INTO resolution.entity_candidates SELECT ?::DATE, unique_id_l, unique_id_r, found_by, "
                     "cosine FROM candidate_arrow", [start])
         passes = con.sql("SELECT pass, count(*) FROM (SELECT unnest(string_split(found_by, ',')) AS pass "
-                         "FROM candidate_arrow) GROUP BY pass ORDER BY 2 DESC").fetchall()
-        con.unregister("query_arrow")
+                         "FROM candidate_arrow) GROUP BY pass ORDER BY 2 DESC, 1").fetchall()
         con.unregister("candidate_arrow")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": candidates.num_rows, "batch": start, "new_variants": len(new),
@@ -107,7 +108,13 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
     metadata: dict = {"model_file": str(model_path),
                       "context_head": resolution.context_head_file or "none (splink's probability decides)"}
     with warehouse_db.connect(transform=True) as con, transaction(con):
-        start = _batch_date(con)
+        catalog.ensure_tables(con)
+        state = catalog.batch_state(con)
+        if state is None or state[1]:
+            metadata["dagster/row_count"] = con.sql("SELECT count(*) FROM resolution.entity_match_scores").fetchall()[0][0]
+            metadata["batch"] = "already scored: nothing new since" if state else "no batch yet"
+            return dg.MaterializeResult(metadata=metadata)
+        start = state[0]
         candidates = con.sql("SELECT unique_id_l, unique_id_r, found_by, cosine FROM resolution.entity_candidates "
                              "ORDER BY unique_id_l, unique_id_r").to_arrow_table()
         if model_json is None:
@@ -130,6 +137,7 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
         con.register("score_arrow", scores)
         con.execute("INSERT INTO resolution.entity_match_scores SELECT ?::DATE, * FROM score_arrow", [start])
         con.unregister("score_arrow")
+        catalog.mark_batch(con, "scored")
     metadata["dagster/row_count"] = scores.num_rows
     metadata["pairs_above_0_5"] = sum(p >= 0.5 for p in scores["match_probability"].to_pylist())
     return dg.MaterializeResult(metadata=metadata)
@@ -141,7 +149,15 @@ def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseRe
     constrained clustering (no chaining through one bad link); existing ids never change and manual
     overrides always win."""
     with warehouse_db.connect(transform=True) as con, transaction(con):
-        start = _batch_date(con)
+        catalog.ensure_tables(con)
+        state = catalog.batch_state(con)
+        if state is None or not state[1] or state[2]:
+            catalog.apply_overrides(con)  # overrides may come at any time; applying them again changes nothing
+            total = con.sql("SELECT count(*) FROM resolution.entity_clusters").fetchall()[0][0]
+            why = ("already clustered: nothing new since" if state and state[2] else
+                   "the batch is not scored yet" if state else "no batch yet")
+            return dg.MaterializeResult(metadata={"dagster/row_count": total, "batch": why})
+        start = state[0]
         query = [r[0] for r in con.sql("SELECT variant_id FROM resolution.window_queries "
                                        "ORDER BY variant_id").fetchall()]
         con.register("query_arrow", pa.table({"unique_id": pa.array(query, pa.string())}))
@@ -151,6 +167,7 @@ def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseRe
                          "FROM resolution.entity_match_scores ORDER BY unique_id_l, unique_id_r").to_arrow_table()
         result = catalog.assign_clusters(con, start, query, scores)
         overrides = catalog.apply_overrides(con)
+        catalog.mark_batch(con, "clustered")
         queue = catalog.unmatched_queue(con)
         total = con.sql("SELECT count(*) FROM resolution.entity_clusters").fetchall()[0][0]
         metadata = {

@@ -61,6 +61,10 @@ DDL = [
     # catalog variants whose strings the semantic tier searches: which ones is warehouse state, written in the
     # candidates' transaction, so that the choice never depends on what the embedding cache happens to hold
     "CREATE TABLE IF NOT EXISTS resolution.semantic_index (variant_id VARCHAR PRIMARY KEY, added_in DATE)",
+    # the current batch: its query, and how far the assets have taken it (each flag set in the transaction
+    # that does the work, so a rerun skips what is done and redoes what is not)
+    "CREATE TABLE IF NOT EXISTS resolution.window_queries (window_start DATE, variant_id VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS resolution.batch (batch_date DATE, variants BIGINT, scored BOOLEAN, clustered BOOLEAN)",
     """CREATE TABLE IF NOT EXISTS resolution.overrides (
         artist_raw VARCHAR, track_raw VARCHAR, track_id VARCHAR, note VARCHAR,
         created_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (artist_raw, track_raw))""",
@@ -155,11 +159,36 @@ def unresolved_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
 def window_query(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, window_start: str,
                  rules: ResolutionRules) -> tuple[list[str], list[str], list[str], list[str]]:
     """What a window resolves: (query, new, changed, queue). New variants are added; the query is every
-    unresolved variant, those whose rules changed and the unmatched queue."""
+    unresolved variant, those whose rules changed and, when either exists, the unmatched queue. With
+    nothing new the query is empty: a rerun on the same input changes nothing."""
     changed = reapply_rules(con, rules)
     new = add_variants(con, scrobbles_sql, window_start, rules)
-    queue = retry_ids(con)
-    return sorted(set(unresolved_ids(con)) | set(changed) | set(queue)), new, changed, queue
+    unresolved = unresolved_ids(con)
+    queue = retry_ids(con) if unresolved or changed else []
+    return sorted(set(unresolved) | set(changed) | set(queue)), new, changed, queue
+
+
+def start_batch(con: duckdb.DuckDBPyConnection, batch_date: str, query_ids: Sequence[str]) -> None:
+    """Make `query_ids` the current batch (window_queries), neither scored nor clustered yet."""
+    con.execute("DELETE FROM resolution.window_queries")
+    con.register("batch_query_arrow", pa.table({"variant_id": pa.array(list(query_ids), pa.string())}))
+    con.execute("INSERT INTO resolution.window_queries SELECT ?::DATE, variant_id FROM batch_query_arrow",
+                [batch_date])
+    con.unregister("batch_query_arrow")
+    con.execute("DELETE FROM resolution.batch")
+    con.execute("INSERT INTO resolution.batch VALUES (?::DATE, ?, false, false)", [batch_date, len(query_ids)])
+
+
+def batch_state(con: duckdb.DuckDBPyConnection) -> tuple[str, bool, bool] | None:
+    """(batch date, scored, clustered) of the current batch; None before the first."""
+    row = con.sql("SELECT batch_date::VARCHAR, scored, clustered FROM resolution.batch").fetchall()
+    return row[0] if row else None
+
+
+def mark_batch(con: duckdb.DuckDBPyConnection, stage: str) -> None:
+    if stage not in ("scored", "clustered"):
+        raise ValueError(stage)
+    con.execute(f"UPDATE resolution.batch SET {stage} = true")
 
 
 def reapply_rules(con: duckdb.DuckDBPyConnection, rules: ResolutionRules) -> list[str]:
