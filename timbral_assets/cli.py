@@ -81,7 +81,7 @@ def _run_supervised(home: Path, job: str, run_config: dict, tags: dict, args: ar
                                 print_fn=lambda line: print(line, flush=True))
         outcome = supervisor.run(job, run_config, tags)
     where = f"; its log: {outcome.log_file}" if outcome.log_file else ""
-    if outcome.status == "CANCELED":
+    if outcome.stopped_by or outcome.status == "CANCELED":
         print(f"\nrun {outcome.run_id} stopped after {outcome.seconds:.1f}s ({outcome.message}){where}", file=sys.stderr)
         return 130
     if not outcome.success:

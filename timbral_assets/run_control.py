@@ -150,6 +150,7 @@ class RunOutcome:
     failed_checks: list[str]
     message: str = ""
     log_file: Path | None = None
+    stopped_by: str | None = None  # SIGINT / SIGTERM, when a person stopped the run
 
     @property
     def success(self) -> bool:
@@ -216,8 +217,9 @@ class Supervisor:
         self.instance.event_log_storage.free_concurrency_slots_for_run(run_id)
         run = self.instance.get_run_by_id(run_id)
         status = run.status.value if run is not None else "FAILURE"
+        stopped_by = signal.Signals(self._stop_signal).name if self._stop_signal is not None else None
         return RunOutcome(run_id, status, seconds, self._failed_checks, outcome_message,
-                          None if self.verbose else log_file)
+                          None if self.verbose else log_file, stopped_by)
 
     def _on_signal(self, signum: int, _frame) -> None:
         self._stop_signal = signum
@@ -245,7 +247,10 @@ class Supervisor:
                 message = f"stopped by {name}"
                 self.say(f"{name}: stopping run {run_id[:8]} (what it had not committed is redone by the next run)")
                 stop_requested_at = now
-                worker.send_signal(signal.SIGINT)
+                if blocked_since is not None:
+                    worker.kill()  # waiting for the pool: no step is running, and the wait ignores SIGINT
+                else:
+                    worker.send_signal(signal.SIGINT)
             elif stop_requested_at is not None and now - stop_requested_at > STOP_GRACE_S:
                 worker.kill()
             holders = self._pool_holders_while_blocked(run_id)
