@@ -106,13 +106,15 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[ReapedRun]:
             reaped.append(ReapedRun(run.run_id, run.job_name, run.tags[PID_TAG], True))
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:
-        for run_id in storage.get_concurrency_run_ids():
+        already = {r.run_id for r in reaped}
+        for run_id in storage.get_concurrency_run_ids() - already:
             run = instance.get_run_by_id(run_id)
-            if run is None or run.status in FINISHED_STATUSES:
-                if not any(r.run_id == run_id for r in reaped):
-                    storage.free_concurrency_slots_for_run(run_id)
-                    reaped.append(ReapedRun(run_id, run.job_name if run else "?", run.tags.get(PID_TAG, "?")
-                                            if run else "?", False))
+            if run is None:
+                storage.free_concurrency_slots_for_run(run_id)
+                reaped.append(ReapedRun(run_id, "?", "?", False))
+            elif run.status in FINISHED_STATUSES:
+                storage.free_concurrency_slots_for_run(run_id)
+                reaped.append(ReapedRun(run_id, run.job_name, run.tags.get(PID_TAG, "?"), False))
     return reaped
 
 

@@ -46,7 +46,8 @@ def test_definitions_load_with_jobs_schedules_and_checks():
     assert graph.get(dg.AssetKey("stg_scrobbles")).partitions_def is not None
 
 
-def test_instance_settings_limit_duckdb_writers(tmp_path):
+def test_instance_settings_limit_duckdb_writers(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # the event log storage's config reads it
     shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         settings = instance.get_concurrency_config()

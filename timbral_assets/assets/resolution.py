@@ -109,12 +109,12 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
                       "context_head": resolution.context_head_file or "none (splink's probability decides)"}
     with warehouse_db.connect(transform=True) as con, transaction(con):
         catalog.ensure_tables(con)
-        state = catalog.batch_state(con)
-        if state is None or state[1]:
+        batch = catalog.batch_state(con)
+        if batch is None or batch.scored:
             metadata["dagster/row_count"] = con.sql("SELECT count(*) FROM resolution.entity_match_scores").fetchall()[0][0]
-            metadata["batch"] = "already scored: nothing new since" if state else "no batch yet"
+            metadata["batch"] = "already scored: nothing new since" if batch else "no batch yet"
             return dg.MaterializeResult(metadata=metadata)
-        start = state[0]
+        start = batch.date
         candidates = con.sql("SELECT unique_id_l, unique_id_r, found_by, cosine FROM resolution.entity_candidates "
                              "ORDER BY unique_id_l, unique_id_r").to_arrow_table()
         if model_json is None:
@@ -122,8 +122,9 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
             params = {f"m_u/{r['comparison']}/{r['level']}"[:250]: f"m={r['m']:.4g} u={r['u']:.4g}"
                       for r in m_u if r["m"] is not None and r["u"] is not None}
             params["prior"] = model_json.get("probability_two_random_records_match")
+            trained_on = con.sql("SELECT count(*) FROM resolution.variants").fetchall()[0][0]
             metadata["mlflow_run_id"] = mlflow.tracker().log_run(
-                "entity_resolution", "track_matcher", params, {"training_variants": con.sql("SELECT count(*) FROM resolution.variants").fetchall()[0][0]},
+                "entity_resolution", "track_matcher", params, {"training_variants": trained_on},
                 json_artifacts={"track_matcher.json": model_json, "m_u.json": m_u},
                 figures={"match_weights.png": match_weight_figure(m_u)})
             write_atomically(model_path, json.dumps(model_json, indent=1))
@@ -150,14 +151,14 @@ def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseRe
     overrides always win."""
     with warehouse_db.connect(transform=True) as con, transaction(con):
         catalog.ensure_tables(con)
-        state = catalog.batch_state(con)
-        if state is None or not state[1] or state[2]:
+        batch = catalog.batch_state(con)
+        if batch is None or not batch.scored or batch.clustered:
             catalog.apply_overrides(con)  # overrides may come at any time; applying them again changes nothing
             total = con.sql("SELECT count(*) FROM resolution.entity_clusters").fetchall()[0][0]
-            why = ("already clustered: nothing new since" if state and state[2] else
-                   "the batch is not scored yet" if state else "no batch yet")
+            why = ("no batch yet" if batch is None else "already clustered: nothing new since" if batch.clustered
+                   else "the batch is not scored yet")
             return dg.MaterializeResult(metadata={"dagster/row_count": total, "batch": why})
-        start = state[0]
+        start = batch.date
         query = [r[0] for r in con.sql("SELECT variant_id FROM resolution.window_queries "
                                        "ORDER BY variant_id").fetchall()]
         con.register("query_arrow", pa.table({"unique_id": pa.array(query, pa.string())}))

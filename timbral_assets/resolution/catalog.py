@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -64,7 +65,7 @@ DDL = [
     # the current batch: its query, and how far the assets have taken it (each flag set in the transaction
     # that does the work, so a rerun skips what is done and redoes what is not)
     "CREATE TABLE IF NOT EXISTS resolution.window_queries (window_start DATE, variant_id VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS resolution.batch (batch_date DATE, variants BIGINT, scored BOOLEAN, clustered BOOLEAN)",
+    "CREATE TABLE IF NOT EXISTS resolution.batch (batch_date DATE, scored BOOLEAN, clustered BOOLEAN)",
     """CREATE TABLE IF NOT EXISTS resolution.overrides (
         artist_raw VARCHAR, track_raw VARCHAR, track_id VARCHAR, note VARCHAR,
         created_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (artist_raw, track_raw))""",
@@ -104,7 +105,8 @@ def _standardised_row(vid: str, artist_raw: str, track_raw: str, album_raw: str 
 
 def most_common(column: str) -> str:
     """SQL for the most common non-null value of a column in a GROUP BY, ties to the greater value. Unlike
-    mode() and any_value(), the answer does not depend on how DuckDB's threads split the rows."""
+    mode() and any_value(), the answer does not depend on how DuckDB's threads split the rows. The SQL models
+    have the same expression as the macro tb_most_common (dbt_like_sql/macros/normalise.sql)."""
     return (f"(list_sort(list_transform(map_entries(histogram({column})), "
             "lambda e: {'n': e.value, 'v': e.key}), 'DESC')[1]).v")
 
@@ -176,13 +178,19 @@ def start_batch(con: duckdb.DuckDBPyConnection, batch_date: str, query_ids: Sequ
                 [batch_date])
     con.unregister("batch_query_arrow")
     con.execute("DELETE FROM resolution.batch")
-    con.execute("INSERT INTO resolution.batch VALUES (?::DATE, ?, false, false)", [batch_date, len(query_ids)])
+    con.execute("INSERT INTO resolution.batch VALUES (?::DATE, false, false)", [batch_date])
 
 
-def batch_state(con: duckdb.DuckDBPyConnection) -> tuple[str, bool, bool] | None:
-    """(batch date, scored, clustered) of the current batch; None before the first."""
+class Batch(NamedTuple):
+    date: str
+    scored: bool
+    clustered: bool
+
+
+def batch_state(con: duckdb.DuckDBPyConnection) -> Batch | None:
+    """The current batch and how far the assets have taken it; None before the first."""
     row = con.sql("SELECT batch_date::VARCHAR, scored, clustered FROM resolution.batch").fetchall()
-    return row[0] if row else None
+    return Batch(*row[0]) if row else None
 
 
 def mark_batch(con: duckdb.DuckDBPyConnection, stage: str) -> None:

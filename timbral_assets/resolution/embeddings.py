@@ -104,12 +104,6 @@ class TextEncoder:
         self.encoded_count = 0  # how many texts this encoder actually ran through the model
         self.progress = None  # optional callable(done, total), told every PROGRESS_CHUNK uncached texts
 
-    def is_cached(self, texts: Sequence[str]) -> list[bool]:
-        """Whether each text already has a vector for this model (encoding it would cost nothing)."""
-        hashes = [text_hash(t) for t in texts]
-        known = self.cache.get(self.model, list(set(hashes)))
-        return [h in known for h in hashes]
-
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         hashes = [text_hash(t) for t in texts]
         known = self.cache.get(self.model, list(set(hashes)))
