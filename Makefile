@@ -15,6 +15,7 @@ export SPOTIFY_CLIENT_SECRET ?=
 export TIMBRAL_BUCKET_URL ?=
 # one "planned" event per asset for a range of days, not one per day (runs launched from the UI too)
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
+export DAGSTER_EVENT_BATCH_SIZE ?= 500
 
 .PHONY: run test ui bench lint install clean
 

@@ -10,6 +10,7 @@ import duckdb
 
 from . import warehouse
 from .bucket import Bucket
+from .resolution.catalog import SEMANTIC_QUERY_BUDGET
 from .sources.http import RetryPolicy
 from .sources.lastfm_api import DEFAULT_BASE_URL, DEFAULT_MIN_INTERVAL_S, LastfmClient
 from .sources.spotify_api import DEFAULT_API_URL, DEFAULT_TOKEN_URL, SpotifyClient
@@ -102,6 +103,8 @@ class ResolutionResource(dg.ConfigurableResource):
     timbral_home: str
     encoder_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     semantic_tier: bool = True
+    # residual strings one batch searches by embedding (~4 ms each here); see catalog.find_candidates
+    semantic_query_budget: int = SEMANTIC_QUERY_BUDGET
     rules_file: str = ""  # empty: the packaged default rules
     # a head from `timbral train-context-head`: combines splink, embedding cosine and listening context
     context_head_file: str = ""

@@ -13,11 +13,16 @@ import sys
 from pathlib import Path
 
 
+EVENT_BATCH_SIZE = 500
+
+
 def main(spec_path: str) -> int:
     import os
 
     # one "planned" event per asset for a range of partitions, not one per day (Dagster's switch for it)
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
+    # a step's per-day materializations reach the event log storage in batches (see instance_storage.py)
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))
     import dagster as dg
 
     from .definitions import defs

@@ -175,3 +175,39 @@ def test_a_swapped_string_loses_its_edges_in_the_written_orientation():
     # an unconvincing swapped match drops nothing
     weak = pairs.set_column(2, "match_probability", pa.array([0.3, 0.9, 0.8]))
     assert misoriented_edges(weak, artist_key_of, counts) == set()
+
+
+LONE_SPELLINGS = [("Owiny Sigome Band", "Nyiduonge Drums", 301), ("Owiny Sigoma Band", "Nyidouonge Drums", 301)]
+KNOWN_ARTIST = [("Radiohead", title, 200 + 37 * i) for i, title in enumerate(
+    ["Airbag", "Lucky", "Let Down", "Subterranean Homesick Alien", "Exit Music", "Climbing Up the Walls"])]
+
+
+@pytest.mark.parametrize("budget", [0, 2, 100])
+def test_semantic_query_budget_searches_lone_artist_spellings_first(tmp_path, budget):
+    """Blocking leaves the two misspelt "Owiny Sigoma Band" strings and every Radiohead title unpaired. A
+    batch searches at most `query_budget` of them by embedding, rarest artist spelling first, so the
+    strings blocking cannot place are searched before a well-known artist's other songs."""
+    from timbral_assets.resolution.embeddings import EmbeddingCache, TextEncoder
+
+    con = duckdb.connect(str(tmp_path / "catalog.duckdb"))
+    catalog.ensure_tables(con)
+    con.execute("CREATE TABLE plays AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, "
+                "NULL::BIGINT, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)) t(artist_raw, track_raw, album_raw, "
+                "duration_ms, track_mbid, artist_mbid, user_id) WHERE false")
+    for artist, title, seconds in LONE_SPELLINGS + KNOWN_ARTIST:
+        con.execute("INSERT INTO plays VALUES (?, ?, NULL, ?, NULL, NULL, 'u1')", [artist, title, seconds * 1000])
+    query = catalog.add_variants(con, "SELECT * FROM plays", "2025-01-01", load_rules())
+    search = catalog.SemanticSearch()
+    encoder = TextEncoder(cache=EmbeddingCache(tmp_path / "embeddings.duckdb"))
+    pairs = catalog.find_candidates(con, query, encoder, search=search, query_budget=budget, window_start="2025-01-01")
+    assert search.residual == len(LONE_SPELLINGS + KNOWN_ARTIST)
+    assert search.searched == min(budget, search.residual)
+    assert encoder.encoded_count == search.searched  # an empty catalog: nothing but the searched strings
+    names = dict(con.execute("SELECT variant_id, artist_raw FROM resolution.variants").fetchall())
+    semantic = {(names[a], names[b]) for a, b, found_by in zip(pairs["unique_id_l"].to_pylist(), pairs["unique_id_r"].to_pylist(),
+                                                               pairs["found_by"].to_pylist(), strict=True)
+                if found_by == "semantic"}
+    if budget == 0:
+        assert semantic == set()
+    else:
+        assert {tuple(sorted(p)) for p in semantic} >= {("Owiny Sigoma Band", "Owiny Sigome Band")}

@@ -79,7 +79,9 @@ def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionR
             return dg.MaterializeResult(metadata={
                 "dagster/row_count": pairs, "new_variants": 0,
                 "batch": "nothing to resolve: no new or unresolved variant, no rules change; the last batch stands"})
-        candidates = catalog.find_candidates(con, query, encoder, window_start=start)
+        search = catalog.SemanticSearch()
+        candidates = catalog.find_candidates(con, query, encoder, search=search, window_start=start,
+                                             query_budget=resolution.semantic_query_budget)
         catalog.start_batch(con, start, query)
         con.execute("DELETE FROM resolution.entity_candidates")
         con.register("candidate_arrow", candidates)
@@ -93,7 +95,17 @@ def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionR
         "rules_changed_variants": len(changed),
         "left_unresolved_by_earlier_runs": len(set(query) - set(new) - set(changed) - set(queue)),
         "retried_from_queue": len(queue), "pairs_by_pass": dg.MetadataValue.json(dict(passes)),
-        "strings_encoded": encoder.encoded_count if encoder else 0})
+        "strings_encoded": encoder.encoded_count if encoder else 0,
+        "semantic_tier": _semantic_summary(search, resolution.semantic_query_budget) if encoder else "off"})
+
+
+def _semantic_summary(search: catalog.SemanticSearch, budget: int) -> str:
+    line = (f"searched {search.searched:,} of {search.residual:,} strings that blocking left unpaired; "
+            f"{search.indexed_now:,} catalog strings added to its index; {search.embedding_s:.1f} s encoding")
+    if search.searched < search.residual:
+        line += (f". {search.residual - search.searched:,} strings over the batch's query budget ({budget:,}, "
+                 "rarest artist spellings first) stay unsearched; raise semantic_query_budget to search more")
+    return line
 
 
 @dg.asset(deps=[entity_candidates], **_RESOLUTION)

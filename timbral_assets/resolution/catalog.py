@@ -223,15 +223,29 @@ def _records(con: duckdb.DuckDBPyConnection, where: str) -> list[TrackRecord]:
 
 
 SEMANTIC_ENCODE_BUDGET = 2_000  # uncached catalog strings a window may encode (~10 s on this CPU)
+# residual strings a batch may search: ~40 s of encoding here. Daily batches stay far below it; a first
+# import of a long history (30,000 residual strings in two real exports) searches the likeliest first.
+SEMANTIC_QUERY_BUDGET = 10_000
+
+
+@dataclass
+class SemanticSearch:
+    """What the semantic tier did in one batch."""
+
+    residual: int = 0  # query variants that no key tier or blocking pass paired with anything
+    searched: int = 0  # of them, searched by embedding (the rest were over the query budget)
+    indexed_now: int = 0  # catalog strings added to resolution.semantic_index
+    embedding_s: float = 0.0
 
 
 def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], encoder: TextEncoder | None,
                     semantic_k: int = 8, semantic_min_cosine: float = 0.8,
-                    timings: dict[str, float] | None = None, encode_budget: int = SEMANTIC_ENCODE_BUDGET,
-                    window_start: str | None = None) -> pa.Table:
-    """Pairs between the query variants and every variant (including each other). `timings` receives the
-    seconds spent embedding, when given. Catalog strings newly searched by the semantic tier are added to
+                    search: SemanticSearch | None = None, encode_budget: int = SEMANTIC_ENCODE_BUDGET,
+                    query_budget: int = SEMANTIC_QUERY_BUDGET, window_start: str | None = None) -> pa.Table:
+    """Pairs between the query variants and every variant (including each other). `search`, when given,
+    receives what the semantic tier did. Catalog strings newly searched by the semantic tier are added to
     resolution.semantic_index (as of `window_start`)."""
+    search = search if search is not None else SemanticSearch()
     con.register("query_ids_arrow", pa.table({"unique_id": pa.array(list(query_ids), pa.string())}))
     con.execute("CREATE OR REPLACE TEMP TABLE query_ids AS SELECT * FROM query_ids_arrow")
     con.unregister("query_ids_arrow")
@@ -243,28 +257,41 @@ def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], en
     if encoder is not None and query_ids:
         # The semantic tier is for what blocking missed: only variants that neither a key tier nor any
         # blocking pass pairs with anything are searched, against one string per existing entity (its
-        # most played) and each other. The catalog's side grows by at most `encode_budget` strings a
-        # window, most played first, so that a day's cost stays flat while the index of a large catalog
-        # fills over the first windows. Which strings are in is recorded in resolution.semantic_index;
-        # the embedding cache only saves encoding time.
+        # most played) and each other. Encoding costs ~4 ms a string here, so both sides are budgeted:
+        # - queries: at most `query_budget` a batch, those whose artist key is rarest first. A string whose
+        #   artist spelling the catalog knows well was already compared with all of that artist's titles
+        #   by blocking; a lone artist spelling ("Owiny Sigome Band", "Band on a Can") is what blocking
+        #   cannot place. Then the most played.
+        # - the catalog: at most `encode_budget` new strings a batch, most played first, so that a day's
+        #   cost stays flat while the index of a large catalog fills over the first batches. Which strings
+        #   are in is recorded in resolution.semantic_index; the embedding cache only saves encoding time.
         keyed = key_edges(con)
         paired = (set(keyed["unique_id_l"].to_pylist()) | set(keyed["unique_id_r"].to_pylist())
                   | set(blocked["unique_id_l"].to_pylist()) | set(blocked["unique_id_r"].to_pylist()))
-        residual = [q for q in query_ids if q not in paired]
-        con.register("residual_arrow", pa.table({"variant_id": pa.array(residual, pa.string())}))
+        con.register("residual_arrow", pa.table({"variant_id": pa.array(
+            [q for q in query_ids if q not in paired], pa.string())}))
+        residual = [r[0] for r in con.sql("""
+            WITH artist_spellings AS (
+                SELECT artist_key, count(*) AS variants FROM resolution.variants GROUP BY artist_key)
+            SELECT v.variant_id FROM resolution.variants v JOIN residual_arrow USING (variant_id)
+            LEFT JOIN artist_spellings a ON a.artist_key IS NOT DISTINCT FROM v.artist_key
+            ORDER BY a.variants, v.play_count DESC, v.variant_id""").fetchall()]
+        search.residual, search.searched = len(residual), min(len(residual), query_budget)
+        con.unregister("residual_arrow")
+        con.register("searched_arrow", pa.table({"variant_id": pa.array(residual[:query_budget], pa.string())}))
         reps = con.sql("""
             WITH entities AS (
                 SELECT arg_max(v.variant_id, (v.play_count, v.variant_id)) AS variant_id
                 FROM resolution.entity_clusters c JOIN resolution.variants v USING (variant_id)
-                WHERE c.variant_id NOT IN (SELECT variant_id FROM residual_arrow)
+                WHERE c.variant_id NOT IN (SELECT variant_id FROM searched_arrow)
                 GROUP BY c.track_id)
-            SELECT variant_id, artist_raw, track_raw, variant_id IN (SELECT variant_id FROM residual_arrow),
+            SELECT variant_id, artist_raw, track_raw, variant_id IN (SELECT variant_id FROM searched_arrow),
                    variant_id IN (SELECT variant_id FROM resolution.semantic_index)
             FROM resolution.variants
-            WHERE variant_id IN (SELECT variant_id FROM residual_arrow)
+            WHERE variant_id IN (SELECT variant_id FROM searched_arrow)
                OR variant_id IN (SELECT variant_id FROM entities)
             ORDER BY play_count DESC, variant_id""").fetchall()
-        con.unregister("residual_arrow")
+        con.unregister("searched_arrow")
         budget = encode_budget
         chosen, indexed_now = [], []
         for variant, artist_raw, track_raw, is_query, indexed in reps:
@@ -278,13 +305,13 @@ def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], en
             con.execute("INSERT OR IGNORE INTO resolution.semantic_index SELECT variant_id, ?::DATE "
                         "FROM indexed_now_arrow", [window_start])
             con.unregister("indexed_now_arrow")
+        search.indexed_now = len(indexed_now)
         reps = sorted(chosen)
         ids = [r[0] for r in reps]
         started = time.perf_counter()
         vectors = encoder.encode([text for _, text in reps])
-        if timings is not None:
-            timings["embedding"] = time.perf_counter() - started
-        wanted = set(residual)
+        search.embedding_s = time.perf_counter() - started
+        wanted = set(residual[:query_budget])
         semantic = semantic_pairs(ids, vectors, k=semantic_k, min_cosine=semantic_min_cosine,
                                   query_mask=np.array([i in wanted for i in ids], dtype=bool))
     return all_candidates(con, "variant_records", semantic, new_ids="query_ids", blocked=blocked)
@@ -542,8 +569,10 @@ def resolve_window(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, window_st
     query, _, _, _ = window_query(con, scrobbles_sql, window_start, rules)
     timings["variants"] = time.perf_counter() - started
     started = time.perf_counter()
-    candidates = find_candidates(con, query, encoder, timings=timings, window_start=window_start)
-    timings["blocking"] = time.perf_counter() - started - timings.get("embedding", 0.0)
+    search = SemanticSearch()
+    candidates = find_candidates(con, query, encoder, search=search, window_start=window_start)
+    timings["embedding"] = search.embedding_s
+    timings["blocking"] = time.perf_counter() - started - search.embedding_s
     started = time.perf_counter()
     scores, trained_json, m_u = score_candidates(con, candidates, model_json, matcher_config or MatcherConfig())
     timings["scoring"] = time.perf_counter() - started
