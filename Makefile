@@ -8,16 +8,13 @@ STAMP      := $(VENV)/.installed
 
 export TIMBRAL_HOME ?= $(CURDIR)/.timbral
 export DAGSTER_HOME ?= $(TIMBRAL_HOME)/dagster
-# Empty defaults keep the API resources loadable; the clients say clearly when a key is needed.
-export LASTFM_API_KEY ?=
-export SPOTIFY_CLIENT_ID ?=
-export SPOTIFY_CLIENT_SECRET ?=
-export TIMBRAL_BUCKET_URL ?=
+# LASTFM_API_KEY, SPOTIFY_CLIENT_ID/SECRET and TIMBRAL_BUCKET_URL are optional: the resources read them
+# when a run uses them, and the clients say clearly when a key is needed.
 # one "planned" event per asset for a range of days, not one per day (runs launched from the UI too)
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 export DAGSTER_EVENT_BATCH_SIZE ?= 500
 
-.PHONY: run test ui bench lint install clean
+.PHONY: run test bench-smoke ui mlflow bench lint install clean
 
 $(PY):
 	$(PYTHON_SYS) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,8 +37,17 @@ run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# every bench/ script's smallest case, so that benchmarks cannot rot (about 5 minutes; CI runs it)
+bench-smoke: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m bench_smoke timbral_assets_tests/test_bench_smoke.py
+
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# the MLflow UI over TIMBRAL_HOME's tracking store and artifacts
+mlflow: $(STAMP)
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(TIMBRAL_HOME)/mlflow.db \
+		--default-artifact-root $(TIMBRAL_HOME)/mlartifacts --host 127.0.0.1 --port 5000
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py --scales 1000000,10000000

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.results_file import append_results  # noqa: E402
+from bench.results_file import append_results, out_dir  # noqa: E402
 from timbral_assets.resolution import catalog  # noqa: E402
 from timbral_assets.resolution.context_head import resolve_world_pairs, train_head  # noqa: E402
 from timbral_assets.resolution.embeddings import EmbeddingCache, TextEncoder  # noqa: E402
@@ -53,10 +53,10 @@ def main() -> None:
     parser.add_argument("--train-seed", type=int, default=7)
     parser.add_argument("--eval-seeds", type=int, nargs="+", default=[101, 202])
     parser.add_argument("--scrobbles", type=int, default=30_000)
-    parser.add_argument("--mlflow-uri", default=f"sqlite:///{Path('bench/out/mlflow.db').resolve()}")
+    parser.add_argument("--mlflow-uri", default=f"sqlite:///{(out_dir() / 'mlflow.db').resolve()}")
     args = parser.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    encoder = TextEncoder(cache=EmbeddingCache(Path("bench/out/embeddings.duckdb").resolve()))
+    encoder = TextEncoder(cache=EmbeddingCache(out_dir().resolve() / "embeddings.duckdb"))
     lines = ["", f"## {time.strftime('%Y-%m-%d %H:%M')} (commit {commit}): heads trained on seed {args.train_seed}, "
                  f"{args.scrobbles:,} scrobbles per world", "",
              "| eval seed | scores | candidate pairs P | R | F1 | tracks pairwise P | R | F1 | hard-negative false merges |",
@@ -89,7 +89,7 @@ def main() -> None:
                 metrics.update({key + "pair_f1": pair_f1, key + "track_f1": t.f1, key + "track_precision": t.precision,
                                 key + "track_recall": t.recall})
             con.close()
-    Tracker(args.mlflow_uri, Path("bench/out/mlruns")).log_run(
+    Tracker(args.mlflow_uri, out_dir() / "mlruns").log_run(
         "context_head", f"trained_on_seed_{args.train_seed}",
         {"train_seed": args.train_seed, "scrobbles": args.scrobbles, "model": "LightGBM, monotone in the evidence"},
         metrics, json_artifacts={name.replace(" ", "_") + ".json": head.to_json() for name, head in heads.items()})

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.results_file import append_results  # noqa: E402
+from bench.results_file import append_results, out_dir  # noqa: E402
 from timbral_assets.resolution.benchmarks import magellan_pair_rows  # noqa: E402
 from timbral_assets.resolution.metrics import pair_label_scores  # noqa: E402
 from timbral_assets.resolution.pair_matching import DEFAULT_PAIR_MODEL, score_pairs, train_pair_model  # noqa: E402
@@ -32,7 +32,7 @@ VERSIONS = ("structured", "dirty")
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--save-default", action="store_true")
-    parser.add_argument("--mlflow-uri", default=f"sqlite:///{Path('bench/out/mlflow.db').resolve()}")
+    parser.add_argument("--mlflow-uri", default=f"sqlite:///{(out_dir() / 'mlflow.db').resolve()}")
     args = parser.parse_args()
     split = {(v, s): magellan_pair_rows(DATA / f"{v}_{s}.txt") for v in VERSIONS for s in ("train", "valid")}
     started = time.perf_counter()
@@ -56,8 +56,8 @@ def main() -> None:
                             f"{version}_{key}_valid_recall": scores.recall, f"{version}_{key}_valid_f1": scores.f1})
     print("\n".join(lines))
     print(f"results appended to {append_results('itunes_amazon', lines)}")
-    Path("bench/out").mkdir(parents=True, exist_ok=True)
-    run_id = Tracker(args.mlflow_uri, Path("bench/out/mlruns")).log_run(
+    out_dir().mkdir(parents=True, exist_ok=True)
+    run_id = Tracker(args.mlflow_uri, out_dir() / "mlruns").log_run(
         "pair_matching", "itunes_amazon", {"model": "lightgbm", **model.metadata}, metrics,
         json_artifacts={"pair_model.json": model.to_json()})
     print(f"MLflow run {run_id} at {args.mlflow_uri}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.results_file import append_results, log_evaluation  # noqa: E402
+from bench.results_file import append_results, log_evaluation, out_dir  # noqa: E402
 from bench.splink_baseline import plain_splink_clusters  # noqa: E402
 from timbral_assets.resolution.benchmarks import musicbrainz_20k  # noqa: E402
 from timbral_assets.resolution.clustering import ClusterConfig  # noqa: E402
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--semantic", action="store_true")
     args = parser.parse_args()
     data = musicbrainz_20k(DATA)
-    encoder = TextEncoder(cache=EmbeddingCache(Path("bench/out/embeddings.duckdb"))) if args.semantic else None
+    encoder = TextEncoder(cache=EmbeddingCache(out_dir() / "embeddings.duckdb")) if args.semantic else None
     started = time.perf_counter()
     result = resolve(data.records, encoder=encoder, matcher_config=MatcherConfig(use_embeddings=False),
                      cluster_config=ClusterConfig(threshold=0.5, versions_must_agree=False), exclusive_group=data.source)

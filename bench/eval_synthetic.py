@@ -20,7 +20,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.results_file import append_results  # noqa: E402
+from bench.results_file import append_results, out_dir  # noqa: E402
 from timbral_assets.resolution import catalog  # noqa: E402
 from timbral_assets.resolution.embeddings import EmbeddingCache, TextEncoder  # noqa: E402
 from timbral_assets.resolution.evaluation import evaluate_catalog, world_scrobbles_sql  # noqa: E402
@@ -34,10 +34,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[101, 202])
     parser.add_argument("--scrobbles", type=int, default=100_000)
     parser.add_argument("--semantic", action="store_true")
-    parser.add_argument("--mlflow-uri", default=f"sqlite:///{Path('bench/out/mlflow.db').resolve()}")
+    parser.add_argument("--mlflow-uri", default=f"sqlite:///{(out_dir() / 'mlflow.db').resolve()}")
     args = parser.parse_args()
-    Path("bench/out").mkdir(parents=True, exist_ok=True)
-    encoder = TextEncoder(cache=EmbeddingCache(Path("bench/out/embeddings.duckdb"))) if args.semantic else None
+    out_dir().mkdir(parents=True, exist_ok=True)
+    encoder = TextEncoder(cache=EmbeddingCache(out_dir() / "embeddings.duckdb")) if args.semantic else None
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} (commit {commit}), {args.scrobbles:,} scrobbles per world, "
              f"semantic tier {'on' if args.semantic else 'off'}"]
@@ -54,7 +54,7 @@ def main() -> None:
         lines += ["", f"### seed {seed}: {len(run.query_ids):,} variants, {run.candidates:,} candidate pairs, "
                       f"resolved in {elapsed:.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in run.timings_s.items())})",
                   "", report.markdown()]
-        Tracker(args.mlflow_uri, Path("bench/out/mlruns")).log_run(
+        Tracker(args.mlflow_uri, out_dir() / "mlruns").log_run(
             "resolution_evaluation", f"synthetic_seed_{seed}",
             {"seed": seed, "scrobbles": args.scrobbles, "semantic": args.semantic}, report.metrics(),
             json_artifacts={"report.json": report.as_json()})

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from results_file import append_results  # noqa: E402
+from results_file import append_results, out_dir  # noqa: E402
 
 
 def child(scale: int, out: Path) -> None:
@@ -40,7 +40,7 @@ def child(scale: int, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="1000000,10000000,100000000")
-    parser.add_argument("--workdir", default=str(HERE / "out"))
+    parser.add_argument("--workdir", default=str(out_dir()))
     parser.add_argument("--keep", action="store_true", help="keep the generated worlds")
     parser.add_argument("--child", type=int)
     parser.add_argument("--out")

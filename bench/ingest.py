@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from results_file import append_results  # noqa: E402
+from results_file import append_results, out_dir  # noqa: E402
 
 START, DAYS = date(2025, 1, 1), 184
 END = date(2025, 7, 4)
@@ -74,19 +74,31 @@ def case_csv(world: Path, db: Path) -> dict:
 
 
 def case_mapping(world: Path, db: Path) -> dict:
+    """stg_scrobbles, entity resolution (without the semantic tier: bench/resolution.py measures it), then
+    the SQL models that map each scrobble to its canonical track."""
     from timbral_assets import warehouse
+    from timbral_assets.resolution import catalog
+    from timbral_assets.resolution.rules_file import load_rules
     from timbral_assets.sql_project import SqlProject
 
     con = warehouse.connect(db, memory_limit=warehouse.TRANSFORM_MEMORY_LIMIT)
     project = SqlProject.load()
     stages = {}
     t0 = time.perf_counter()
-    for name in ("stg_scrobbles", "int_track_keys", "int_scrobble_tracks", "track_aliases", "artists_core",
-                 "tracks_core"):
+
+    def model(name: str) -> None:
         t = time.perf_counter()
-        window = (START, END) if project.models[name].incremental else None
-        project.materialize(con, name, window)
+        project.materialize(con, name, (START, END) if project.models[name].incremental else None)
         stages[name] = round(time.perf_counter() - t, 2)
+
+    model("stg_scrobbles")
+    t = time.perf_counter()
+    catalog.resolve_window(con, """SELECT artist_raw, track_raw, album_raw, duration_ms, track_mbid, artist_mbid,
+                                          user_id FROM staging.stg_scrobbles WHERE NOT is_unidentified""",
+                           END.isoformat(), load_rules())
+    stages["entity_resolution"] = round(time.perf_counter() - t, 2)
+    for name in ("int_track_keys", "int_scrobble_tracks", "track_aliases", "artists_core", "tracks_core"):
+        model(name)
     rows = warehouse.scalar(con, "SELECT count(*) FROM staging.stg_scrobbles")
     mapped = warehouse.scalar(con, "SELECT count(*) FROM intermediate.int_scrobble_tracks")
     tracks = warehouse.scalar(con, "SELECT count(*) FROM marts.tracks_core")
@@ -122,7 +134,7 @@ def ensure_world(scale: int, workdir: Path) -> tuple[Path, dict | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="1000000,10000000")
-    parser.add_argument("--workdir", default=str(HERE / "out"))
+    parser.add_argument("--workdir", default=str(out_dir()))
     parser.add_argument("--repeat", type=int, default=3, help="ingest runs per case; the median is reported")
     parser.add_argument("--child")
     parser.add_argument("--world")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.results_file import append_results  # noqa: E402
+from bench.results_file import append_results, out_dir  # noqa: E402
 from timbral_assets import warehouse  # noqa: E402
 from timbral_assets.resolution import catalog  # noqa: E402
 from timbral_assets.resolution.embeddings import EmbeddingCache, TextEncoder  # noqa: E402
@@ -36,10 +36,10 @@ def main() -> None:
     parser.add_argument("--scrobbles-per-day", type=int, default=100_000)
     parser.add_argument("--semantic", action="store_true", help="embedding neighbours (cached by content hash)")
     args = parser.parse_args()
-    Path("bench/out").mkdir(parents=True, exist_ok=True)
-    encoder = TextEncoder(cache=EmbeddingCache(Path("bench/out/embeddings.duckdb").resolve())) if args.semantic else None
+    out_dir().mkdir(parents=True, exist_ok=True)
+    encoder = TextEncoder(cache=EmbeddingCache(out_dir().resolve() / "embeddings.duckdb")) if args.semantic else None
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    with tempfile.TemporaryDirectory(dir="bench/out") as tmp:
+    with tempfile.TemporaryDirectory(dir=out_dir()) as tmp:
         world = Path(tmp) / "world"
         subprocess.run([sys.executable, "-m", "timbral_assets.cli", "generate", str(world), "--n-scrobbles",
                         str(args.scrobbles_per_day * DAYS), "--days", str(DAYS), "--start-date", START.isoformat(),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb  # noqa: E402
 
+from bench.results_file import append_results  # noqa: E402
 from timbral_assets.resolution.credits import artist_keys, parse_credit  # noqa: E402
 from timbral_assets.resolution.versions import parse_title  # noqa: E402
 from timbral_assets.sources.synthetic import WorldConfig, generate_world  # noqa: E402
@@ -57,22 +59,21 @@ def main() -> None:
         h[0] += 1
         h[1] += rules_key(artist, title) == clean_rules[track]
         h[2] += sql_key == clean_sql[track]
-    print(f"rules tier on {len(known):,} tracks, {len(rows):,} variant strings "
-          f"(`python bench/rules_tier.py --n-scrobbles {args.n_scrobbles}`)\n")
-    print("| variant kind | variants | rules tier: same key as clean | tier-1 SQL: same key |")
-    print("|---|---|---|---|")
+    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')}: rules tier on {len(known):,} tracks, {len(rows):,} variant "
+             f"strings (`python bench/rules_tier.py --n-scrobbles {args.n_scrobbles}`)", "",
+             "| variant kind | variants | rules tier: same key as clean | tier-1 SQL: same key |", "|---|---|---|---|"]
     for kind, (n, rule_ok, sql_ok) in sorted(hits.items()):
-        print(f"| {kind} | {n:,} | {rule_ok / n:.1%} | {sql_ok / n:.1%} |")
+        lines.append(f"| {kind} | {n:,} | {rule_ok / n:.1%} | {sql_ok / n:.1%} |")
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for a, b, kind in negatives:
         by_kind[kind][0] += 1
         by_kind[kind][1] += clean_rules[a] == clean_rules[b]
         by_kind[kind][2] += clean_sql[a] == clean_sql[b]
-    print("\n| hard negative | pairs | rules tier: false merges | tier-1 SQL: false merges |")
-    print("|---|---|---|---|")
+    lines += ["", "| hard negative | pairs | rules tier: false merges | tier-1 SQL: false merges |", "|---|---|---|---|"]
     for kind, (n, rule_bad, sql_bad) in sorted(by_kind.items()):
-        print(f"| {kind} | {n:,} | {rule_bad / n:.1%} | {sql_bad / n:.1%} |")
-
+        lines.append(f"| {kind} | {n:,} | {rule_bad / n:.1%} | {sql_bad / n:.1%} |")
+    print("\n".join(lines))
+    print(f"results appended to {append_results('rules_tier', lines)}")
 
 if __name__ == "__main__":
     main()

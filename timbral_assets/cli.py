@@ -33,8 +33,6 @@ def _prepare_environment() -> Path:
     repo_yaml, home_yaml = REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml"
     if repo_yaml.exists() and (not home_yaml.exists() or home_yaml.stat().st_mtime < repo_yaml.stat().st_mtime):
         shutil.copy(repo_yaml, home_yaml)  # the instance settings are the repo's, as `make` keeps them
-    for var in ("LASTFM_API_KEY", "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "TIMBRAL_BUCKET_URL"):
-        os.environ.setdefault(var, "")  # unused by the synthetic default; the clients say when one is needed
     return home
 
 
@@ -288,14 +286,14 @@ def cmd_match_pairs(args: argparse.Namespace) -> int:
         return 2
     threshold = args.threshold if args.threshold is not None else threshold
     probabilities = score_pairs(rows, model)
-    write_pairs(Path(args.output), header, rows, probabilities, threshold)
+    write_pairs(Path(args.output), header, rows, probabilities, threshold, unreadable=issues)
     print(f"{len(rows):,} pairs scored, {sum(p >= threshold for p in probabilities):,} matches at threshold "
-          f"{threshold:.2f}, {len(issues):,} rows rejected -> {args.output}")
+          f"{threshold:.2f}; {len(issues):,} unreadable rows kept unscored with their problem -> {args.output}")
     return 0
 
 
 def cmd_resolve_names(args: argparse.Namespace) -> int:
-    from .resolution.name_resolution import read_names, resolve_artist_names, resolve_track_names, write_names
+    from .resolution.name_resolution import read_names, resolve_names, write_names
     from .resolution.rules_file import RulesFileError, load_rules
     from .sources.errors import FileFormatError
 
@@ -306,20 +304,18 @@ def cmd_resolve_names(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for issue in issues:
-        print(f"rejected {issue}", file=sys.stderr)
+        print(f"unresolved {issue}", file=sys.stderr)
     encoder = None
     if args.semantic:
         from .resolution.embeddings import EmbeddingCache, TextEncoder
 
         # the same cache the resolution assets use (ResolutionResource)
         encoder = TextEncoder(cache=EmbeddingCache(_prepare_environment() / "embeddings.duckdb"))
-    if args.entity == "artist":
-        resolved = resolve_artist_names([(r.id, r.name) for r in rows], encoder, rules)
-    else:
-        resolved = resolve_track_names(rows, encoder, rules)
+    resolved = resolve_names(rows, args.entity, encoder, rules)
     write_names(Path(args.output), resolved)
-    entities = len({r.canonical_id for r in resolved if r.canonical_id})
-    print(f"{len(resolved):,} names -> {entities:,} {args.entity}s, {len(issues):,} rows rejected -> {args.output}")
+    entities = len({r.canonical_id for r in resolved if r.canonical_id and r.quality != "none"})
+    print(f"{len(resolved):,} rows -> {entities:,} {args.entity}s; {len(issues):,} rows with a problem, kept with "
+          f"quality none and the problem in their row -> {args.output}")
     return 0
 
 

@@ -8,25 +8,13 @@ from .automation.schedules import daily_ingest_schedule
 from .resources import default_resources
 from .sql_models import build_sql_assets
 
-ingest_assets = [
-    ingest.synthetic_world,
-    ingest.raw_scrobbles,
-    ingest.raw_spotify,
-    ingest.raw_user_artist_plays,
-    ingest.raw_artist_tags,
-    ingest.raw_aoty,
-]
-
-resolution_assets = [
-    resolution.resolution_rules,
-    resolution.entity_candidates,
-    resolution.entity_match_scores,
-    resolution.entity_clusters,
-    resolution.resolution_report,
-]
+# every asset defined in the asset modules, and one SQL model asset per dbt_like_sql file, which may read
+# the Python assets' tables as source()
+python_assets = dg.load_assets_from_modules([ingest, resolution])
+all_assets = [*python_assets, *build_sql_assets(python_assets)]
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, *resolution_assets, *build_sql_assets()],
+    assets=all_assets,
     jobs=[main_job, daily_ingest_job],
     schedules=[daily_ingest_schedule],
     resources=default_resources(),

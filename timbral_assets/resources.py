@@ -2,6 +2,7 @@
 
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +17,22 @@ from .sources.lastfm_api import DEFAULT_BASE_URL, DEFAULT_MIN_INTERVAL_S, Lastfm
 from .sources.spotify_api import DEFAULT_API_URL, DEFAULT_TOKEN_URL, SpotifyClient
 
 
+def home_path(configured: str) -> Path:
+    """The Timbral home: as configured, else TIMBRAL_HOME, else .timbral under the working directory (the
+    repo root under `dagster dev`, as under make). Read when a run uses it, never at import time."""
+    return Path(configured or os.environ.get("TIMBRAL_HOME") or Path.cwd() / ".timbral").resolve()
+
+
+def from_env(configured: str, variable: str) -> str:
+    """An optional setting: as configured, else the environment variable, else empty. Optional settings
+    are no dg.EnvVar, which fails a run's config whenever the variable is unset."""
+    return configured or os.environ.get(variable, "")
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB file under TIMBRAL_HOME. Open it only inside an asset that holds the duckdb_write pool."""
 
-    timbral_home: str
+    timbral_home: str = ""  # empty: TIMBRAL_HOME (see home_path)
     memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT  # for loads; DuckDB spills to disk beyond this
     transform_memory_limit: str = warehouse.TRANSFORM_MEMORY_LIMIT  # for the SQL models
     # another process (a reader, the DuckDB CLI) holding the file: wait this long, then fail naming it
@@ -27,7 +40,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @property
     def path(self) -> Path:
-        return Path(self.timbral_home) / "warehouse.duckdb"
+        return home_path(self.timbral_home) / "warehouse.duckdb"
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Record which process executes the run (runs launched by the UI or a schedule too), so that if
@@ -51,11 +64,11 @@ class WarehouseResource(dg.ConfigurableResource):
 class BucketResource(dg.ConfigurableResource):
     """Where raw pages and files land unchanged. Empty url = TIMBRAL_HOME/bucket; any fsspec URL works."""
 
-    timbral_home: str
-    url: str = ""
+    timbral_home: str = ""
+    url: str = ""  # empty: TIMBRAL_BUCKET_URL, else TIMBRAL_HOME/bucket
 
     def bucket(self) -> Bucket:
-        return Bucket(self.url or str(Path(self.timbral_home) / "bucket"))
+        return Bucket(from_env(self.url, "TIMBRAL_BUCKET_URL") or str(home_path(self.timbral_home) / "bucket"))
 
 
 class LastfmResource(dg.ConfigurableResource):
@@ -66,7 +79,7 @@ class LastfmResource(dg.ConfigurableResource):
     min_interval_s: float = DEFAULT_MIN_INTERVAL_S
 
     def client(self) -> LastfmClient:
-        return LastfmClient(self.api_key, self.base_url,
+        return LastfmClient(from_env(self.api_key, "LASTFM_API_KEY"), self.base_url,
                             RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.base_delay_s),
                             self.min_interval_s)
 
@@ -80,27 +93,28 @@ class SpotifyResource(dg.ConfigurableResource):
     base_delay_s: float = 1.0
 
     def client(self) -> SpotifyClient:
-        return SpotifyClient(self.client_id, self.client_secret, self.token_url, self.api_url,
+        return SpotifyClient(from_env(self.client_id, "SPOTIFY_CLIENT_ID"),
+                             from_env(self.client_secret, "SPOTIFY_CLIENT_SECRET"), self.token_url, self.api_url,
                              RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.base_delay_s))
 
 
 class MlflowResource(dg.ConfigurableResource):
     """MLflow tracking: TIMBRAL_HOME/mlflow.db (sqlite) with artifacts beside it unless a URI is given."""
 
-    timbral_home: str
+    timbral_home: str = ""
     tracking_uri: str = ""
 
     def tracker(self):
         from .tracking import Tracker
 
-        return Tracker.for_home(Path(self.timbral_home), self.tracking_uri)
+        return Tracker.for_home(home_path(self.timbral_home), self.tracking_uri)
 
 
 class ResolutionResource(dg.ConfigurableResource):
     """Entity-resolution settings: the sentence encoder (a hub name it ships offline, or a local folder such
     as a fine-tuned model), the embedding cache and the trained splink model live under TIMBRAL_HOME."""
 
-    timbral_home: str
+    timbral_home: str = ""
     encoder_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     semantic_tier: bool = True
     # residual strings one batch searches by embedding (~4 ms each here); see catalog.find_candidates
@@ -111,7 +125,7 @@ class ResolutionResource(dg.ConfigurableResource):
 
     @property
     def model_dir(self) -> Path:
-        return Path(self.timbral_home) / "models" / "resolution"
+        return home_path(self.timbral_home) / "models" / "resolution"
 
     def encoder(self, required: bool = False):
         """The sentence encoder with its cache; None when the semantic tier is off, unless `required`."""
@@ -119,7 +133,7 @@ class ResolutionResource(dg.ConfigurableResource):
 
         if not self.semantic_tier and not required:
             return None
-        return TextEncoder(self.encoder_model, EmbeddingCache(Path(self.timbral_home) / "embeddings.duckdb"))
+        return TextEncoder(self.encoder_model, EmbeddingCache(home_path(self.timbral_home) / "embeddings.duckdb"))
 
     def context_head(self):
         from .resolution.context_head import ContextHead
@@ -128,16 +142,16 @@ class ResolutionResource(dg.ConfigurableResource):
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """Resources read from the environment when a run starts (never at import time)."""
-    home = dg.EnvVar("TIMBRAL_HOME")
+    """Resources that read the environment when a run uses them: TIMBRAL_HOME (default .timbral),
+    TIMBRAL_BUCKET_URL, LASTFM_API_KEY, SPOTIFY_CLIENT_ID/SECRET, all optional. A plain `dagster dev`
+    from the repo root therefore runs everything the Makefile does."""
     return {
-        "warehouse_db": WarehouseResource(timbral_home=home),
-        "bucket": BucketResource(timbral_home=home, url=dg.EnvVar("TIMBRAL_BUCKET_URL")),
-        "lastfm": LastfmResource(api_key=dg.EnvVar("LASTFM_API_KEY")),
-        "spotify": SpotifyResource(client_id=dg.EnvVar("SPOTIFY_CLIENT_ID"),
-                                   client_secret=dg.EnvVar("SPOTIFY_CLIENT_SECRET")),
-        "mlflow": MlflowResource(timbral_home=home),
-        "resolution": ResolutionResource(timbral_home=home),
+        "warehouse_db": WarehouseResource(),
+        "bucket": BucketResource(),
+        "lastfm": LastfmResource(),
+        "spotify": SpotifyResource(),
+        "mlflow": MlflowResource(),
+        "resolution": ResolutionResource(),
     }
 
 

@@ -12,7 +12,6 @@ import json
 import sys
 from pathlib import Path
 
-
 EVENT_BATCH_SIZE = 500
 
 

@@ -6,16 +6,19 @@ partitioned daily and bind the partition window as query parameters.
 """
 
 
+from collections.abc import Sequence
+
 import dagster as dg
 
-from .assets.common import DUCKDB_POOL, partitioned_result, preview
+from .assets.common import DUCKDB_POOL, partitioned_result, preview, warehouse_tables, writes
 from .partitions import daily_partitions
 from .resources import WarehouseResource
 from .sql_project import SqlModel, SqlProject
 
 
-def _asset_for(project: SqlProject, model: SqlModel) -> dg.AssetsDefinition:
-    deps = [dg.AssetKey(ref) for ref in model.refs] + [dg.AssetKey(table) for _, table in model.sources]
+def _asset_for(project: SqlProject, model: SqlModel, tables: dict[str, str]) -> dg.AssetsDefinition:
+    deps = ([dg.AssetKey(ref) for ref in model.refs]
+            + [dg.AssetKey.from_user_string(tables[f"{schema}.{table}"]) for schema, table in model.sources])
     check_specs = [dg.AssetCheckSpec(c.name, asset=model.name, description=c.description) for c in model.checks]
     rendered = project.render(model)
 
@@ -31,8 +34,7 @@ def _asset_for(project: SqlProject, model: SqlModel) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run() if model.incremental else None,
         check_specs=check_specs,
         # the SQL is fixed per code version: it belongs to the definition, not to every materialization
-        metadata={"sql_file": f"dbt_like_sql/{model.layer}/{model.path.name}",
-                  "dagster/table_name": f"warehouse.{model.table}",
+        metadata={"sql_file": f"dbt_like_sql/{model.layer}/{model.path.name}", **writes(model.table),
                   "materialized": model.materialized,
                   "rendered_sql": dg.MetadataValue.md(f"```sql\n{rendered}\n```")},
     )
@@ -64,6 +66,11 @@ def _asset_for(project: SqlProject, model: SqlModel) -> dg.AssetsDefinition:
     return _sql_asset
 
 
-def build_sql_assets(project: SqlProject | None = None) -> list[dg.AssetsDefinition]:
+def build_sql_assets(upstream: Sequence[dg.AssetsDefinition],
+                     project: SqlProject | None = None) -> list[dg.AssetsDefinition]:
+    """One asset per model. `upstream` are the Python assets whose tables the models may read as source();
+    a model that reads any other table fails here, at load time."""
     project = project or SqlProject.load()
-    return [_asset_for(project, project.models[name]) for name in project.order()]
+    tables = warehouse_tables(upstream)
+    project.check_tables({**tables, **{m.table: m.name for m in project.models.values()}})
+    return [_asset_for(project, project.models[name], tables) for name in project.order()]

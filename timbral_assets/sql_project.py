@@ -7,12 +7,17 @@ Header keys: `description`, `materialized` (table | incremental), `window_column
 DATE column the partition window filters), and `checks`: `unique: col`, `not_null: col`, or
 `{name, description, sql}` where the SQL returns the number of offending rows (0 passes).
 Incremental models use `{{ window_start }}` / `{{ window_end }}`, which render as bound parameters.
+
+Every table a model reads is declared, so that the asset graph's lineage is whole: another model by
+`ref()`, a table that a Python asset writes by `source(schema, table)`. `check_tables` rejects a
+`source()` that names no asset's table and a schema-qualified table read directly.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from graphlib import CycleError, TopologicalSorter
@@ -30,6 +35,9 @@ _REF = re.compile(r"\{\{\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*\}\}")
 _SOURCE = re.compile(r"\{\{\s*source\(\s*['\"](\w+)['\"]\s*,\s*['\"](\w+)['\"]\s*\)\s*\}\}")
 _WINDOW = re.compile(r"\{\{\s*(window_start|window_end)\s*\}\}")
 _ANY_JINJA = re.compile(r"\{\{.*?\}\}")
+_QUALIFIED = re.compile(r"(?<![\w.\"'])([a-z_]\w*)\.([a-z_]\w*)\b(?!\s*\()", re.I)
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_STRINGS = re.compile(r"'(?:[^']|'')*'")
 
 
 class SqlProjectError(ValueError):
@@ -139,6 +147,30 @@ class SqlProject:
                 if ref not in self.models:
                     raise SqlProjectError(f"{model.path}: ref('{ref}') names no model")
         self.order()
+
+    def check_tables(self, tables: Mapping[str, str]) -> None:
+        """`tables` maps each warehouse table ("resolution.variants") to the asset that writes it. Every
+        source() must name one of them, and no model may read a table of a known schema except through
+        ref() or source(). Raises naming the file and the table."""
+        schemas = {table.split(".")[0] for table in tables} | set(LAYERS)
+        for model in self.models.values():
+            for schema, table in model.sources:
+                if f"{schema}.{table}" not in tables:
+                    raise SqlProjectError(f"{model.path}: source('{schema}', '{table}') is no asset's table; "
+                                          f"known tables: {', '.join(sorted(tables))}")
+            body = _ANY_JINJA.sub(" ", _STRINGS.sub("''", _COMMENTS.sub(" ", model.body)))
+            for schema, table in _QUALIFIED.findall(body):
+                if schema.lower() not in schemas:
+                    continue  # an alias and its column (v.track_raw)
+                qualified = f"{schema}.{table}".lower()
+                if qualified in (m.table for m in self.models.values()):
+                    hint = f"{{{{ ref('{table}') }}}}"
+                elif qualified in tables:
+                    hint = f"{{{{ source('{schema}', '{table}') }}}} (written by asset {tables[qualified]})"
+                else:
+                    hint = "a ref() or source() of the asset that writes it"
+                raise SqlProjectError(f"{model.path}: reads {qualified} without declaring it, so the asset graph "
+                                      f"misses that dependency; write {hint}")
 
     def order(self) -> list[str]:
         graph = {name: set(m.refs) for name, m in self.models.items()}

@@ -56,11 +56,9 @@ def test_cli_trains_a_head_that_the_assets_apply(tmp_path, tiny_world, world_in_
     with the head configured: the stored probabilities are the head's, splink's weight stays beside them."""
     import dagster as dg
 
-    from timbral_assets.assets import ingest
-    from timbral_assets.assets import resolution as resolution_assets
     from timbral_assets.cli import main
+    from timbral_assets.definitions import all_assets
     from timbral_assets.resources import ResolutionResource, local_resources
-    from timbral_assets.sql_models import build_sql_assets
 
     head_file = tmp_path / "head.json"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -68,9 +66,7 @@ def test_cli_trains_a_head_that_the_assets_apply(tmp_path, tiny_world, world_in_
     assert "training accuracy" in capsys.readouterr().out and ContextHead.load(head_file).uses_context
     assert main(["train-context-head", "--world", str(tmp_path), "--output", str(tmp_path / "x.json")]) == 2
 
-    assets = [ingest.synthetic_world, ingest.raw_scrobbles, ingest.raw_spotify, ingest.raw_user_artist_plays,
-              ingest.raw_artist_tags, ingest.raw_aoty, *build_sql_assets(), resolution_assets.resolution_rules,
-              resolution_assets.entity_candidates, resolution_assets.entity_match_scores]
+    assets = all_assets
     resources = local_resources(world_in_bucket, resolution=ResolutionResource(
         timbral_home=str(world_in_bucket), semantic_tier=False, context_head_file=str(head_file)))
     with dg.DagsterInstance.ephemeral() as instance:

@@ -11,15 +11,13 @@ import duckdb
 
 from timbral_assets import warehouse
 from timbral_assets.assets import ingest
-from timbral_assets.definitions import defs
+from timbral_assets.definitions import all_assets, defs
 from timbral_assets.resources import LastfmResource, SpotifyResource, local_resources
-from timbral_assets.sql_models import build_sql_assets
 
 from .emulators import LastfmEmulator, Scrobble, SpotifyEmulator, SpotifyTrack
 
 REPO = Path(__file__).resolve().parents[1]
-ALL_ASSETS = [ingest.synthetic_world, ingest.raw_scrobbles, ingest.raw_spotify, ingest.raw_user_artist_plays,
-              ingest.raw_artist_tags, ingest.raw_aoty, *build_sql_assets()]
+ALL_ASSETS = all_assets
 
 
 def test_definitions_load_with_jobs_schedules_and_checks():
@@ -266,3 +264,23 @@ def test_aoty_files_land_load_and_broken_json_fails_clearly(tmp_path):
     message = failed.get_step_failure_events()[0].step_failure_data.error.message
     assert f"{reviews}, line 2, field '(json)': invalid JSON" in message
     assert _table_rows(home, "SELECT count(*) FROM raw.raw_aoty_reviews") == [(1,)]  # the earlier load stays
+
+
+def test_runs_need_no_environment_variables(tmp_path, monkeypatch):
+    """A plain `dagster dev` from the repo root sets none of the Makefile's variables: every setting is
+    optional, and the home defaults to .timbral under the working directory."""
+    from timbral_assets.resources import default_resources
+
+    for variable in ("TIMBRAL_HOME", "TIMBRAL_BUCKET_URL", "LASTFM_API_KEY", "SPOTIFY_CLIENT_ID",
+                     "SPOTIFY_CLIENT_SECRET"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(ALL_ASSETS, selection=["resolution_rules"], resources=default_resources(),
+                                instance=instance)
+    assert result.success
+    con = duckdb.connect(str(tmp_path / ".timbral" / "warehouse.duckdb"), read_only=True)
+    assert con.sql("SELECT count(*) FROM resolution.rules").fetchall()[0][0] == 1
+    con.close()
+    monkeypatch.setenv("LASTFM_API_KEY", "from-the-environment")  # read when a run uses the resource
+    assert default_resources()["lastfm"].client().api_key == "from-the-environment"

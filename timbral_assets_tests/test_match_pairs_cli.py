@@ -42,7 +42,7 @@ def test_match_pairs_default_model_scores_every_row(tmp_path, capsys):
     _write(source, PAIRS)
     assert main(["match-pairs", "--input", str(source), "--output", str(out)]) == 0
     rows = _read(out)
-    assert len(rows) == len(PAIRS) and list(rows[0])[-2:] == ["match_probability", "is_match"]
+    assert len(rows) == len(PAIRS) and list(rows[0])[-3:] == ["match_probability", "is_match", "problem"]
     assert all(0.0 <= float(r["match_probability"]) <= 1.0 for r in rows)
     assert [int(r["is_match"]) for r in rows] == [label for _, _, label in PAIRS]
     assert rows[0]["left_title"] == "Karma Police"  # the input columns are passed through
@@ -116,4 +116,14 @@ def test_match_pairs_rejects_bad_input_clearly(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"huge.csv, line {len(PAIRS) + 2}, field 'left_title'" in err
     with (tmp_path / "o.csv").open() as handle:
-        assert len(list(csv.DictReader(handle))) == len(PAIRS)  # the good rows are kept
+        rows = list(csv.DictReader(handle))
+    # one output row per input row: the good rows scored, the unreadable one kept with its problem
+    assert [r["line"] for r in rows] == [str(n + 2) for n in range(len(PAIRS) + 1)]
+    assert all(r["match_probability"] and not r["problem"] for r in rows[:-1])
+    assert rows[-1]["match_probability"] == "" and "70,000 characters" in rows[-1]["problem"]
+    blank = tmp_path / "blank.csv"  # missing fields are still data: scored on what is there
+    _write(blank, [*PAIRS, (("", "", "", "", "", "", ""), ("Karma Police", "Radiohead", "", "", "", "", ""), 0)])
+    assert main(["match-pairs", "--input", str(blank), "--output", str(tmp_path / "b.csv")]) == 0
+    with (tmp_path / "b.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(PAIRS) + 1 and float(rows[-1]["match_probability"]) < 0.5

@@ -96,13 +96,35 @@ def test_resolve_names_rejects_bad_input_clearly(tmp_path, capsys):
     assert main(["resolve-names", "--entity", "artist", "--input", str(empty), "--output", str(tmp_path / "o.csv")]) == 2
     assert "empty" in capsys.readouterr().err
     mixed = tmp_path / "mixed.csv"
-    _write(mixed, ["id", "name"], [("1", "Radiohead"), ("2", "x" * 70_000), ("3", ""), ("4", "Radiohed")])
+    _write(mixed, ["id", "name"], [("1", "Radiohead"), ("2", "x" * 70_000), ("3", ""), ("4", "Radiohed"),
+                                   ("", "Radiohead"), ("1", "Portishead")])
     out = tmp_path / "o.csv"
     assert main(["resolve-names", "--entity", "artist", "--input", str(mixed), "--output", str(out)]) == 0
     err = capsys.readouterr().err
     assert "mixed.csv, line 3, field 'name'" in err and "mixed.csv, line 4, field 'name': empty name" in err
     rows = _read(out)
-    assert [r["id"] for r in rows] == ["1", "4"] and rows[0]["canonical_id"] == rows[1]["canonical_id"]
+    # one row per input row, in order: an unreadable record and a row without a name stay, with quality
+    # none and their problem; an empty id is still data; a repeated id is another row
+    assert [(r["line"], r["id"], r["quality"]) for r in rows] == [
+        ("2", "1", "high"), ("3", "", "none"), ("4", "3", "none"), ("5", "4", "medium"), ("6", "", "high"),
+        ("7", "1", "high")]
+    assert "70,000 characters" in rows[1]["problem"] and rows[1]["canonical_id"] == ""
+    assert rows[2]["problem"] == "empty name" and rows[2]["canonical_id"].startswith("art_row_")
+    assert rows[0]["canonical_id"] == rows[3]["canonical_id"] == rows[4]["canonical_id"] != rows[5]["canonical_id"]
+
+
+def test_resolve_names_tracks_keep_rows_without_a_title(tmp_path):
+    """MusicBrainz-20K has records with an empty title: they keep their row, as their own entity."""
+    source, out = tmp_path / "tracks.csv", tmp_path / "out.csv"
+    _write(source, ["id", "name", "artist", "album"], [
+        ("t1", "Karma Police", "Radiohead", "OK Computer"), ("t2", "", "Radiohead", "OK Computer"),
+        ("t3", "Karma Police (Remastered)", "Radiohead", ""), ("t4", "", "", "")])
+    assert main(["resolve-names", "--entity", "track", "--input", str(source), "--output", str(out)]) == 0
+    rows = _read(out)
+    assert [r["id"] for r in rows] == ["t1", "t2", "t3", "t4"]
+    assert rows[0]["canonical_id"] == rows[2]["canonical_id"]
+    assert [r["quality"] for r in rows[1::2]] == ["none", "none"]
+    assert len({r["canonical_id"] for r in rows}) == 3 and all(r["canonical_id"] for r in rows)
 
 
 def test_catalog_evaluation_scores_real_clusters_and_can_fail(tmp_path, tiny_world):

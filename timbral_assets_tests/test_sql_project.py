@@ -17,15 +17,20 @@ def project() -> SqlProject:
     return SqlProject.load()
 
 
-def test_every_ref_resolves_and_every_source_is_a_raw_table(project):
+def test_every_ref_resolves_and_every_source_is_an_assets_table(project):
+    from timbral_assets.assets.common import warehouse_tables
+    from timbral_assets.definitions import python_assets
+
+    tables = warehouse_tables(python_assets)
+    assert {f"raw.{t}" for t in warehouse.RAW_TABLES if t != "ingest_issues"} <= set(tables)  # issues: every raw asset
+    assert tables["resolution.variants"] == "entity_candidates"
     assert len(project.models) >= 10
     for model in project.models.values():
         assert model.layer in LAYERS
         for ref in model.refs:
             assert ref in project.models
         for schema, table in model.sources:
-            assert (schema == "raw" and table in warehouse.RAW_TABLES) or (schema, table) == (
-                "resolution", "entity_clusters"), (model.name, table)
+            assert f"{schema}.{table}" in tables, (model.name, table)
     order = project.order()
     assert sorted(order) == sorted(project.models)
     for name in order:  # each model comes after everything it refs
@@ -45,6 +50,34 @@ def test_unknown_ref_and_cycles_are_rejected(tmp_path):
     _write(tmp_path, "marts", "b", "SELECT * FROM {{ ref('a') }}")
     with pytest.raises(SqlProjectError, match="cycle"):
         SqlProject.load(tmp_path)
+
+
+KNOWN_TABLES = {"raw.raw_scrobbles": "raw_scrobbles", "resolution.variants": "entity_candidates"}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("SELECT v.track_raw FROM resolution.variants v",
+     r"a\.sql: reads resolution\.variants without declaring it.*source\('resolution', 'variants'\) }} \(written by asset entity_candidates\)"),
+    ("SELECT * FROM raw.raw_scrobbles JOIN resolution.overrides o USING (x)",
+     r"a\.sql: reads raw\.raw_scrobbles without declaring it"),
+    ("SELECT * FROM {{ source('raw', 'raw_scrobbles') }} JOIN resolution.overrides o USING (x)",
+     r"a\.sql: reads resolution\.overrides without declaring it.*ref\(\) or source\(\)"),
+    ("SELECT * FROM {{ source('raw', 'no_such_table') }}", r"a\.sql: source\('raw', 'no_such_table'\) is no asset's table"),
+    ("SELECT * FROM staging.b", r"a\.sql: reads staging\.b without declaring it.*ref\('b'\)"),
+])
+def test_undeclared_tables_are_rejected_at_load_time(tmp_path, body, message):
+    _write(tmp_path, "marts", "a", body)
+    _write(tmp_path, "staging", "b", "SELECT 1 AS x")
+    project = SqlProject.load(tmp_path)
+    with pytest.raises(SqlProjectError, match=message):
+        project.check_tables({**KNOWN_TABLES, "staging.b": "b"})
+
+
+def test_aliases_comments_and_strings_are_not_tables(tmp_path):
+    _write(tmp_path, "marts", "a", """-- reads resolution.variants through the source below
+        SELECT v.track_raw, 'raw.raw_scrobbles' AS note /* staging.b */, list_value(1).len AS n
+        FROM {{ source('resolution', 'variants') }} v""")
+    SqlProject.load(tmp_path).check_tables(KNOWN_TABLES)
 
 
 def test_incremental_needs_a_window_column(tmp_path):

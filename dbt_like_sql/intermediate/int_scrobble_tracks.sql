@@ -15,6 +15,6 @@ FROM {{ ref('stg_scrobbles') }} s
 JOIN {{ ref('int_track_keys') }} k
   ON k.artist_norm = s.artist_norm AND k.title_norm = s.title_norm
  AND k.observed_bucket IS NOT DISTINCT FROM CAST(round(s.duration_ms / 30000.0) AS INTEGER)
-JOIN resolution.variants v ON v.artist_raw = s.artist_raw AND v.track_raw = s.track_raw
+JOIN {{ source('resolution', 'variants') }} v ON v.artist_raw = s.artist_raw AND v.track_raw = s.track_raw
 JOIN {{ source('resolution', 'entity_clusters') }} c USING (variant_id)
 WHERE NOT s.is_unidentified AND c.quality IN ('exact', 'high', 'medium')

@@ -34,5 +34,5 @@ SELECT
     c.suggested_track_id,
     v.play_count,
     v.first_seen
-FROM resolution.variants v
+FROM {{ source('resolution', 'variants') }} v
 JOIN {{ source('resolution', 'entity_clusters') }} c USING (variant_id)

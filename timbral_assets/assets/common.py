@@ -14,6 +14,29 @@ from ..sources.errors import RowIssue
 from ..warehouse import markdown_table, rows_to_markdown
 
 DUCKDB_POOL = "duckdb_write"
+WAREHOUSE = "warehouse"  # the database name in dagster/table_name: warehouse.<schema>.<table>
+ALSO_WRITES = "timbral/also_writes"
+
+
+def writes(table: str, *also: str) -> dict[str, str]:
+    """Definition metadata naming the warehouse table an asset writes (`dagster/table_name`, which the UI
+    shows) and any other tables it owns, so that SQL models can declare them as source()."""
+    metadata = {"dagster/table_name": f"{WAREHOUSE}.{table}"}
+    if also:
+        metadata[ALSO_WRITES] = ", ".join(also)
+    return metadata
+
+
+def warehouse_tables(assets: Sequence[dg.AssetsDefinition]) -> dict[str, str]:
+    """Each warehouse table ("resolution.variants") -> the asset that writes it, from `writes()` metadata."""
+    tables: dict[str, str] = {}
+    for assets_def in assets:
+        for spec in assets_def.specs:
+            named = [str(spec.metadata.get("dagster/table_name", ""))]
+            named += [t.strip() for t in str(spec.metadata.get(ALSO_WRITES, "")).split(",")]
+            for table in filter(None, named):
+                tables[table.removeprefix(f"{WAREHOUSE}.")] = spec.key.to_user_string()
+    return tables
 
 
 def preview(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None, limit: int = 10) -> dg.MetadataValue:

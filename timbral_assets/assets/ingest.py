@@ -20,7 +20,7 @@ from ..sources.lastfm_api import recent_tracks_to_table
 from ..sources.scrobble_files import ScrobbleFileReader, detect_format
 from ..sources.spotify_api import audio_features_to_table, search_page_to_table
 from ..sources.synthetic import WorldConfig, generate_world
-from .common import DUCKDB_POOL, daily_counts_plot, issues_metadata, partitioned_result, preview
+from .common import DUCKDB_POOL, daily_counts_plot, issues_metadata, partitioned_result, preview, writes
 
 GROUP = "raw"
 WORLD_POINTER = "synthetic/current.json"
@@ -114,7 +114,7 @@ def _window(context: dg.AssetExecutionContext) -> tuple[date, date]:
 
 @dg.asset(
     group_name=GROUP, partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[synthetic_world],
+    pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[synthetic_world], metadata=writes("raw.raw_scrobbles"),
     retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
 )
 def raw_scrobbles(context: dg.AssetExecutionContext, config: ScrobbleSourceConfig, warehouse_db: WarehouseResource,
@@ -208,7 +208,8 @@ def _finish(con, table: str, n: int, issues: list[RowIssue], extra: dict | None 
 
 
 def _raw_spec(key: str, description: str) -> dg.AssetSpec:
-    return dg.AssetSpec(key, group_name=GROUP, kinds={"duckdb"}, deps=[synthetic_world], description=description)
+    return dg.AssetSpec(key, group_name=GROUP, kinds={"duckdb"}, deps=[synthetic_world], description=description,
+                        metadata=writes(f"raw.{key}"))
 
 
 @dg.multi_asset(
@@ -261,7 +262,8 @@ class PlaysSourceConfig(dg.Config):
     lastfm_method: Literal["library", "top_artists"] = "library"
 
 
-@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[synthetic_world])
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[synthetic_world],
+          metadata=writes("raw.raw_user_artist_plays"))
 def raw_user_artist_plays(context: dg.AssetExecutionContext, config: PlaysSourceConfig,
                           warehouse_db: WarehouseResource, bucket: BucketResource,
                           lastfm: LastfmResource) -> dg.MaterializeResult:
@@ -299,7 +301,8 @@ def raw_user_artist_plays(context: dg.AssetExecutionContext, config: PlaysSource
         return dg.MaterializeResult(metadata=_finish(con, "raw.raw_user_artist_plays", n, issues))
 
 
-@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[synthetic_world])
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[synthetic_world],
+          metadata=writes("raw.raw_artist_tags"))
 def raw_artist_tags(context: dg.AssetExecutionContext, config: FileSourceConfig, warehouse_db: WarehouseResource,
                     bucket: BucketResource) -> dg.MaterializeResult:
     """User tag assignments per artist (hetrec user_taggedartists.dat, with tags.dat and artists.dat beside it)."""

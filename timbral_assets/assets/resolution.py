@@ -18,7 +18,7 @@ from ..resolution.matcher import MatcherConfig, match_weight_figure
 from ..resolution.rules_file import RulesFileError, load_rules
 from ..resources import BucketResource, MlflowResource, ResolutionResource, WarehouseResource
 from ..warehouse import transaction, write_atomically
-from .common import DUCKDB_POOL, preview
+from .common import DUCKDB_POOL, preview, writes
 from .ingest import WORLD_POINTER, current_world
 
 GROUP = "resolution"
@@ -32,7 +32,7 @@ def _batch_date(con) -> str:
     return str(newest or "1970-01-01")
 
 
-@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"yaml", "duckdb"})
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"yaml", "duckdb"}, metadata=writes("resolution.rules"))
 def resolution_rules(context: dg.AssetExecutionContext, resolution: ResolutionResource,
                      warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     """The rules file (belong_together, not_an_artist, replace_artist, artist_in_title, delimiters), versioned
@@ -57,7 +57,9 @@ def resolution_rules(context: dg.AssetExecutionContext, resolution: ResolutionRe
                   "not_an_artist": len(rules.not_an_artist), "replace_artist": len(rules.replace_artist)})
 
 
-@dg.asset(deps=["stg_scrobbles", resolution_rules], **_RESOLUTION)
+@dg.asset(deps=["stg_scrobbles", resolution_rules], **_RESOLUTION,
+          metadata=writes("resolution.entity_candidates", "resolution.variants", "resolution.window_queries",
+                          "resolution.batch", "resolution.semantic_index"))
 def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionResource,
                       warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     """Candidate pairs for every unresolved (artist, title) variant (the window's new ones, and any a run
@@ -108,7 +110,7 @@ def _semantic_summary(search: catalog.SemanticSearch, budget: int) -> str:
     return line
 
 
-@dg.asset(deps=[entity_candidates], **_RESOLUTION)
+@dg.asset(deps=[entity_candidates], **_RESOLUTION, metadata=writes("resolution.entity_match_scores"))
 def entity_match_scores(context: dg.AssetExecutionContext, resolution: ResolutionResource,
                         warehouse_db: WarehouseResource, mlflow: MlflowResource) -> dg.MaterializeResult:
     """splink 5 scores of the window's candidate pairs. The first run trains the model (u by random sampling,
@@ -156,7 +158,7 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(deps=[entity_match_scores], **_RESOLUTION)
+@dg.asset(deps=[entity_match_scores], **_RESOLUTION, metadata=writes("resolution.entity_clusters"))
 def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     """Each variant's canonical track and artist with tier, method, confidence and quality level, by
     constrained clustering (no chaining through one bad link); existing ids never change and manual

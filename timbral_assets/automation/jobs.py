@@ -1,8 +1,7 @@
-"""Jobs. Every job runs in process: DuckDB allows one writer process per file."""
+"""Jobs. Every job runs in process: DuckDB allows one writer process per file. Both are partitioned by
+day, which Dagster infers from the daily partitioned assets they select."""
 
 import dagster as dg
-
-from ..partitions import daily_partitions
 
 # Runs carrying this tag are limited to one at a time by dagster.yaml's run queue.
 WRITES_DUCKDB = {"timbral/writes": "duckdb"}
@@ -10,7 +9,6 @@ WRITES_DUCKDB = {"timbral/writes": "duckdb"}
 main_job = dg.define_asset_job(
     name="timbral_main",
     selection=dg.AssetSelection.all(),
-    partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     tags=WRITES_DUCKDB,
     description="Materialize the whole asset graph for a range of play dates (make run uses the synthetic world's).",
@@ -22,7 +20,6 @@ daily_ingest_job = dg.define_asset_job(
     name="daily_ingest",
     selection=dg.AssetSelection.assets("raw_scrobbles").downstream() | dg.AssetSelection.groups("staging")
     | dg.AssetSelection.assets("resolution_rules"),
-    partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     tags=WRITES_DUCKDB,
     description="Scrobbles for a range of days (one by the schedule, years by `timbral import`), then "

@@ -176,8 +176,13 @@ class TrackMatcher:
     def _train(self) -> None:
         training = self.linker.training
         if self.config.prior is None:
-            training.estimate_probability_two_random_records_match(
-                [block_on("title_key", "artist_key")], recall=0.8)
+            try:
+                training.estimate_probability_two_random_records_match(
+                    [block_on("title_key", "artist_key")], recall=0.8)
+            except ValueError:
+                # a handful of records, most of them sharing keys: more exact matches than any recall
+                # allows. The default prior stands; such inputs rest on the rules tier
+                pass
         training.estimate_u_using_random_sampling(max_pairs=self.config.u_max_pairs, seed=self.config.seed)
         # each EM pass blocks on some fields and estimates m for the others
         settings_obj = self.linker._settings_obj

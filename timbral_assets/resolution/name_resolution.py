@@ -21,7 +21,7 @@ import csv
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rapidfuzz.distance import Indel, Levenshtein
@@ -51,7 +51,18 @@ class ResolvedName:
     canonical_id: str
     canonical_name: str
     confidence: float
-    tier: str  # canonical, rules, credit, fuzzy, semantic, probabilistic
+    tier: str  # canonical, rules, credit, fuzzy, semantic, probabilistic; unresolved for a row with a problem
+    line: int = 0  # the input file's line, when read from one
+    problem: str = ""  # why the row was not resolved
+
+    @property
+    def quality(self) -> str:
+        """As the catalog grades a mapping: high, medium, low, or none for a row that names nothing."""
+        if not self.canonical_name or self.tier in ("not_an_artist", "unresolved"):
+            return "none"
+        if self.confidence >= 0.95:
+            return "high"
+        return "medium" if self.confidence >= 0.8 else "low"
 
 
 def display_choice(names: Sequence[str]) -> str:
@@ -187,6 +198,30 @@ class TrackName:
     album: str = ""
     duration_s: str = ""
     year: str = ""
+    line: int = 0
+    problem: str = ""  # the row could not be read (then only `line` is known) or names nothing to resolve
+
+
+def resolve_names(rows: Sequence[TrackName], entity: str, encoder: TextEncoder | None = None,
+                  rules: ResolutionRules | None = None) -> list[ResolvedName]:
+    """Exactly one result per row, in order. Rows with a name are resolved (ids may repeat or be empty:
+    rows are told apart by position); a row with a problem keeps it, is its own entity when it has an id,
+    and has quality none."""
+    usable = [n for n, r in enumerate(rows) if not r.problem]
+    keyed = [replace(rows[n], id=str(n)) for n in usable]
+    if entity == "artist":
+        resolved = resolve_artist_names([(r.id, r.name) for r in keyed], encoder, rules)
+    else:
+        resolved = resolve_track_names(keyed, encoder, rules)
+    out: list[ResolvedName] = []
+    by_position = {int(r.id): r for r in resolved}
+    for n, row in enumerate(rows):
+        if n in by_position:
+            out.append(replace(by_position[n], id=row.id, line=row.line))
+        else:
+            own = (f"{entity[:3]}_row_" + content_hash("unresolved", row.id, str(row.line))) if row.id else ""
+            out.append(ResolvedName(row.id, row.name, own, "", 0.0, "unresolved", row.line, row.problem))
+    return out
 
 
 def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None = None,
@@ -247,24 +282,28 @@ REQUIRED_COLUMNS = {"artist": ("id", "name"), "track": ("id", "name", "artist")}
 
 
 def read_names(path: Path, entity: str) -> tuple[list[TrackName], list[RowIssue]]:
-    """Rows of a names CSV; a row without an id or name is rejected with its line, the others kept."""
+    """Every record of a names CSV, in file order: one that cannot be read is kept as a row with its line
+    and problem, one without a name carries the problem "empty name". The issues name file, line and field."""
     reader = DelimitedRows(str(path), columns={c: (c,) for c in NAME_COLUMNS[entity]},
                            required=frozenset(REQUIRED_COLUMNS[entity]))
     rows, issues = [], []
     for line, fields in reader:
         value = {c: fields[i].strip() for c, i in reader.positions.items()}
-        for column in ("id", "name"):
-            if not value[column]:
-                issues.append(RowIssue(str(path), line, column, f"empty {column}"))
-                break
-        else:
-            rows.append(TrackName(**value))
-    return rows, reader.issues + issues
+        problem = "" if value["name"] else "empty name"
+        if problem:
+            issues.append(RowIssue(str(path), line, "name", problem))
+        rows.append(TrackName(**value, line=line, problem=problem))
+    rows += [TrackName("", "", line=i.line, problem=f"unreadable record: {i.field}: {i.message}") for i in reader.issues]
+    return sorted(rows, key=lambda r: r.line), sorted(reader.issues + issues, key=lambda i: i.line)
+
+
+NAME_OUTPUT = ["line", "id", "name", "canonical_id", "canonical_name", "confidence", "quality", "problem"]
 
 
 def write_names(path: Path, resolved: Sequence[ResolvedName]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["id", "name", "canonical_id", "canonical_name", "confidence"])
+        writer.writerow(NAME_OUTPUT)
         for r in resolved:
-            writer.writerow([r.id, r.name, r.canonical_id, r.canonical_name, f"{r.confidence:.4f}"])
+            writer.writerow([r.line, r.id, r.name, r.canonical_id, r.canonical_name, f"{r.confidence:.4f}",
+                             r.quality, r.problem])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,9 @@ DEFAULT_PAIR_MODEL = Path(__file__).with_name("models") / "pair_model.json"
 PAIR_COLUMNS = tuple(f"{side}_{f}" for side in ("left", "right") for f in PAIR_FIELDS)
 
 
+LINE = "_line"  # the input line a row was read from, kept beside its fields
+
+
 def read_pairs(path: Path, labelled: bool = False) -> tuple[list[str], list[dict[str, str]], list[RowIssue]]:
     """Rows of a pair CSV. With `labelled`, a `label` column (0/1) is required too; a row whose label is
     not 0 or 1 is rejected with its file, line and field, and the other rows are kept."""
@@ -37,6 +41,7 @@ def read_pairs(path: Path, labelled: bool = False) -> tuple[list[str], list[dict
     rows, issues = [], []
     for line, fields in reader:
         row = {name: (fields[i] if i < len(fields) else "") for i, name in enumerate(reader.header or [])}
+        row[LINE] = str(line)
         if labelled and row["label"].strip() not in ("0", "1"):
             issues.append(RowIssue(str(path), line, "label", f"label must be 0 or 1, got {row['label'][:40]!r}"))
             continue
@@ -157,9 +162,15 @@ def _splink_scores(rows: list[dict[str, str]], model_json: dict | None) -> list[
 
 
 def write_pairs(path: Path, header: list[str], rows: list[dict[str, str]], probabilities: list[float],
-                threshold: float) -> None:
+                threshold: float, unreadable: Sequence[RowIssue] = ()) -> None:
+    """One output row per input record, in file order: the scored rows, and each record that could not be
+    read with its line and problem and no score."""
+    out = [(int(row.get(LINE, 0)), [*(row.get(h, "") for h in header), f"{p:.6f}", int(p >= threshold), ""])
+           for row, p in zip(rows, probabilities, strict=True)]
+    out += [(i.line, [*([""] * len(header)), "", "", f"unreadable record: {i.field}: {i.message}"])
+            for i in unreadable]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow([*header, "match_probability", "is_match"])
-        for row, p in zip(rows, probabilities, strict=True):
-            writer.writerow([*(row.get(h, "") for h in header), f"{p:.6f}", int(p >= threshold)])
+        writer.writerow(["line", *header, "match_probability", "is_match", "problem"])
+        for line, values in sorted(out, key=lambda item: item[0]):
+            writer.writerow([line, *values])
