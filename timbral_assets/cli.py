@@ -136,7 +136,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     source = {"source": "file", "paths": files, "file_format": args.format}
     if args.user:
         source["user"] = args.user
-    return _run_supervised(home, "daily_ingest", {"ops": {"raw_scrobbles": {"config": source}}},
+    from .resolution.matcher_model import MODEL_NAME
+    from .tracking import Tracker
+
+    # a home without a trained matcher trains one in this run; later imports are scored by it
+    job = "daily_ingest" if Tracker.for_home(home).registered_versions(MODEL_NAME) else "first_import"
+    return _run_supervised(home, job, {"ops": {"raw_scrobbles": {"config": source}}},
                            _range_tags(span.first, span.last), args)
 
 
@@ -229,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--duration-s", type=float)
     explain.add_argument("--top", type=int, default=5, help="candidate entities to show")
     explain.add_argument("--db", help="warehouse DuckDB file (default: TIMBRAL_HOME/warehouse.duckdb)")
-    explain.add_argument("--model", help="splink model JSON (default: TIMBRAL_HOME/models/resolution/track_matcher.json)")
+    explain.add_argument("--model", help="a splink model JSON file, or a registered version of track_matcher "
+                                         "in TIMBRAL_HOME's MLflow: 'latest' (default) or a number")
     explain.add_argument("--rules", help="rules file (default: the packaged rules)")
     explain.set_defaults(func=cmd_explain_match)
     tune = sub.add_parser("finetune-encoder", help="fine-tune the sentence encoder on a synthetic world's truth")
@@ -240,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--epochs", type=int, default=1)
     tune.add_argument("--batch-size", type=int, default=32)
     tune.add_argument("--max-triplets", type=int, help="train on at most this many triplets")
+    tune.add_argument("--max-queries", type=int, default=4000, help="messy strings searched in the comparison")
     tune.add_argument("--mlflow-uri", help="tracking URI (default: TIMBRAL_HOME/mlflow.db)")
     tune.set_defaults(func=cmd_finetune_encoder)
     head = sub.add_parser("train-context-head",
@@ -319,6 +326,22 @@ def cmd_resolve_names(args: argparse.Namespace) -> int:
     return 0
 
 
+def _matcher_json(home: Path, model: str) -> dict:
+    """A splink model: a JSON file, or a registered version of track_matcher ('latest' or a number)."""
+    import tempfile
+
+    from .resolution.matcher_model import ARTIFACT, MODEL_NAME
+    from .tracking import Tracker
+
+    if model != "latest" and not model.isdigit():
+        if not Path(model).is_file():
+            raise LookupError(f"no match model at {model}")
+        return json.loads(Path(model).read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        _, path = Tracker.for_home(home).model_file(MODEL_NAME, model, ARTIFACT, Path(tmp))
+        return json.loads(path.read_text())
+
+
 def cmd_explain_match(args: argparse.Namespace) -> int:
     from . import warehouse
     from .resolution.explain import explain_match, format_explanation
@@ -326,16 +349,14 @@ def cmd_explain_match(args: argparse.Namespace) -> int:
 
     home = _prepare_environment()
     db_path = Path(args.db) if args.db else home / "warehouse.duckdb"
-    model_path = Path(args.model) if args.model else home / "models" / "resolution" / "track_matcher.json"
-    for path, what in ((db_path, "warehouse"), (model_path, "match model")):
-        if not path.exists():
-            print(f"error: no {what} at {path}; materialize the resolution assets first (`timbral run`)",
-                  file=sys.stderr)
-            return 2
+    if not db_path.exists():
+        print(f"error: no warehouse at {db_path}; materialize the resolution assets first (`timbral run`)",
+              file=sys.stderr)
+        return 2
     try:
         rules = load_rules(args.rules)
-        model_json = json.loads(model_path.read_text())
-    except (OSError, ValueError, RulesFileError) as error:
+        model_json = _matcher_json(home, args.model or "latest")
+    except (OSError, ValueError, LookupError, RulesFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     con = warehouse.connect(db_path, read_only=True)
@@ -375,7 +396,7 @@ def cmd_finetune_encoder(args: argparse.Namespace) -> int:
     if eval_truth is not None:
         cache = EmbeddingCache(home / "embeddings.duckdb")
         for name, model in (("base", args.base_model), ("finetuned", str(run.output_dir.resolve()))):
-            scores = evaluate_encoder(TextEncoder(model, cache), eval_truth)
+            scores = evaluate_encoder(TextEncoder(model, cache), eval_truth, max_queries=args.max_queries)
             metrics.update(scores.metrics(f"{name}/"))
             print(f"{name:<10} recall@1 {scores.recall_at_1:.4f}  recall@5 {scores.recall_at_5:.4f}  "
                   f"hard negatives ranked below the true track {scores.hard_negative_accuracy:.4f}  "

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from .assets import ingest, resolution
-from .automation.jobs import daily_ingest_job, main_job
+from .automation.jobs import daily_ingest_job, first_import_job, main_job
 from .automation.schedules import daily_ingest_schedule
 from .resources import default_resources
 from .sql_models import build_sql_assets
@@ -15,7 +15,7 @@ all_assets = [*python_assets, *build_sql_assets(python_assets)]
 
 defs = dg.Definitions(
     assets=all_assets,
-    jobs=[main_job, daily_ingest_job],
+    jobs=[main_job, daily_ingest_job, first_import_job],
     schedules=[daily_ingest_schedule],
     resources=default_resources(),
     executor=dg.in_process_executor,

@@ -119,13 +119,14 @@ class ResolutionResource(dg.ConfigurableResource):
     semantic_tier: bool = True
     # residual strings one batch searches by embedding (~4 ms each here); see catalog.find_candidates
     semantic_query_budget: int = SEMANTIC_QUERY_BUDGET
+    # the registered version of the MLflow model track_matcher that scores pairs: "latest" or a number
+    matcher_version: str = "latest"
+    # quality floors, checked by resolution_report where a truth exists (the synthetic world); blocking
+    tracks_f1_floor: float = 0.95
+    max_false_merge_rate: float = 0.01
     rules_file: str = ""  # empty: the packaged default rules
     # a head from `timbral train-context-head`: combines splink, embedding cosine and listening context
     context_head_file: str = ""
-
-    @property
-    def model_dir(self) -> Path:
-        return home_path(self.timbral_home) / "models" / "resolution"
 
     def encoder(self, required: bool = False):
         """The sentence encoder with its cache; None when the semantic tier is off, unless `required`."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from .assets.common import DUCKDB_POOL, partitioned_result, preview, warehouse_tables, writes
+from .assets.common import DUCKDB_POOL, column_schema, partitioned_result, preview, warehouse_tables, writes
 from .partitions import daily_partitions
 from .resources import WarehouseResource
 from .sql_project import SqlModel, SqlProject
@@ -53,6 +53,7 @@ def _asset_for(project: SqlProject, model: SqlModel, tables: dict[str, str]) -> 
             if not window:
                 return dg.MaterializeResult(check_results=check_results, metadata={
                     "dagster/row_count": dg.MetadataValue.int(rows),
+                    "dagster/column_schema": column_schema(con, model.table),
                     "preview": preview(con, f"SELECT * FROM {model.table}")})
             column = model.window_column
             params = {"s": window[0], "e": window[1]}
@@ -60,6 +61,7 @@ def _asset_for(project: SqlProject, model: SqlModel, tables: dict[str, str]) -> 
             rows_by_day = dict(con.execute(f"SELECT {column}, count(*) FROM {model.table} WHERE {in_window} "
                                            "GROUP BY 1", params).fetchall())
             summary = {"rows_in_window": dg.MetadataValue.int(rows),
+                       "dagster/column_schema": column_schema(con, model.table),
                        "preview": preview(con, f"SELECT * FROM {model.table} WHERE {in_window}", params)}
         return partitioned_result(context, summary, rows_by_day, check_results)
 

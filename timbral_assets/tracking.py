@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import sqlite3
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
@@ -17,10 +20,24 @@ def safe_key(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z_\-. :/]+", "_", name)[:250]
 
 
+# where MLflow's sqlite store keeps absolute artifact locations
+RELOCATED_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
+                     ("model_versions", "source"), ("model_versions", "storage_location"),
+                     ("logged_models", "artifact_location"))
+DEFAULT_UI_URL = os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")  # `make mlflow`
+
+
+class ModelVersion(NamedTuple):
+    name: str
+    version: int
+    run_id: str
+
+
 class Tracker:
     def __init__(self, tracking_uri: str, artifact_root: Path):
         self.tracking_uri = tracking_uri
         self.artifact_root = Path(artifact_root).resolve()
+        self._settled = False
 
     @classmethod
     def for_home(cls, home: Path, tracking_uri: str | None = None) -> Tracker:
@@ -32,7 +49,53 @@ class Tracker:
         import mlflow
 
         mlflow.set_tracking_uri(self.tracking_uri)
+        if not self._settled and (self._sqlite_path() or Path("/nonexistent")).exists():
+            self._settled = True
+            self.settle_home()
         return mlflow
+
+    def _sqlite_path(self) -> Path | None:
+        prefix = "sqlite:///"
+        return Path(self.tracking_uri[len(prefix):]) if self.tracking_uri.startswith(prefix) else None
+
+    def settle_home(self) -> int:
+        """Point the store's artifact locations at this home's artifact folder. MLflow keeps absolute
+        locations, so a home that was copied or moved would write into the old one; and MLflow puts its
+        Default experiment at ./mlruns of whatever directory first opened the store. Returns how many
+        locations were moved."""
+        db = self._sqlite_path()
+        if db is None or not db.exists():
+            return 0
+        root = self.artifact_root.as_uri()
+        marker = "/" + self.artifact_root.name + "/"
+        moved = 0
+        with contextlib.closing(sqlite3.connect(db)) as con, con:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "experiments" not in tables:
+                return 0
+            olds = {loc[:loc.index(marker) + len(marker) - 1] for (loc,) in con.execute(
+                "SELECT artifact_location FROM experiments WHERE instr(artifact_location, ?) > 0", [marker])}
+            for old in olds - {root}:
+                for table, column in RELOCATED_COLUMNS:
+                    if table in tables:
+                        moved += con.execute(f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                                             f"WHERE substr({column}, 1, ?) = ?",
+                                             [root, len(old) + 1, len(old), old]).rowcount
+            moved += con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0 "
+                                 "AND artifact_location <> ?", [f"{root}/Default", f"{root}/Default"]).rowcount
+        return moved
+
+    def _start_run(self, experiment: str, run_name: str, tags: dict[str, str] | None):
+        mlflow = self._client()
+        known = mlflow.get_experiment_by_name(experiment)  # opens (and on first use creates) the store
+        if not self._settled:
+            self._settled = True
+            self.settle_home()
+        if known is None:
+            self.artifact_root.mkdir(parents=True, exist_ok=True)
+            mlflow.create_experiment(experiment, artifact_location=(self.artifact_root / experiment).as_uri())
+        mlflow.set_experiment(experiment)
+        return mlflow.start_run(run_name=run_name, tags=tags or {})
 
     def log_run(self, experiment: str, run_name: str, params: dict, metrics: dict[str, float],
                 json_artifacts: dict[str, object] | None = None, figures: dict[str, object] | None = None,
@@ -40,24 +103,71 @@ class Tracker:
                 metric_history: dict[str, list[float]] | None = None) -> str:
         """One finished run: parameters, metrics (and per-step histories such as a training loss), JSON
         artifacts, matplotlib figures and whole directories (a saved model); returns the run id."""
-        mlflow = self._client()
-        if mlflow.get_experiment_by_name(experiment) is None:
-            self.artifact_root.mkdir(parents=True, exist_ok=True)
-            mlflow.create_experiment(experiment, artifact_location=(self.artifact_root / experiment).as_uri())
-        mlflow.set_experiment(experiment)
-        with mlflow.start_run(run_name=run_name, tags=tags or {}) as run:
-            mlflow.log_params({safe_key(k): str(v)[:500] for k, v in params.items()})
-            mlflow.log_metrics({safe_key(k): float(v) for k, v in metrics.items() if v is not None})
-            with tempfile.TemporaryDirectory() as tmp:
-                for name, value in (json_artifacts or {}).items():
-                    path = Path(tmp) / name
-                    path.write_text(json.dumps(value, indent=1, default=str))
-                    mlflow.log_artifact(str(path))
-                for name, figure in (figures or {}).items():
-                    mlflow.log_figure(figure, name)
-            for name, directory in (artifact_dirs or {}).items():
-                mlflow.log_artifacts(str(directory), artifact_path=name)
-            for name, values in (metric_history or {}).items():
-                for step, value in enumerate(values):
-                    mlflow.log_metric(safe_key(name), float(value), step=step)
+        with self._start_run(experiment, run_name, tags) as run:
+            self._log_contents(params, metrics, json_artifacts, figures, artifact_dirs, metric_history)
             return run.info.run_id
+
+    def log_model_version(self, experiment: str, model_name: str, python_model, artifacts: dict[str, Path],
+                          params: dict, metrics: dict[str, float], tags: dict[str, str] | None = None,
+                          json_artifacts: dict[str, object] | None = None,
+                          figures: dict[str, object] | None = None) -> ModelVersion:
+        """A training run that logs `python_model` (an mlflow.pyfunc.PythonModel whose files are
+        `artifacts`) and registers it as the next version of `model_name`."""
+        import mlflow.pyfunc
+
+        with self._start_run(experiment, model_name, tags) as run:
+            self._log_contents(params, metrics, json_artifacts, figures)
+            info = mlflow.pyfunc.log_model(
+                name=model_name, python_model=python_model, artifacts={k: str(v) for k, v in artifacts.items()},
+                # the project's own environment: skip MLflow's slow requirement inference
+                pip_requirements=["timbral-assets"], registered_model_name=model_name)
+            return ModelVersion(model_name, int(info.registered_model_version), run.info.run_id)
+
+    def registered_versions(self, model_name: str) -> list[int]:
+        if self.tracking_uri.startswith("sqlite:///") and not Path(self.tracking_uri[len("sqlite:///"):]).exists():
+            return []  # no store yet: do not create one just to look
+        found = self._client().MlflowClient().search_model_versions(f"name = '{model_name}'")
+        return sorted(int(v.version) for v in found)
+
+    def model_file(self, model_name: str, version: str, artifact: str, into: Path) -> tuple[ModelVersion, Path]:
+        """One artifact file of a registered version ("latest" or a number), downloaded into `into`.
+        Raises LookupError naming the model when no such version is registered."""
+        mlflow = self._client()
+        client = mlflow.MlflowClient()
+        found = client.search_model_versions(f"name = '{model_name}'")
+        if version == "latest":
+            chosen = max(found, key=lambda v: int(v.version), default=None)
+        else:
+            chosen = next((v for v in found if str(v.version) == str(version)), None)
+        if chosen is None:
+            known = ", ".join(sorted((str(v.version) for v in found), key=int)) or "none"
+            raise LookupError(f"no version {version!r} of the registered model {model_name!r} in "
+                              f"{self.tracking_uri} (registered versions: {known})")
+        local = Path(mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{model_name}/{chosen.version}", dst_path=str(into)))
+        return ModelVersion(model_name, int(chosen.version), chosen.run_id), local / "artifacts" / artifact
+
+    def run_url(self, run_id: str, ui_url: str = DEFAULT_UI_URL) -> str:
+        """Where the MLflow UI (`make mlflow`) shows the run."""
+        experiment_id = self._client().get_run(run_id).info.experiment_id
+        return f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def _log_contents(self, params: dict, metrics: dict[str, float], json_artifacts: dict[str, object] | None = None,
+                      figures: dict[str, object] | None = None, artifact_dirs: dict[str, Path] | None = None,
+                      metric_history: dict[str, list[float]] | None = None) -> None:
+        import mlflow
+
+        mlflow.log_params({safe_key(k): str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics({safe_key(k): float(v) for k, v in metrics.items() if v is not None})
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, value in (json_artifacts or {}).items():
+                path = Path(tmp) / name
+                path.write_text(json.dumps(value, indent=1, default=str))
+                mlflow.log_artifact(str(path))
+            for name, figure in (figures or {}).items():
+                mlflow.log_figure(figure, name)
+        for name, directory in (artifact_dirs or {}).items():
+            mlflow.log_artifacts(str(directory), artifact_path=name)
+        for name, values in (metric_history or {}).items():
+            for step, value in enumerate(values):
+                mlflow.log_metric(safe_key(name), float(value), step=step)

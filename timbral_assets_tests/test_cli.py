@@ -34,14 +34,33 @@ def test_run_materializes_everything_and_prints_the_summary(tmp_path, monkeypatc
         runs = instance.get_runs()
         assert len(runs) == 1 and runs[0].job_name == "timbral_main" and runs[0].is_success
         assert len(instance.get_materialized_partitions(dg.AssetKey("raw_scrobbles"))) == 10
-    # the match model was trained once and logged to the MLflow store under TIMBRAL_HOME
+    # the match model was trained by its asset, logged to the MLflow store under TIMBRAL_HOME and registered;
+    # the scoring asset names the version it loaded, and the runs link both ways
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("entity_resolution")
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.metrics["training_variants"] > 0 and any(k.startswith("m_u/title/") for k in run.data.params)
-    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"track_matcher.json", "match_weights.png"}
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"m_u.json", "match_weights.png"}
+    (version,) = client.search_model_versions("name = 'track_matcher'")
+    assert int(version.version) == 1 and version.run_id == run.info.run_id
+    with dg.DagsterInstance.get() as instance:
+        trained = instance.get_latest_materialization_event(dg.AssetKey("track_matcher_model"))
+        scored = instance.get_latest_materialization_event(dg.AssetKey("entity_match_scores"))
+        dagster_run = instance.get_runs()[0].run_id
+    assert trained.asset_materialization.metadata["model_version"].value == 1
+    assert run.info.run_id in trained.asset_materialization.metadata["mlflow_run"].value
+    assert scored.asset_materialization.metadata["model_version"].value == 1
+    assert run.data.tags["dagster/run_id"] == dagster_run and run.data.tags["dagster/asset_key"] == "track_matcher_model"
+    import mlflow.pyfunc  # the registered version is a usable model on its own
+
+    mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow.db'}")
+    probabilities = mlflow.pyfunc.load_model("models:/track_matcher/1").predict([
+        {"left_title": "Karma Police", "left_artist": "Radiohead", "left_album": "", "left_duration_s": "264",
+         "left_released": "", "right_title": "Karma Police", "right_artist": "Radiohed", "right_album": "",
+         "right_duration_s": "263", "right_released": ""}])
+    assert len(probabilities) == 1 and 0.0 <= probabilities[0] <= 1.0
     # the resolution report scored the catalog against the world's truth, in Dagster metadata and in MLflow
     with dg.DagsterInstance.get() as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey("resolution_report"))

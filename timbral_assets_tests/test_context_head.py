@@ -71,7 +71,7 @@ def test_cli_trains_a_head_that_the_assets_apply(tmp_path, tiny_world, world_in_
         timbral_home=str(world_in_bucket), semantic_tier=False, context_head_file=str(head_file)))
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(assets, selection=["raw_scrobbles", "stg_scrobbles", "resolution_rules",
-                                                   "entity_candidates", "entity_match_scores"],
+                                                   "entity_candidates", "track_matcher_model", "entity_match_scores"],
                                 partition_key="2025-03-03", resources=resources, instance=instance)
     assert result.success
     meta = result.asset_materializations_for_node("entity_match_scores")[0].metadata

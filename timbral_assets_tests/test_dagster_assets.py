@@ -24,11 +24,21 @@ def test_definitions_load_with_jobs_schedules_and_checks():
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    required = {"raw_scrobbles", "raw_spotify_tracks", "raw_spotify_audio_features", "raw_user_artist_plays",
-                "raw_artist_tags", "raw_aoty_albums", "raw_aoty_reviews", "tracks_core", "track_aliases",
-                "artists_core", "track_tags", "track_feature_view", "stg_scrobbles"}
-    assert required <= keys
-    assert {j.name for j in defs.resolve_all_job_defs()} >= {"timbral_main", "daily_ingest"}
+    # the whole graph, once: every module's assets and every SQL model are in it
+    assert keys == {
+        "synthetic_world", "raw_scrobbles", "raw_spotify_tracks", "raw_spotify_audio_features", "raw_user_artist_plays",
+        "raw_artist_tags", "raw_aoty_albums", "raw_aoty_reviews",
+        "stg_scrobbles", "stg_spotify_tracks", "stg_artist_tags", "stg_aoty_album_tracks",
+        "resolution_rules", "entity_candidates", "track_matcher_model", "entity_match_scores", "entity_clusters",
+        "resolution_report", "int_track_keys", "int_scrobble_tracks",
+        "tracks_core", "track_aliases", "artists_core", "albums_core", "track_tags", "track_feature_view"}
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {"timbral_main", "daily_ingest", "first_import"}
+    daily = defs.resolve_job_def("daily_ingest").asset_layer.selected_asset_keys
+    assert dg.AssetKey("entity_match_scores") in daily and dg.AssetKey("track_matcher_model") not in daily
+    # lineage: the SQL models' source() tables lead to the assets that write them
+    assert {dg.AssetKey("entity_candidates"), dg.AssetKey("entity_clusters")} <= graph.get(
+        dg.AssetKey("int_scrobble_tracks")).parent_keys
+    assert dg.AssetKey("track_matcher_model") in graph.get(dg.AssetKey("entity_match_scores")).parent_keys
     assert defs.resolve_schedule_def("daily_ingest_schedule").cron_schedule == "30 2 * * *"
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
@@ -80,6 +90,10 @@ def test_one_partition(world_in_bucket, tiny_world):
     assert _count_by_day(world_in_bucket, "staging.stg_scrobbles") == {date(2025, 3, 3): expected}
     meta = result.asset_materializations_for_node("raw_scrobbles")[0].metadata
     assert meta["dagster/row_count"].value == expected
+    columns = {c.name: c.type for c in meta["dagster/column_schema"].schema.columns}
+    assert columns["played_at"].startswith("TIMESTAMP") and "artist_name" in columns
+    staged = result.asset_materializations_for_node("stg_scrobbles")[0].metadata["dagster/column_schema"]
+    assert "title_norm" in {c.name for c in staged.schema.columns}
     assert "data:image/png;base64," in meta["scrobbles_per_day"].value
     assert "| user_id |" in meta["preview"].value
     checks = result.get_asset_check_evaluations()
@@ -284,3 +298,32 @@ def test_runs_need_no_environment_variables(tmp_path, monkeypatch):
     con.close()
     monkeypatch.setenv("LASTFM_API_KEY", "from-the-environment")  # read when a run uses the resource
     assert default_resources()["lastfm"].client().api_key == "from-the-environment"
+
+
+def test_resolution_quality_floors_are_blocking_checks_that_can_fail(world_in_bucket):
+    """The model pattern: track_matcher_model registers a version, entity_match_scores loads it, and the
+    report's F1 floor and false-merge ceiling are blocking checks: an unreachable floor fails."""
+    from timbral_assets.resources import ResolutionResource
+
+    selection = ["raw_scrobbles", "stg_scrobbles", "resolution_rules", "entity_candidates", "track_matcher_model",
+                 "entity_match_scores", "entity_clusters", "resolution_report"]
+
+    def run(selected, **floors):
+        resources = local_resources(world_in_bucket, resolution=ResolutionResource(
+            timbral_home=str(world_in_bucket), semantic_tier=False, **floors))
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = dg.materialize(ALL_ASSETS, selection=selected, resources=resources, instance=instance,
+                                    partition_key="2025-03-03" if "raw_scrobbles" in selected else None,
+                                    raise_on_error=False)
+        return result, {c.check_name: c for c in result.get_asset_check_evaluations()}
+
+    result, checks = run(selection, tracks_f1_floor=0.5)
+    assert result.success and checks["tracks_f1_floor"].passed and checks["tracks_f1_floor"].metadata["measured"].value
+    scored = result.asset_materializations_for_node("entity_match_scores")[0].metadata
+    assert scored["model_version"].value == 1 and scored["model"].value == "track_matcher version 1"
+    f1 = checks["tracks_f1_floor"].metadata["tracks_f1"].value
+    _, checks = run(["resolution_report"], tracks_f1_floor=min(1.0, f1 + 0.001), max_false_merge_rate=-1.0)
+    assert not checks["tracks_f1_floor"].passed and not checks["hard_negative_false_merges_ceiling"].passed
+    # retraining = re-materializing the model asset: a new version, which the next scoring would load
+    result, _ = run(["track_matcher_model"])
+    assert result.asset_materializations_for_node("track_matcher_model")[0].metadata["model_version"].value == 2

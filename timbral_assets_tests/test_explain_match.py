@@ -72,10 +72,13 @@ def test_cli_explains_known_and_unseen_strings(resolved_catalog, capsys):
     assert "would found a new entity" in capsys.readouterr().out
 
 
-def test_cli_says_what_is_missing(tmp_path, resolved_catalog, capsys):
+def test_cli_says_what_is_missing(tmp_path, resolved_catalog, capsys, monkeypatch):
     db, _, _ = resolved_catalog
     assert main(["explain-match", "A", "B", "--db", str(db), "--model", str(tmp_path / "none.json")]) == 2
     assert "no match model at" in capsys.readouterr().err
+    monkeypatch.setenv("TIMBRAL_HOME", str(tmp_path / "home"))  # a home whose MLflow has no track_matcher yet
+    assert main(["explain-match", "A", "B", "--db", str(db)]) == 2
+    assert "no version 'latest' of the registered model 'track_matcher'" in capsys.readouterr().err
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()
     (tmp_path / "m.json").write_text("{}")

@@ -43,7 +43,7 @@ def test_cli_finetunes_compares_and_logs_to_mlflow(tmp_path, tiny_world, monkeyp
     monkeypatch.setenv("TIMBRAL_HOME", str(tmp_path / "home"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert main(["finetune-encoder", "--world", str(tiny_world), "--eval-world", str(tiny_world), "--output",
-                 str(tmp_path / "tuned"), "--max-triplets", "64", "--mlflow-uri", uri]) == 0
+                 str(tmp_path / "tuned"), "--max-triplets", "64", "--max-queries", "200", "--mlflow-uri", uri]) == 0
     out = capsys.readouterr().out
     assert "base" in out and "finetuned" in out and "MLflow run" in out
     mlflow.set_tracking_uri(uri)

@@ -94,8 +94,8 @@ def test_two_fresh_runs_give_identical_tables(tmp_path, clean_run):
 
 
 # kill point -> seconds after the step starts (inside its work: the slow steps are killed mid-transaction)
-KILL_POINTS = {"raw_scrobbles": 0.2, "entity_candidates": 2.0, "entity_match_scores": 2.0, "entity_clusters": 0.1,
-               "tracks_core": 0.1}
+KILL_POINTS = {"raw_scrobbles": 0.2, "entity_candidates": 2.0, "track_matcher_model": 2.0, "entity_match_scores": 0.5,
+               "entity_clusters": 0.1, "tracks_core": 0.1}
 
 
 def _wait_for_step_start(home: Path, step: str, process: subprocess.Popen, timeout: float = 240) -> bool:

@@ -18,6 +18,16 @@ WAREHOUSE = "warehouse"  # the database name in dagster/table_name: warehouse.<s
 ALSO_WRITES = "timbral/also_writes"
 
 
+def mlflow_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """Tags that link an MLflow run back to the Dagster run, asset and partition that logged it."""
+    tags = {"dagster/run_id": context.run_id, "dagster/asset_key": context.asset_key.to_user_string(),
+            "dagster/job": context.job_name}
+    if context.has_partition_key_range:
+        keys = context.partition_key_range
+        tags["dagster/partition"] = keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"
+    return tags
+
+
 def writes(table: str, *also: str) -> dict[str, str]:
     """Definition metadata naming the warehouse table an asset writes (`dagster/table_name`, which the UI
     shows) and any other tables it owns, so that SQL models can declare them as source()."""
@@ -41,6 +51,16 @@ def warehouse_tables(assets: Sequence[dg.AssetsDefinition]) -> dict[str, str]:
 
 def preview(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None, limit: int = 10) -> dg.MetadataValue:
     return dg.MetadataValue.md(markdown_table(con, sql, params, limit))
+
+
+def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
+    """A table's columns as `dagster/column_schema`, which the UI's catalog shows."""
+    schema, name = table.split(".")
+    rows = con.execute("SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+                       "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, name]).fetchall()
+    return dg.TableSchema(columns=[
+        dg.TableColumn(column, data_type, constraints=dg.TableColumnConstraints(nullable=nullable == "YES"))
+        for column, data_type, nullable in rows])
 
 
 def issues_metadata(issues: list[RowIssue], limit: int = 20) -> dict[str, dg.MetadataValue]:

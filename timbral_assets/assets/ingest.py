@@ -20,7 +20,15 @@ from ..sources.lastfm_api import recent_tracks_to_table
 from ..sources.scrobble_files import ScrobbleFileReader, detect_format
 from ..sources.spotify_api import audio_features_to_table, search_page_to_table
 from ..sources.synthetic import WorldConfig, generate_world
-from .common import DUCKDB_POOL, daily_counts_plot, issues_metadata, partitioned_result, preview, writes
+from .common import (
+    DUCKDB_POOL,
+    column_schema,
+    daily_counts_plot,
+    issues_metadata,
+    partitioned_result,
+    preview,
+    writes,
+)
 
 GROUP = "raw"
 WORLD_POINTER = "synthetic/current.json"
@@ -175,6 +183,7 @@ def raw_scrobbles(context: dg.AssetExecutionContext, config: ScrobbleSourceConfi
             "rows_in_window": dg.MetadataValue.int(sum(n for _, n in per_day)),
             "inserted_this_run": dg.MetadataValue.int(inserted),
             "window": f"{start} .. {end} (end exclusive)",
+            "dagster/column_schema": column_schema(con, "raw.raw_scrobbles"),
             "preview": preview(con, "SELECT user_id, played_at, artist_name, track_name, album_name, source "
                                     "FROM raw.raw_scrobbles WHERE play_date >= $start AND play_date < $end "
                                     "ORDER BY played_at LIMIT 10", window),
@@ -201,6 +210,7 @@ class SpotifySourceConfig(dg.Config):
 def _finish(con, table: str, n: int, issues: list[RowIssue], extra: dict | None = None) -> dict:
     return {
         "dagster/row_count": dg.MetadataValue.int(n),
+        "dagster/column_schema": column_schema(con, table),
         "preview": preview(con, f"SELECT * EXCLUDE (ingested_at) FROM {table} LIMIT 10"),
         **issues_metadata(issues),
         **(extra or {}),

@@ -9,6 +9,8 @@ window_queries hold the current batch, labelled (`window_start`) with the newest
 """
 
 import json
+import tempfile
+from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
@@ -17,12 +19,11 @@ from ..resolution import catalog, context_head, evaluation
 from ..resolution.matcher import MatcherConfig, match_weight_figure
 from ..resolution.rules_file import RulesFileError, load_rules
 from ..resources import BucketResource, MlflowResource, ResolutionResource, WarehouseResource
-from ..warehouse import transaction, write_atomically
-from .common import DUCKDB_POOL, preview, writes
+from ..warehouse import transaction
+from .common import DUCKDB_POOL, column_schema, mlflow_tags, preview, writes
 from .ingest import WORLD_POINTER, current_world
 
 GROUP = "resolution"
-MODEL_FILE = "track_matcher.json"
 _RESOLUTION = dict(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb", "python"})
 
 
@@ -92,11 +93,13 @@ def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionR
         passes = con.sql("SELECT pass, count(*) FROM (SELECT unnest(string_split(found_by, ',')) AS pass "
                          "FROM candidate_arrow) GROUP BY pass ORDER BY 2 DESC, 1").fetchall()
         con.unregister("candidate_arrow")
+        schema = column_schema(con, "resolution.entity_candidates")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": candidates.num_rows, "batch": start, "new_variants": len(new),
         "rules_changed_variants": len(changed),
         "left_unresolved_by_earlier_runs": len(set(query) - set(new) - set(changed) - set(queue)),
         "retried_from_queue": len(queue), "pairs_by_pass": dg.MetadataValue.json(dict(passes)),
+        "dagster/column_schema": schema,
         "strings_encoded": encoder.encoded_count if encoder else 0,
         "semantic_tier": _semantic_summary(search, resolution.semantic_query_budget) if encoder else "off"})
 
@@ -110,17 +113,52 @@ def _semantic_summary(search: catalog.SemanticSearch, budget: int) -> str:
     return line
 
 
-@dg.asset(deps=[entity_candidates], **_RESOLUTION, metadata=writes("resolution.entity_match_scores"))
+@dg.asset(deps=[entity_candidates], group_name=GROUP, pool=DUCKDB_POOL, kinds={"splink", "mlflow", "duckdb"})
+def track_matcher_model(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource,
+                        mlflow: MlflowResource) -> dg.MaterializeResult:
+    """The splink track matcher trained on the whole catalog (u by random sampling, m by EM, term
+    frequencies), logged to MLflow and registered as the next version of the model `track_matcher`.
+    Retraining is re-materializing this asset; the daily job leaves it out, so days are scored with the
+    version the last training registered."""
+    from ..resolution.matcher_model import ARTIFACT, MODEL_NAME, TrackMatcherModel
+
+    with warehouse_db.connect(transform=True) as con:
+        catalog.ensure_tables(con)
+        variants = con.sql("SELECT count(*) FROM resolution.variants").fetchall()[0][0]
+        if variants == 0:
+            raise dg.Failure("the catalog has no variants to train on: materialize entity_candidates first",
+                             allow_retries=False)
+        candidates = con.sql("SELECT unique_id_l, unique_id_r, found_by, cosine FROM resolution.entity_candidates "
+                             "ORDER BY unique_id_l, unique_id_r").to_arrow_table()
+        model_json, m_u = catalog.train_matcher(con, candidates, MatcherConfig())
+    params = {f"m_u/{r['comparison']}/{r['level']}"[:250]: f"m={r['m']:.4g} u={r['u']:.4g}"
+              for r in m_u if r["m"] is not None and r["u"] is not None}
+    params["prior"] = model_json.get("probability_two_random_records_match")
+    tracker = mlflow.tracker()
+    with tempfile.TemporaryDirectory() as tmp:
+        model_file = Path(tmp) / ARTIFACT
+        model_file.write_text(json.dumps(model_json, indent=1))
+        version = tracker.log_model_version(
+            "entity_resolution", MODEL_NAME, TrackMatcherModel(), {ARTIFACT: model_file}, params,
+            {"training_variants": variants, "training_candidate_pairs": candidates.num_rows},
+            tags=mlflow_tags(context), json_artifacts={"m_u.json": m_u},
+            figures={"match_weights.png": match_weight_figure(m_u)})
+    return dg.MaterializeResult(metadata={
+        "model": f"{version.name} version {version.version}", "model_version": version.version,
+        "training_variants": variants, "prior": params["prior"], "mlflow_run_id": version.run_id,
+        "mlflow_run": dg.MetadataValue.url(tracker.run_url(version.run_id))})
+
+
+@dg.asset(deps=[entity_candidates, track_matcher_model], **_RESOLUTION,
+          metadata=writes("resolution.entity_match_scores"))
 def entity_match_scores(context: dg.AssetExecutionContext, resolution: ResolutionResource,
                         warehouse_db: WarehouseResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-    """splink 5 scores of the window's candidate pairs. The first run trains the model (u by random sampling,
-    m by EM, term-frequency adjustments) on the catalog, logs it to MLflow and saves it; every run scores
-    with the saved model, so a window scores the same whether or not its run trained it."""
-    model_path = resolution.model_dir / MODEL_FILE
-    model_json = json.loads(model_path.read_text()) if model_path.exists() else None
+    """splink 5 scores of the batch's candidate pairs, by the registered version of `track_matcher` that
+    `ResolutionResource.matcher_version` names ("latest" by default), recorded in the metadata."""
+    from ..resolution.matcher_model import ARTIFACT, MODEL_NAME
+
     head = resolution.context_head()
-    metadata: dict = {"model_file": str(model_path),
-                      "context_head": resolution.context_head_file or "none (splink's probability decides)"}
+    metadata: dict = {"context_head": resolution.context_head_file or "none (splink's probability decides)"}
     with warehouse_db.connect(transform=True) as con, transaction(con):
         catalog.ensure_tables(con)
         batch = catalog.batch_state(con)
@@ -131,18 +169,15 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
         start = batch.date
         candidates = con.sql("SELECT unique_id_l, unique_id_r, found_by, cosine FROM resolution.entity_candidates "
                              "ORDER BY unique_id_l, unique_id_r").to_arrow_table()
-        if model_json is None:
-            model_json, m_u = catalog.train_matcher(con, candidates, MatcherConfig())
-            params = {f"m_u/{r['comparison']}/{r['level']}"[:250]: f"m={r['m']:.4g} u={r['u']:.4g}"
-                      for r in m_u if r["m"] is not None and r["u"] is not None}
-            params["prior"] = model_json.get("probability_two_random_records_match")
-            trained_on = con.sql("SELECT count(*) FROM resolution.variants").fetchall()[0][0]
-            metadata["mlflow_run_id"] = mlflow.tracker().log_run(
-                "entity_resolution", "track_matcher", params, {"training_variants": trained_on},
-                json_artifacts={"track_matcher.json": model_json, "m_u.json": m_u},
-                figures={"match_weights.png": match_weight_figure(m_u)})
-            write_atomically(model_path, json.dumps(model_json, indent=1))
-            metadata["trained"] = True
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                version, model_file = mlflow.tracker().model_file(MODEL_NAME, resolution.matcher_version, ARTIFACT,
+                                                                  Path(tmp))
+            except LookupError as error:
+                raise dg.Failure(f"{error}; materialize track_matcher_model to train one", allow_retries=False) from error
+            model_json = json.loads(model_file.read_text())
+        metadata.update({"model": f"{version.name} version {version.version}", "model_version": version.version,
+                         "model_run_id": version.run_id})
         scores, _, _ = catalog.score_candidates(con, candidates, model_json, MatcherConfig())
         if head is not None:
             scores = context_head.adjust_scores(con, scores, head, resolution.encoder(required=True), """
@@ -153,7 +188,9 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
         con.execute("INSERT INTO resolution.entity_match_scores SELECT ?::DATE, * FROM score_arrow", [start])
         con.unregister("score_arrow")
         catalog.mark_batch(con, "scored")
+        schema = column_schema(con, "resolution.entity_match_scores")
     metadata["dagster/row_count"] = scores.num_rows
+    metadata["dagster/column_schema"] = schema
     metadata["pairs_above_0_5"] = sum(p >= 0.5 for p in scores["match_probability"].to_pylist())
     return dg.MaterializeResult(metadata=metadata)
 
@@ -189,6 +226,7 @@ def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseRe
             "dagster/row_count": total, "resolved_variants": len(query),
             "by_tier": dg.MetadataValue.json(result.tiers), "by_quality": dg.MetadataValue.json(result.qualities),
             "manual_overrides": overrides, "unmatched_queue": queue.num_rows,
+            "dagster/column_schema": column_schema(con, "resolution.entity_clusters"),
             "preview": preview(con, "SELECT v.artist_raw, v.track_raw, c.track_id, c.tier, c.confidence, c.quality "
                                     "FROM resolution.entity_clusters c JOIN resolution.variants v USING (variant_id) "
                                     "WHERE c.resolved_in = $s ORDER BY c.confidence, v.variant_id LIMIT 10",
@@ -197,9 +235,20 @@ def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseRe
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(deps=[entity_clusters], **_RESOLUTION)
+TRACKS_F1_FLOOR = "tracks_f1_floor"
+FALSE_MERGE_CEILING = "hard_negative_false_merges_ceiling"
+
+
+@dg.asset(deps=[entity_clusters], **_RESOLUTION, check_specs=[
+    dg.AssetCheckSpec(TRACKS_F1_FLOOR, asset="resolution_report", blocking=True,
+                      description="tracks pairwise F1 against the world's truth is at least ResolutionResource."
+                                  "tracks_f1_floor (not measured without a truth)"),
+    dg.AssetCheckSpec(FALSE_MERGE_CEILING, asset="resolution_report", blocking=True,
+                      description="hard-negative pairs (covers, live takes, remixes, one title by two artists) "
+                                  "merged: at most ResolutionResource.max_false_merge_rate of them"),
+])
 def resolution_report(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource, bucket: BucketResource,
-                      mlflow: MlflowResource) -> dg.MaterializeResult:
+                      mlflow: MlflowResource, resolution: ResolutionResource) -> dg.MaterializeResult:
     """How well the catalog is resolved: the share of scrobbles per tier always; and, when the scrobbles come
     from the synthetic world, precision / recall / F1 by entity type and variant kind and the false-merge
     rate on hard negatives, against the world's truth. Logged to MLflow (experiment resolution_evaluation)."""
@@ -210,17 +259,28 @@ def resolution_report(context: dg.AssetExecutionContext, warehouse_db: Warehouse
         report = evaluation.evaluate_catalog(con, truth) if truth is not None and truth.exists() else None
     metadata: dict = {"scrobble_share_by_tier": dg.MetadataValue.json({k: round(v, 4) for k, v in shares.items()})}
     if report is None or report.variants_evaluated == 0:
-        metadata["evaluation"] = "no ground truth for these scrobbles (only the synthetic world carries one)"
-        return dg.MaterializeResult(metadata=metadata)
-    run_id = mlflow.tracker().log_run("resolution_evaluation", f"catalog_{batch}",
-                                      {"truth": str(truth)}, report.metrics(),
-                                      json_artifacts={"report.json": report.as_json()})
+        why = "no ground truth for these scrobbles (only the synthetic world carries one)"
+        metadata["evaluation"] = why
+        return dg.MaterializeResult(metadata=metadata, check_results=[
+            dg.AssetCheckResult(check_name=name, passed=True, description=f"not measured: {why}",
+                                metadata={"measured": False}) for name in (TRACKS_F1_FLOOR, FALSE_MERGE_CEILING)])
+    tracker = mlflow.tracker()
+    run_id = tracker.log_run("resolution_evaluation", f"catalog_{batch}", {"truth": str(truth)}, report.metrics(),
+                             json_artifacts={"report.json": report.as_json()}, tags=mlflow_tags(context))
     metadata.update({
         "report": dg.MetadataValue.md(report.markdown()),
         "track_f1": dg.MetadataValue.float(round(report.tracks.f1, 4)),
         "artist_f1": dg.MetadataValue.float(round(report.artists.f1, 4)),
         "hard_negative_false_merge_rate": dg.MetadataValue.float(round(report.hard_negative_false_merge_rate, 4)),
         "variants_evaluated": report.variants_evaluated,
-        "mlflow_run_id": run_id,
+        "mlflow_run_id": run_id, "mlflow_run": dg.MetadataValue.url(tracker.run_url(run_id)),
     })
-    return dg.MaterializeResult(metadata=metadata)
+    f1, false_merges = report.tracks.f1, report.hard_negative_false_merge_rate
+    return dg.MaterializeResult(metadata=metadata, check_results=[
+        dg.AssetCheckResult(check_name=TRACKS_F1_FLOOR, passed=f1 >= resolution.tracks_f1_floor,
+                            metadata={"measured": True, "tracks_f1": round(f1, 4), "floor": resolution.tracks_f1_floor}),
+        dg.AssetCheckResult(check_name=FALSE_MERGE_CEILING, passed=false_merges <= resolution.max_false_merge_rate,
+                            metadata={"measured": True, "false_merge_rate": round(false_merges, 4),
+                                      "false_merges": report.hard_negative_false_merges,
+                                      "hard_negative_pairs": report.hard_negative_pairs,
+                                      "ceiling": resolution.max_false_merge_rate})])

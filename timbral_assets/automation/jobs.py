@@ -16,12 +16,26 @@ main_job = dg.define_asset_job(
 
 # A day's scrobbles and all they feed, plus the staging models the marts join (Spotify, tags, AOTY): in a
 # fresh home they must exist, and they are cheap to rebuild from whatever raw tables hold.
+# Models are retrained when their training asset is materialized (by hand, schedule or sensor), not by
+# every day's ingest: days are scored by the registered version.
+MODELS = dg.AssetSelection.assets("track_matcher_model")
+DAILY = (dg.AssetSelection.assets("raw_scrobbles").downstream() | dg.AssetSelection.groups("staging")
+         | dg.AssetSelection.assets("resolution_rules"))
+
 daily_ingest_job = dg.define_asset_job(
     name="daily_ingest",
-    selection=dg.AssetSelection.assets("raw_scrobbles").downstream() | dg.AssetSelection.groups("staging")
-    | dg.AssetSelection.assets("resolution_rules"),
+    selection=DAILY - MODELS,
     executor_def=dg.in_process_executor,
     tags=WRITES_DUCKDB,
     description="Scrobbles for a range of days (one by the schedule, years by `timbral import`), then "
-                "everything built from them.",
+                "everything built from them, scored by the models' registered versions.",
+)
+
+# the first import into a home has no model version yet: it trains them too
+first_import_job = dg.define_asset_job(
+    name="first_import",
+    selection=DAILY,
+    executor_def=dg.in_process_executor,
+    tags=WRITES_DUCKDB,
+    description="daily_ingest plus the model training assets, for a home that has no registered model yet.",
 )

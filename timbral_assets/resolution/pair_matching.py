@@ -136,10 +136,10 @@ def score_pairs(rows: list[dict[str, str]], model: PairModel | dict | None = Non
     trains splink on the input's own records) scores with the Fellegi-Sunter model."""
     if isinstance(model, PairModel):
         return model.predict(rows)
-    return _splink_scores(rows, model)
+    return splink_pair_scores(rows, model)
 
 
-def _splink_scores(rows: list[dict[str, str]], model_json: dict | None) -> list[float]:
+def splink_pair_scores(rows: list[dict[str, str]], model_json: dict | None) -> list[float]:
     left = [standardise(f"L{i}", r["left_title"], r["left_artist"], r["left_album"], r["left_duration_s"],
                         r["left_released"]) for i, r in enumerate(rows)]
     right = [standardise(f"R{i}", r["right_title"], r["right_artist"], r["right_album"], r["right_duration_s"],
