@@ -117,7 +117,7 @@ class ResolutionResource(dg.ConfigurableResource):
     timbral_home: str = ""
     encoder_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     semantic_tier: bool = True
-    # residual strings one batch searches by embedding (~4 ms each here); see catalog.find_candidates
+    # residual strings one batch searches by embedding (~5 ms each here); see catalog.find_candidates
     semantic_query_budget: int = SEMANTIC_QUERY_BUDGET
     # the registered version of the MLflow model track_matcher that scores pairs: "latest" or a number
     matcher_version: str = "latest"

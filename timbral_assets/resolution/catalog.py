@@ -223,9 +223,9 @@ def _records(con: duckdb.DuckDBPyConnection, where: str) -> list[TrackRecord]:
 
 
 SEMANTIC_ENCODE_BUDGET = 2_000  # uncached catalog strings a window may encode (~10 s on this CPU)
-# residual strings a batch may search: ~40 s of encoding here. Daily batches stay far below it; a first
+# residual strings a batch may search: ~45 s of encoding here. Daily batches stay far below it; a first
 # import of a long history (30,000 residual strings in two real exports) searches the likeliest first.
-SEMANTIC_QUERY_BUDGET = 10_000
+SEMANTIC_QUERY_BUDGET = 8_000
 
 
 @dataclass
@@ -257,7 +257,7 @@ def find_candidates(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], en
     if encoder is not None and query_ids:
         # The semantic tier is for what blocking missed: only variants that neither a key tier nor any
         # blocking pass pairs with anything are searched, against one string per existing entity (its
-        # most played) and each other. Encoding costs ~4 ms a string here, so both sides are budgeted:
+        # most played) and each other. Encoding costs ~5 ms a string here, so both sides are budgeted:
         # - queries: at most `query_budget` a batch, those whose artist key is rarest first. A string whose
         #   artist spelling the catalog knows well was already compared with all of that artist's titles
         #   by blocking; a lone artist spelling ("Owiny Sigome Band", "Band on a Can") is what blocking
