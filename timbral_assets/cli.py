@@ -21,7 +21,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).parent  # dagster.yaml: the repo's, through a symlink, or the wheel's copy
 
 
 def _prepare_environment() -> Path:
@@ -30,7 +30,7 @@ def _prepare_environment() -> Path:
     os.environ["TIMBRAL_HOME"] = str(home)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(home / "dagster")))
     dagster_home.mkdir(parents=True, exist_ok=True)
-    repo_yaml, home_yaml = REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml"
+    repo_yaml, home_yaml = PACKAGE_DIR / "dagster.yaml", dagster_home / "dagster.yaml"
     if repo_yaml.exists() and (not home_yaml.exists() or home_yaml.stat().st_mtime < repo_yaml.stat().st_mtime):
         shutil.copy(repo_yaml, home_yaml)  # the instance settings are the repo's, as `make` keeps them
     return home

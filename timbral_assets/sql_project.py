@@ -28,7 +28,8 @@ import yaml
 
 from .warehouse import scalar, transaction
 
-SQL_ROOT = Path(__file__).resolve().parent.parent / "dbt_like_sql"
+# the repo's dbt_like_sql/, through the package's symlink (an installed wheel holds a copy there)
+SQL_ROOT = Path(__file__).parent / "dbt_like_sql"
 LAYERS = ("staging", "intermediate", "marts")
 _HEADER = re.compile(r"^\s*/\*\s*timbral\b(.*?)\*/", re.S)
 _REF = re.compile(r"\{\{\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*\}\}")
