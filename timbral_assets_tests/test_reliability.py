@@ -22,7 +22,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from timbral_assets.cli import REPO_ROOT
+from timbral_assets.cli import PACKAGE_DIR
 from timbral_assets.run_control import STOP_GRACE_S, process_tags, reap_dead_runs
 from timbral_assets.warehouse import WarehouseLockedError, connect, table_fingerprints
 
@@ -58,7 +58,7 @@ def _instance(home: Path) -> Iterator[dg.DagsterInstance]:
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     if not (dagster_home / "dagster.yaml").exists():
-        shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+        shutil.copy(PACKAGE_DIR / "dagster.yaml", dagster_home / "dagster.yaml")
     before = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(dagster_home)  # dagster.yaml reads it
     try:
