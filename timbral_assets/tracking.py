@@ -49,14 +49,23 @@ class Tracker:
         import mlflow
 
         mlflow.set_tracking_uri(self.tracking_uri)
-        if not self._settled and (self._sqlite_path() or Path("/nonexistent")).exists():
+        if self._store_exists():
+            self._settle_once()
+        return mlflow
+
+    def _settle_once(self) -> None:
+        if not self._settled:
             self._settled = True
             self.settle_home()
-        return mlflow
 
     def _sqlite_path(self) -> Path | None:
         prefix = "sqlite:///"
         return Path(self.tracking_uri[len(prefix):]) if self.tracking_uri.startswith(prefix) else None
+
+    def _store_exists(self) -> bool:
+        """False only for a sqlite store not created yet; other stores are assumed to exist."""
+        db = self._sqlite_path()
+        return db is None or db.exists()
 
     def settle_home(self) -> int:
         """Point the store's artifact locations at this home's artifact folder. MLflow keeps absolute
@@ -88,9 +97,7 @@ class Tracker:
     def _start_run(self, experiment: str, run_name: str, tags: dict[str, str] | None):
         mlflow = self._client()
         known = mlflow.get_experiment_by_name(experiment)  # opens (and on first use creates) the store
-        if not self._settled:
-            self._settled = True
-            self.settle_home()
+        self._settle_once()  # a store created just now: its Default experiment goes into the home
         if known is None:
             self.artifact_root.mkdir(parents=True, exist_ok=True)
             mlflow.create_experiment(experiment, artifact_location=(self.artifact_root / experiment).as_uri())
@@ -124,7 +131,7 @@ class Tracker:
             return ModelVersion(model_name, int(info.registered_model_version), run.info.run_id)
 
     def registered_versions(self, model_name: str) -> list[int]:
-        if self.tracking_uri.startswith("sqlite:///") and not Path(self.tracking_uri[len("sqlite:///"):]).exists():
+        if not self._store_exists():
             return []  # no store yet: do not create one just to look
         found = self._client().MlflowClient().search_model_versions(f"name = '{model_name}'")
         return sorted(int(v.version) for v in found)
