@@ -24,7 +24,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.results_file import append_results, out_dir  # noqa: E402
-from timbral_assets.resolution import catalog  # noqa: E402
+from timbral_assets.resolution.assignment import assign_clusters  # noqa: E402
 from timbral_assets.resolution.context_head import resolve_world_pairs, train_head  # noqa: E402
 from timbral_assets.resolution.embeddings import EmbeddingCache, TextEncoder  # noqa: E402
 from timbral_assets.resolution.evaluation import evaluate_catalog  # noqa: E402
@@ -79,7 +79,7 @@ def main() -> None:
                 pair_p, pair_r, pair_f1 = pair_scores(probability, labels[rows])
                 scores = run.scores.set_column(run.scores.column_names.index("match_probability"), "match_probability",
                                                pa.array(probability, pa.float64()))
-                catalog.assign_clusters(con, "2025-01-01", run.query_ids, scores)
+                assign_clusters(con, "2025-01-01", run.query_ids, scores)
                 report = evaluate_catalog(con, world / "truth")
                 t = report.tracks
                 lines.append(f"| {seed} | {name} | {pair_p:.4f} | {pair_r:.4f} | {pair_f1:.4f} | {t.precision:.4f} | "

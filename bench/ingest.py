@@ -56,6 +56,7 @@ def case_parquet(world: Path, db: Path) -> dict:
     from timbral_assets import warehouse
 
     con = warehouse.connect(db)
+    warehouse.create_layout(con)
     files = [str(p) for p in sorted((world / "scrobbles").glob("*.parquet"))]
     t = time.perf_counter()
     rows, issues = warehouse.replace_scrobble_window_from_parquet(con, files, "synthetic", START, END)
@@ -67,6 +68,7 @@ def case_csv(world: Path, db: Path) -> dict:
     from timbral_assets.sources.scrobble_files import ScrobbleFileReader
 
     con = warehouse.connect(db)
+    warehouse.create_layout(con)
     reader = ScrobbleFileReader(str(world / "scrobbles_csv" / "scrobbles.csv"), "scrobble_csv")
     t = time.perf_counter()
     rows = warehouse.replace_scrobble_window(con, reader.batches(), "synthetic_csv", START, END)
@@ -82,6 +84,7 @@ def case_mapping(world: Path, db: Path) -> dict:
     from timbral_assets.sql_project import SqlProject
 
     con = warehouse.connect(db, memory_limit=warehouse.TRANSFORM_MEMORY_LIMIT)
+    warehouse.create_layout(con)
     project = SqlProject.load()
     stages = {}
     t0 = time.perf_counter()

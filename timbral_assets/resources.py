@@ -8,9 +8,12 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
 from . import warehouse
 from .bucket import Bucket
+from .resolution import store
 from .resolution.catalog import SEMANTIC_QUERY_BUDGET
 from .sources.http import RetryPolicy
 from .sources.lastfm_api import DEFAULT_BASE_URL, DEFAULT_MIN_INTERVAL_S, LastfmClient
@@ -29,18 +32,23 @@ def from_env(configured: str, variable: str) -> str:
     return configured or os.environ.get(variable, "")
 
 
-class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB file under TIMBRAL_HOME. Open it only inside an asset that holds the duckdb_write pool."""
+class WarehouseResource(DuckDBResource):
+    """dagster-duckdb's DuckDBResource over the warehouse file under TIMBRAL_HOME, with what Timbral adds:
+    UTC sessions, memory limits that spill instead of taking the machine, a polite wait (naming the holder)
+    while another process holds the file, and the schemas and raw tables created once per run rather than
+    on every connection. Open it only inside an asset that holds the duckdb_write pool."""
 
+    database: str = ""  # empty: TIMBRAL_HOME/warehouse.duckdb
     timbral_home: str = ""  # empty: TIMBRAL_HOME (see home_path)
     memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT  # for loads; DuckDB spills to disk beyond this
     transform_memory_limit: str = warehouse.TRANSFORM_MEMORY_LIMIT  # for the SQL models
     # another process (a reader, the DuckDB CLI) holding the file: wait this long, then fail naming it
     lock_wait_s: float = 600.0
+    _layout_created: bool = PrivateAttr(default=False)
 
     @property
     def path(self) -> Path:
-        return home_path(self.timbral_home) / "warehouse.duckdb"
+        return Path(self.database).resolve() if self.database else home_path(self.timbral_home) / "warehouse.duckdb"
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Record which process executes the run (runs launched by the UI or a schedule too), so that if
@@ -52,10 +60,16 @@ class WarehouseResource(dg.ConfigurableResource):
             instance.add_run_tags(run.run_id, process_tags())
 
     @contextlib.contextmanager
-    def connect(self, transform: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def get_connection(self, transform: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection with the load memory limit, or the SQL models' larger one when `transform`."""
         limit = self.transform_memory_limit if transform else self.memory_limit
-        con = warehouse.connect(self.path, memory_limit=limit, wait_s=self.lock_wait_s)
+        con = warehouse.connect(self.path, memory_limit=limit, wait_s=self.lock_wait_s,
+                                config=dict(self.connection_config))
         try:
+            if not self._layout_created:
+                warehouse.create_layout(con)
+                store.ensure_tables(con)
+                self._layout_created = True
             yield con
         finally:
             con.close()

@@ -43,7 +43,7 @@ def _asset_for(project: SqlProject, model: SqlModel, tables: dict[str, str]) -> 
         if model.incremental:
             tw = context.partition_time_window
             window = (tw.start.date(), tw.end.date())
-        with warehouse_db.connect(transform=True) as con:
+        with warehouse_db.get_connection(transform=True) as con:
             rows = project.materialize(con, model.name, window)
             checks = project.run_checks(con, model.name, window)
             check_results = [dg.AssetCheckResult(check_name=check.name, passed=bad == 0,

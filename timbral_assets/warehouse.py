@@ -102,8 +102,9 @@ def lock_holder(error: Exception) -> str | None:
 
 def connect(path: str | Path, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY_LIMIT,
             wait_s: float = DEFAULT_LOCK_WAIT_S, on_wait: Callable[[str], None] | None = None,
-            ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse with UTC as the session time zone and every schema and raw table in place.
+            config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse with UTC as the session time zone; `config` adds DuckDB settings. A new file gets
+    its schemas and raw tables from `create_layout`, which the writers call (WarehouseResource once a run).
 
     DuckDB lets one process open a file at a time (even read-only): while another holds it, retry with
     backoff for `wait_s` (telling `on_wait` once), then raise WarehouseLockedError naming the holder.
@@ -118,7 +119,8 @@ def connect(path: str | Path, read_only: bool = False, memory_limit: str = DEFAU
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only,
-                                 config={"memory_limit": memory_limit, "preserve_insertion_order": False})
+                                 config={"memory_limit": memory_limit, "preserve_insertion_order": False,
+                                         **(config or {})})
             break
         except duckdb.IOException as error:
             holder = lock_holder(error)
@@ -135,12 +137,15 @@ def connect(path: str | Path, read_only: bool = False, memory_limit: str = DEFAU
             delay = min(delay * 2, 5.0)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
-    if not read_only:
-        for schema in SCHEMAS:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        for table, columns in RAW_TABLES.items():
-            con.execute(f"CREATE TABLE IF NOT EXISTS raw.{table} ({columns})")
     return con
+
+
+def create_layout(con: duckdb.DuckDBPyConnection) -> None:
+    """The warehouse's schemas and raw tables, when missing. The `resolution` schema is resolution.store's."""
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for table, columns in RAW_TABLES.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{table} ({columns})")
 
 
 @contextlib.contextmanager

@@ -21,12 +21,7 @@ def resolve_day(con, day: str, plays, rules, model_json=None):
     for i, (artist, title, seconds) in enumerate(plays):
         for user in range(3):
             con.execute("INSERT INTO plays VALUES (?, ?, NULL, ?, NULL, NULL, ?)", [artist, title, seconds * 1000, f"u{(i + user) % 5}"])
-    new = catalog.add_variants(con, "SELECT * FROM plays", day, rules)
-    query = sorted(set(new) | set(catalog.retry_ids(con)))
-    candidates = catalog.find_candidates(con, query, None)
-    scores, model_json, _ = catalog.score_candidates(con, candidates, model_json,
-                                                     MatcherConfig(u_max_pairs=1e4, prior=0.01))
-    catalog.assign_clusters(con, day, query, scores)
-    catalog.apply_overrides(con)
-    return model_json, dict(con.execute("SELECT v.artist_raw || ' - ' || v.track_raw, c.track_id FROM "
+    run = catalog.resolve_window(con, "SELECT * FROM plays", day, rules, model_json=model_json,
+                                 matcher_config=MatcherConfig(u_max_pairs=1e4, prior=0.01))
+    return run.model_json, dict(con.execute("SELECT v.artist_raw || ' - ' || v.track_raw, c.track_id FROM "
                                         "resolution.entity_clusters c JOIN resolution.variants v USING (variant_id)").fetchall())

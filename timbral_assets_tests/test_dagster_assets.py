@@ -12,7 +12,7 @@ import duckdb
 from timbral_assets import warehouse
 from timbral_assets.assets import ingest
 from timbral_assets.definitions import all_assets, defs
-from timbral_assets.resources import LastfmResource, SpotifyResource, local_resources
+from timbral_assets.resources import LastfmResource, SpotifyResource, WarehouseResource, local_resources
 
 from .emulators import LastfmEmulator, Scrobble, SpotifyEmulator, SpotifyTrack
 
@@ -250,11 +250,24 @@ def test_synthetic_source_without_a_world_says_what_to_do(tmp_path):
     assert "materialize it first" in result.get_step_failure_events()[0].step_failure_data.error.message
 
 
-def test_warehouse_is_created_with_utc_sessions(tmp_path):
-    con = warehouse.connect(tmp_path / "w.duckdb")
-    assert warehouse.scalar(con, "SELECT current_setting('TimeZone')") == "UTC"
-    schemas = {r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
-    assert {"raw", "staging", "intermediate", "marts"} <= schemas
+def test_warehouse_resource_is_a_duckdb_resource_with_utc_limits_and_layout_created_once(tmp_path):
+    from dagster_duckdb import DuckDBResource
+
+    resource = WarehouseResource(database=str(tmp_path / "w.duckdb"), memory_limit="512MB",
+                                 connection_config={"threads": 1})
+    assert isinstance(resource, DuckDBResource)
+    with resource.get_connection() as con:
+        assert warehouse.scalar(con, "SELECT current_setting('TimeZone')") == "UTC"
+        assert warehouse.scalar(con, "SELECT current_setting('memory_limit')") == "488.2 MiB"
+        assert warehouse.scalar(con, "SELECT current_setting('threads')") == 1
+        schemas = {r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
+        assert {"raw", "staging", "intermediate", "marts", "resolution"} <= schemas
+        con.execute("DROP TABLE raw.ingest_issues")
+    with resource.get_connection(transform=True) as con:  # the same resource: no DDL on this connection
+        assert warehouse.scalar(con, "SELECT current_setting('memory_limit')") == "3.7 GiB"
+        assert not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'ingest_issues'").fetchall()
+    with WarehouseResource(database=str(tmp_path / "w.duckdb")).get_connection() as con:  # a new run: created
+        assert con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'ingest_issues'").fetchall()
 
 
 def test_aoty_files_land_load_and_broken_json_fails_clearly(tmp_path):

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from timbral_assets.cli import main
-from timbral_assets.resolution import catalog
+from timbral_assets.resolution import store
 from timbral_assets.resolution.explain import explain_match
 from timbral_assets.resolution.rules_file import load_rules
 
@@ -21,7 +21,7 @@ def resolved_catalog(tmp_path_factory):
     db, model = folder / "warehouse.duckdb", folder / "track_matcher.json"
     rules = load_rules()
     con = duckdb.connect(str(db))
-    catalog.ensure_tables(con)
+    store.ensure_tables(con)
     model_json, _ = resolve_day(con, "2025-01-01", PLAYS_DAY_1, rules)
     _, ids = resolve_day(con, "2025-01-02", PLAYS_DAY_2, rules, model_json)
     con.close()

@@ -8,7 +8,7 @@ import random
 import duckdb
 import pytest
 
-from timbral_assets.resolution import catalog
+from timbral_assets.resolution import catalog, store
 from timbral_assets.resolution.clustering import ClusterConfig, connected_components, constrained_clusters
 from timbral_assets.resolution.matcher import MatcherConfig
 from timbral_assets.resolution.metrics import bcubed_scores, pairwise_scores
@@ -112,7 +112,7 @@ def test_rules_prepare_artist_fields():
 def test_incremental_catalog_keeps_ids_and_places_new_variants(tmp_path):
     rules = load_rules()
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    catalog.ensure_tables(con)
+    store.ensure_tables(con)
     model_json, day1 = resolve_day(con, "2025-01-01", PLAYS_DAY_1, rules)
     assert day1["Beyoncé - Drunk in Love"] == day1["beyonce - drunk in love"] == day1["Beyoncé feat. JAY-Z - Drunk in Love"]
     assert day1["Radiohead - Karma Police"] != day1["Radiohead - Karma Police (Live)"]
@@ -138,13 +138,13 @@ def test_incremental_catalog_keeps_ids_and_places_new_variants(tmp_path):
 
 def test_rules_change_restandardises_past_variants(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    catalog.ensure_tables(con)
+    store.ensure_tables(con)
     resolve_day(con, "2025-01-01", PLAYS_DAY_1, load_rules())
     changed_file = tmp_path / "rules.yaml"
     changed_file.write_text("belong_together: [AC/DC]\nreplace_artist:\n  Bjork: Björk\n")
-    changed = catalog.reapply_rules(con, load_rules(changed_file))
+    changed = store.reapply_rules(con, load_rules(changed_file))
     assert len(changed) == len(PLAYS_DAY_1)
-    assert catalog.reapply_rules(con, load_rules(changed_file)) == []
+    assert store.reapply_rules(con, load_rules(changed_file)) == []
 
 
 def test_musicbrainz_20k_reaches_the_targets():
@@ -190,16 +190,16 @@ def test_semantic_query_budget_searches_lone_artist_spellings_first(tmp_path, bu
     from timbral_assets.resolution.embeddings import EmbeddingCache, TextEncoder
 
     con = duckdb.connect(str(tmp_path / "catalog.duckdb"))
-    catalog.ensure_tables(con)
+    store.ensure_tables(con)
     con.execute("CREATE TABLE plays AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, "
                 "NULL::BIGINT, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)) t(artist_raw, track_raw, album_raw, "
                 "duration_ms, track_mbid, artist_mbid, user_id) WHERE false")
     for artist, title, seconds in LONE_SPELLINGS + KNOWN_ARTIST:
         con.execute("INSERT INTO plays VALUES (?, ?, NULL, ?, NULL, NULL, 'u1')", [artist, title, seconds * 1000])
-    query = catalog.add_variants(con, "SELECT * FROM plays", "2025-01-01", load_rules())
+    query = store.add_variants(con, "SELECT * FROM plays", "2025-01-01", load_rules())
     search = catalog.SemanticSearch()
     encoder = TextEncoder(cache=EmbeddingCache(tmp_path / "embeddings.duckdb"))
-    pairs = catalog.find_candidates(con, query, encoder, search=search, query_budget=budget, window_start="2025-01-01")
+    pairs = catalog.find_candidates(con, query, encoder, search=search, query_budget=budget, batch_date="2025-01-01")
     assert search.residual == len(LONE_SPELLINGS + KNOWN_ARTIST)
     assert search.searched == min(budget, search.residual)
     assert encoder.encoded_count == search.searched  # an empty catalog: nothing but the searched strings

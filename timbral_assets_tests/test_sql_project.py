@@ -115,6 +115,7 @@ NORMALISATION_CASES = [
 @pytest.mark.parametrize("macro, raw, expected", NORMALISATION_CASES)
 def test_normalisation(project, tmp_path, macro, raw, expected):
     con = warehouse.connect(tmp_path / "n.duckdb")
+    warehouse.create_layout(con)
     project.install_macros(con)
     assert warehouse.scalar(con, f"SELECT {macro}($s)", {"s": raw}) == expected
 
@@ -153,6 +154,7 @@ FIXTURE_PLAYS = [
 @pytest.fixture
 def fixture_warehouse(tmp_path, project):
     con = warehouse.connect(tmp_path / "fixture.duckdb")
+    warehouse.create_layout(con)
     warehouse.replace_scrobble_window(con, [_scrobbles(FIXTURE_PLAYS)], "fixture", date(2025, 3, 1), date(2025, 3, 4))
     spotify = pa.table({"spotify_track_id": ["s1", "s2"], "artists": [["Beyoncé", "JAY-Z"], ["The Cure"]],
                         "album_name": ["Beyoncé", "Faith"], "track_name": ["Drunk in Love", "Primary"],
@@ -179,13 +181,10 @@ def _resolve(con, window):
     from timbral_assets.resolution.matcher import MatcherConfig
     from timbral_assets.resolution.rules_file import load_rules
 
-    catalog.ensure_tables(con)
-    query = catalog.add_variants(con, f"""SELECT artist_raw, track_raw, album_raw, duration_ms, track_mbid, artist_mbid,
+    catalog.resolve_window(con, f"""SELECT artist_raw, track_raw, album_raw, duration_ms, track_mbid, artist_mbid,
         user_id FROM staging.stg_scrobbles WHERE NOT is_unidentified AND play_date >= DATE '{window[0]}'
-        AND play_date < DATE '{window[1]}'""", str(window[0]), load_rules())
-    candidates = catalog.find_candidates(con, query, None)
-    scores, _, _ = catalog.score_candidates(con, candidates, None, MatcherConfig(u_max_pairs=1e4, prior=0.01))
-    catalog.assign_clusters(con, str(window[0]), query, scores)
+        AND play_date < DATE '{window[1]}'""", str(window[0]), load_rules(),
+        matcher_config=MatcherConfig(u_max_pairs=1e4, prior=0.01))
 
 
 def _build_all(project, con, window=(date(2025, 3, 1), date(2025, 3, 4))):

@@ -134,7 +134,7 @@ def raw_scrobbles(context: dg.AssetExecutionContext, config: ScrobbleSourceConfi
     issues: list[RowIssue] = []
     files: list[str] = []
     inserted = 0
-    with warehouse_db.connect() as con:
+    with warehouse_db.get_connection() as con:
         if config.source == "synthetic":
             files = sorted(str(p) for p in (current_world(bucket) / "scrobbles").glob("*.parquet"))
             inserted, issues = warehouse.replace_scrobble_window_from_parquet(con, files, "synthetic", start, end)
@@ -254,7 +254,7 @@ def raw_spotify(context: dg.AssetExecutionContext, config: SpotifySourceConfig, 
                                      mf.read_spotify_tracks_csv)
         tracks, features, issues, files = (imported.tables["tracks"], imported.tables["audio_features"],
                                            imported.issues, [path])
-    with warehouse_db.connect() as con:
+    with warehouse_db.get_connection() as con:
         n_tracks = warehouse.replace_table(con, "raw.raw_spotify_tracks", tracks, config.source)
         n_features = warehouse.replace_table(con, "raw.raw_spotify_audio_features", features, config.source)
         warehouse.record_issues(con, "raw_spotify", files, issues)
@@ -305,7 +305,7 @@ def raw_user_artist_plays(context: dg.AssetExecutionContext, config: PlaysSource
         imported, path = import_file(bucket, config.source, "hetrec/user_artists.dat", config.path,
                                      "user_artist_plays", mf.read_user_artist_plays)
         table, issues, files = imported.tables["user_artist_plays"], imported.issues, [path]
-    with warehouse_db.connect() as con:
+    with warehouse_db.get_connection() as con:
         n = warehouse.replace_table(con, "raw.raw_user_artist_plays", table, config.source)
         warehouse.record_issues(con, "raw_user_artist_plays", files, issues)
         return dg.MaterializeResult(metadata=_finish(con, "raw.raw_user_artist_plays", n, issues))
@@ -318,7 +318,7 @@ def raw_artist_tags(context: dg.AssetExecutionContext, config: FileSourceConfig,
     """User tag assignments per artist (hetrec user_taggedartists.dat, with tags.dat and artists.dat beside it)."""
     imported, path = import_file(bucket, config.source, "hetrec/user_taggedartists.dat", config.path, "artist_tags",
                                  mf.read_artist_tags)
-    with warehouse_db.connect() as con:
+    with warehouse_db.get_connection() as con:
         n = warehouse.replace_table(con, "raw.raw_artist_tags", imported.tables["artist_tags"], config.source)
         warehouse.record_issues(con, "raw_artist_tags", [path], imported.issues)
         return dg.MaterializeResult(metadata=_finish(con, "raw.raw_artist_tags", n, imported.issues))
@@ -341,7 +341,7 @@ def raw_aoty(context: dg.AssetExecutionContext, config: AotySourceConfig, wareho
                                       mf.read_aoty_albums)
     reviews, reviews_path = import_file(bucket, config.source, "aoty/reviews.json", config.reviews_path, "aoty",
                                         mf.read_aoty_reviews)
-    with warehouse_db.connect() as con:
+    with warehouse_db.get_connection() as con:
         n_albums = warehouse.replace_table(con, "raw.raw_aoty_albums", albums.tables["aoty_albums"], config.source)
         n_reviews = warehouse.replace_table(con, "raw.raw_aoty_reviews", reviews.tables["aoty_reviews"], config.source)
         warehouse.record_issues(con, "raw_aoty_albums", [albums_path], albums.issues)

@@ -15,8 +15,8 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from ..resolution import catalog, context_head, evaluation
-from ..resolution.matcher import MatcherConfig, match_weight_figure
+from ..resolution import catalog, context_head, evaluation, store
+from ..resolution.matcher import match_weight_figure
 from ..resolution.rules_file import RulesFileError, load_rules
 from ..resources import BucketResource, MlflowResource, ResolutionResource, WarehouseResource
 from ..warehouse import transaction
@@ -42,10 +42,7 @@ def resolution_rules(context: dg.AssetExecutionContext, resolution: ResolutionRe
         rules = load_rules(resolution.rules_file or None)
     except RulesFileError as error:
         raise dg.Failure(str(error), allow_retries=False) from error
-    with warehouse_db.connect() as con, transaction(con):
-        catalog.ensure_tables(con)
-        con.execute("CREATE TABLE IF NOT EXISTS resolution.rules (version VARCHAR PRIMARY KEY, body JSON, "
-                    "loaded_at TIMESTAMPTZ DEFAULT current_timestamp)")
+    with warehouse_db.get_connection() as con, transaction(con):
         con.execute("INSERT OR IGNORE INTO resolution.rules (version, body) VALUES (?, ?)",
                     [rules.version, json.dumps({"belong_together": rules.belong_together,
                                                 "not_an_artist": rules.not_an_artist,
@@ -70,35 +67,24 @@ def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionR
     encoder = resolution.encoder()
     if encoder is not None:
         encoder.progress = lambda done, total: context.log.info(f"encoded {done:,} of {total:,} new strings")
-    with warehouse_db.connect(transform=True) as con, transaction(con):
-        catalog.ensure_tables(con)
-        start = _batch_date(con)
+    with warehouse_db.get_connection(transform=True) as con, transaction(con):
         # add_variants keeps only strings not in the catalog yet, so reading every play costs what is new
-        query, new, changed, queue = catalog.window_query(con, """
+        opened = catalog.open_batch(con, """
             SELECT artist_raw, track_raw, album_raw, duration_ms, track_mbid, artist_mbid, user_id
-            FROM staging.stg_scrobbles WHERE NOT is_unidentified""", start, rules)
-        if not query:
+            FROM staging.stg_scrobbles WHERE NOT is_unidentified""", _batch_date(con), rules, encoder,
+            resolution.semantic_query_budget)
+        if opened.candidates is None:
             pairs = con.sql("SELECT count(*) FROM resolution.entity_candidates").fetchall()[0][0]
             return dg.MaterializeResult(metadata={
                 "dagster/row_count": pairs, "new_variants": 0,
                 "batch": "nothing to resolve: no new or unresolved variant, no rules change; the last batch stands"})
-        search = catalog.SemanticSearch()
-        candidates = catalog.find_candidates(con, query, encoder, search=search, window_start=start,
-                                             query_budget=resolution.semantic_query_budget)
-        catalog.start_batch(con, start, query)
-        con.execute("DELETE FROM resolution.entity_candidates")
-        con.register("candidate_arrow", candidates)
-        con.execute("INSERT INTO resolution.entity_candidates SELECT ?::DATE, unique_id_l, unique_id_r, found_by, "
-                    "cosine FROM candidate_arrow", [start])
-        passes = con.sql("SELECT pass, count(*) FROM (SELECT unnest(string_split(found_by, ',')) AS pass "
-                         "FROM candidate_arrow) GROUP BY pass ORDER BY 2 DESC, 1").fetchall()
-        con.unregister("candidate_arrow")
         schema = column_schema(con, "resolution.entity_candidates")
+    query, search = opened.query, opened.search
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": candidates.num_rows, "batch": start, "new_variants": len(new),
-        "rules_changed_variants": len(changed),
-        "left_unresolved_by_earlier_runs": len(set(query) - set(new) - set(changed) - set(queue)),
-        "retried_from_queue": len(queue), "pairs_by_pass": dg.MetadataValue.json(dict(passes)),
+        "dagster/row_count": opened.candidates.num_rows, "batch": opened.batch_date, "new_variants": len(query.new),
+        "rules_changed_variants": len(query.changed),
+        "left_unresolved_by_earlier_runs": len(set(query.query) - set(query.new) - set(query.changed) - set(query.queue)),
+        "retried_from_queue": len(query.queue), "pairs_by_pass": dg.MetadataValue.json(opened.pairs_by_pass()),
         "dagster/column_schema": schema,
         "strings_encoded": encoder.encoded_count if encoder else 0,
         "semantic_tier": _semantic_summary(search, resolution.semantic_query_budget) if encoder else "off"})
@@ -122,15 +108,13 @@ def track_matcher_model(context: dg.AssetExecutionContext, warehouse_db: Warehou
     version the last training registered."""
     from ..resolution.matcher_model import ARTIFACT, MODEL_NAME, TrackMatcherModel
 
-    with warehouse_db.connect(transform=True) as con:
-        catalog.ensure_tables(con)
+    with warehouse_db.get_connection(transform=True) as con:
         variants = con.sql("SELECT count(*) FROM resolution.variants").fetchall()[0][0]
         if variants == 0:
             raise dg.Failure("the catalog has no variants to train on: materialize entity_candidates first",
                              allow_retries=False)
-        candidates = con.sql("SELECT unique_id_l, unique_id_r, found_by, cosine FROM resolution.entity_candidates "
-                             "ORDER BY unique_id_l, unique_id_r").to_arrow_table()
-        model_json, m_u = catalog.train_matcher(con, candidates, MatcherConfig())
+        candidates = catalog.batch_candidates(con)
+        model_json, m_u = catalog.train_matcher(con, candidates)
     params = {f"m_u/{r['comparison']}/{r['level']}"[:250]: f"m={r['m']:.4g} u={r['u']:.4g}"
               for r in m_u if r["m"] is not None and r["u"] is not None}
     params["prior"] = model_json.get("probability_two_random_records_match")
@@ -159,35 +143,30 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
 
     head = resolution.context_head()
     metadata: dict = {"context_head": resolution.context_head_file or "none (splink's probability decides)"}
-    with warehouse_db.connect(transform=True) as con, transaction(con):
-        catalog.ensure_tables(con)
-        batch = catalog.batch_state(con)
-        if batch is None or batch.scored:
-            metadata["dagster/row_count"] = con.sql("SELECT count(*) FROM resolution.entity_match_scores").fetchall()[0][0]
-            metadata["batch"] = "already scored: nothing new since" if batch else "no batch yet"
-            return dg.MaterializeResult(metadata=metadata)
-        start = batch.date
-        candidates = con.sql("SELECT unique_id_l, unique_id_r, found_by, cosine FROM resolution.entity_candidates "
-                             "ORDER BY unique_id_l, unique_id_r").to_arrow_table()
+
+    def load_model() -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 version, model_file = mlflow.tracker().model_file(MODEL_NAME, resolution.matcher_version, ARTIFACT,
                                                                   Path(tmp))
             except LookupError as error:
                 raise dg.Failure(f"{error}; materialize track_matcher_model to train one", allow_retries=False) from error
-            model_json = json.loads(model_file.read_text())
-        metadata.update({"model": f"{version.name} version {version.version}", "model_version": version.version,
-                         "model_run_id": version.run_id})
-        scores, _, _ = catalog.score_candidates(con, candidates, model_json, MatcherConfig())
+            metadata.update({"model": f"{version.name} version {version.version}", "model_version": version.version,
+                             "model_run_id": version.run_id})
+            return json.loads(model_file.read_text())
+
+    with warehouse_db.get_connection(transform=True) as con, transaction(con):
+        adjust = None
         if head is not None:
-            scores = context_head.adjust_scores(con, scores, head, resolution.encoder(required=True), """
-                SELECT artist_raw, track_raw, user_id, played_at FROM staging.stg_scrobbles
-                WHERE NOT is_unidentified""")
-        con.execute("DELETE FROM resolution.entity_match_scores")
-        con.register("score_arrow", scores)
-        con.execute("INSERT INTO resolution.entity_match_scores SELECT ?::DATE, * FROM score_arrow", [start])
-        con.unregister("score_arrow")
-        catalog.mark_batch(con, "scored")
+            def adjust(scores: pa.Table) -> pa.Table:
+                return context_head.adjust_scores(con, scores, head, resolution.encoder(required=True), """
+                    SELECT artist_raw, track_raw, user_id, played_at FROM staging.stg_scrobbles
+                    WHERE NOT is_unidentified""")
+        scores = catalog.score_batch(con, load_model, adjust)
+        if scores is None:
+            metadata["dagster/row_count"] = con.sql("SELECT count(*) FROM resolution.entity_match_scores").fetchall()[0][0]
+            metadata["batch"] = "already scored: nothing new since" if store.batch_state(con) else "no batch yet"
+            return dg.MaterializeResult(metadata=metadata)
         schema = column_schema(con, "resolution.entity_match_scores")
     metadata["dagster/row_count"] = scores.num_rows
     metadata["dagster/column_schema"] = schema
@@ -200,37 +179,24 @@ def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseRe
     """Each variant's canonical track and artist with tier, method, confidence and quality level, by
     constrained clustering (no chaining through one bad link); existing ids never change and manual
     overrides always win."""
-    with warehouse_db.connect(transform=True) as con, transaction(con):
-        catalog.ensure_tables(con)
-        batch = catalog.batch_state(con)
-        if batch is None or not batch.scored or batch.clustered:
-            catalog.apply_overrides(con)  # overrides may come at any time; applying them again changes nothing
-            total = con.sql("SELECT count(*) FROM resolution.entity_clusters").fetchall()[0][0]
+    with warehouse_db.get_connection(transform=True) as con, transaction(con):
+        clustered = catalog.cluster_batch(con)
+        total = con.sql("SELECT count(*) FROM resolution.entity_clusters").fetchall()[0][0]
+        if clustered is None:
+            batch = store.batch_state(con)
             why = ("no batch yet" if batch is None else "already clustered: nothing new since" if batch.clustered
                    else "the batch is not scored yet")
             return dg.MaterializeResult(metadata={"dagster/row_count": total, "batch": why})
-        start = batch.date
-        query = [r[0] for r in con.sql("SELECT variant_id FROM resolution.window_queries "
-                                       "ORDER BY variant_id").fetchall()]
-        con.register("query_arrow", pa.table({"unique_id": pa.array(query, pa.string())}))
-        con.execute("CREATE OR REPLACE TEMP TABLE query_ids AS SELECT * FROM query_arrow")
-        con.unregister("query_arrow")
-        scores = con.sql("SELECT unique_id_l, unique_id_r, found_by, match_probability "
-                         "FROM resolution.entity_match_scores ORDER BY unique_id_l, unique_id_r").to_arrow_table()
-        result = catalog.assign_clusters(con, start, query, scores)
-        overrides = catalog.apply_overrides(con)
-        catalog.mark_batch(con, "clustered")
-        queue = catalog.unmatched_queue(con)
-        total = con.sql("SELECT count(*) FROM resolution.entity_clusters").fetchall()[0][0]
+        result = clustered.result
         metadata = {
-            "dagster/row_count": total, "resolved_variants": len(query),
+            "dagster/row_count": total, "resolved_variants": len(clustered.batch.query),
             "by_tier": dg.MetadataValue.json(result.tiers), "by_quality": dg.MetadataValue.json(result.qualities),
-            "manual_overrides": overrides, "unmatched_queue": queue.num_rows,
+            "manual_overrides": clustered.manual_overrides, "unmatched_queue": store.unmatched_queue(con).num_rows,
             "dagster/column_schema": column_schema(con, "resolution.entity_clusters"),
             "preview": preview(con, "SELECT v.artist_raw, v.track_raw, c.track_id, c.tier, c.confidence, c.quality "
                                     "FROM resolution.entity_clusters c JOIN resolution.variants v USING (variant_id) "
                                     "WHERE c.resolved_in = $s ORDER BY c.confidence, v.variant_id LIMIT 10",
-                              {"s": start}),
+                              {"s": clustered.batch.date}),
         }
     return dg.MaterializeResult(metadata=metadata)
 
@@ -253,7 +219,7 @@ def resolution_report(context: dg.AssetExecutionContext, warehouse_db: Warehouse
     from the synthetic world, precision / recall / F1 by entity type and variant kind and the false-merge
     rate on hard negatives, against the world's truth. Logged to MLflow (experiment resolution_evaluation)."""
     truth = current_world(bucket) / "truth" if bucket.bucket().exists(WORLD_POINTER) else None
-    with warehouse_db.connect() as con:
+    with warehouse_db.get_connection() as con:
         batch = _batch_date(con)
         shares = evaluation.tier_shares(con)
         report = evaluation.evaluate_catalog(con, truth) if truth is not None and truth.exists() else None

@@ -8,6 +8,8 @@ cosine floor. Each pair remembers which pass found it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -35,10 +37,14 @@ CROWDED_BLOCK = 50
 MAX_BLOCK = 2_000  # a key shared by more records than this ("intro", "untitled") blocks nothing
 
 
-def blocked_pairs(con: duckdb.DuckDBPyConnection, records: str, new_ids: str | None = None) -> pa.Table:
-    """(unique_id_l, unique_id_r, found_by) with unique_id_l < unique_id_r, over the `records` table.
-    With `new_ids` (a table of unique_id), only pairs with at least one new record are produced, and only
-    the new records' blocks are joined: the incremental path costs what the day brings, not the catalog."""
+def blocked_pairs(con: duckdb.DuckDBPyConnection, records: str, query_ids: Sequence[str] | None = None) -> pa.Table:
+    """(unique_id_l, unique_id_r, found_by) with unique_id_l < unique_id_r, over `records` (a table or a
+    subquery). With `query_ids`, only pairs with at least one query record are produced, and only the query
+    records' blocks are joined: the incremental path costs what the day brings, not the catalog."""
+    new_ids = None
+    if query_ids is not None:
+        con.register("blocking_query_arrow", pa.table({"unique_id": pa.array(list(query_ids), pa.string())}))
+        new_ids = "blocking_query_arrow"
     selects = []
     for name, (key, condition, crowded) in BLOCKING_PASSES.items():
         if crowded:
@@ -85,6 +91,8 @@ def blocked_pairs(con: duckdb.DuckDBPyConnection, records: str, new_ids: str | N
                             FROM ({sql}) GROUP BY ALL""").to_arrow_table()
     for key in [*keys, "base", "swap"]:
         con.execute(f"DROP TABLE IF EXISTS block_{key}")
+    if new_ids:
+        con.unregister(new_ids)
     return table
 
 
@@ -122,10 +130,10 @@ def semantic_pairs(ids: list[str], vectors: np.ndarray, k: int = 8, min_cosine: 
 
 
 def all_candidates(con: duckdb.DuckDBPyConnection, records: str, semantic: pa.Table | None,
-                   new_ids: str | None = None, blocked: pa.Table | None = None) -> pa.Table:
+                   query_ids: Sequence[str] | None = None, blocked: pa.Table | None = None) -> pa.Table:
     """Blocked pairs (computed unless given) merged with the semantic tier's neighbours."""
     if blocked is None:
-        blocked = blocked_pairs(con, records, new_ids)
+        blocked = blocked_pairs(con, records, query_ids)
     if semantic is None or semantic.num_rows == 0:
         return blocked.append_column("cosine", pa.nulls(blocked.num_rows, pa.float32()))
     return con.sql("""

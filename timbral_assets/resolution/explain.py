@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from .assignment import KEY_TIERS, key_edges
 from .candidates import SWAPPED_PASS, blocked_pairs
-from .catalog import _standardised_row, known_artist_keys, term_frequencies, variant_id
+from .catalog import term_frequencies
 from .matcher import MatcherConfig, TrackMatcher
 from .pipeline import SWAPPED_SUFFIX
 from .rules_file import ResolutionRules
+from .store import CATALOG_RECORDS, known_artist_keys, standardised_row, variant_id
 
 QUERY_ID = "explain_query"
 
@@ -62,7 +64,7 @@ class MatchExplanation:
                     f"quality {self.stored['quality']})")
         keyed = [c for c in self.candidates if c.key_tier]
         if keyed:
-            best = min(keyed, key=lambda c: ("exact_id", "deterministic", "rules").index(c.key_tier))
+            best = min(keyed, key=lambda c: KEY_TIERS.index(c.key_tier))
             return f"would join {best.track_id} by the {best.key_tier} tier (same keys as '{best.artist_raw} - {best.track_raw}')"
         above = [c for c in self.candidates if c.match_probability >= self.threshold]
         if above:
@@ -117,40 +119,27 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
         duration_s = duration_s if duration_s is not None else known[0][1]
     mbid = known[0][2] if known else None
     artist_keys = known_artist_keys(con)
-    keys = _standardised_row(QUERY_ID, artist, title, album, duration_s, rules, artist_keys)
+    keys = standardised_row(QUERY_ID, artist, title, album, duration_s, rules, artist_keys)
     names = ["artist_key", "title_key", "title_head", "title_sorted", "version", "album_key", "exact_key", "duration_s"]
     standardised = dict(zip(names, keys, strict=True))
     query = pa.table({"unique_id": [QUERY_ID], **{n: pa.array([v], pa.float64() if n == "duration_s" else pa.string())
                                                   for n, v in standardised.items()}})
     con.register("explain_query_arrow", query)
     # the catalog without the string itself (when known), plus the string under a fixed id
-    con.execute("""CREATE OR REPLACE TEMP TABLE explain_records AS
-        SELECT variant_id AS unique_id, artist_key, title_key, title_head, title_sorted, version, album_key,
-               exact_key, duration_s, track_mbid, NULL::INTEGER AS year
-        FROM resolution.variants WHERE variant_id <> $vid
-        UNION ALL
-        SELECT unique_id, artist_key, title_key, title_head, title_sorted, version, album_key, exact_key,
-               duration_s, $mbid, NULL FROM explain_query_arrow""", {"vid": vid, "mbid": mbid})
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE explain_records AS
+        SELECT * FROM {CATALOG_RECORDS} WHERE unique_id <> $vid
+        UNION ALL BY NAME
+        SELECT *, $mbid AS track_mbid, NULL::INTEGER AS year FROM explain_query_arrow""", {"vid": vid, "mbid": mbid})
     con.unregister("explain_query_arrow")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE explain_ids AS SELECT '{QUERY_ID}' AS unique_id")
-    blocked = blocked_pairs(con, "explain_records", new_ids="explain_ids")
-    con.register("explain_blocked", blocked)
-    pairs = con.sql(f"""
-        WITH q AS (SELECT * FROM explain_records WHERE unique_id = '{QUERY_ID}'),
-        keyed AS (
-            SELECT r.unique_id, CASE WHEN q.track_mbid <> '' AND r.track_mbid = q.track_mbid THEN 'exact_id'
-                                     WHEN r.exact_key = q.exact_key THEN 'deterministic'
-                                     ELSE 'rules' END AS key_tier
-            FROM explain_records r, q
-            WHERE r.unique_id <> q.unique_id AND q.artist_key <> '' AND q.title_key <> ''
-              AND ((q.track_mbid <> '' AND r.track_mbid = q.track_mbid) OR r.exact_key = q.exact_key
-                   OR (r.artist_key = q.artist_key AND r.title_key = q.title_key))),
-        blocked AS (SELECT CASE WHEN unique_id_l = '{QUERY_ID}' THEN unique_id_r ELSE unique_id_l END AS unique_id,
-                           found_by FROM explain_blocked)
-        SELECT unique_id, coalesce(b.found_by, 'key') AS found_by, k.key_tier
-        FROM blocked b FULL OUTER JOIN keyed k USING (unique_id)""").fetchall()
-    con.unregister("explain_blocked")
-    found = {r[0]: (r[1], r[2]) for r in pairs}
+    blocked = blocked_pairs(con, "explain_records", [QUERY_ID])
+    keyed = key_edges(con, [QUERY_ID], "explain_records")
+    found: dict[str, tuple[str, str | None]] = {}
+    for left, right, found_by in zip(*blocked.select(["unique_id_l", "unique_id_r", "found_by"]).to_pydict().values(),
+                                     strict=True):
+        found[right if left == QUERY_ID else left] = (found_by, None)
+    for left, right, tier in zip(*keyed.to_pydict().values(), strict=True):
+        other = right if left == QUERY_ID else left
+        found[other] = (found.get(other, ("key", None))[0], tier)
     candidates: list[Candidate] = []
     prior_weight = 0.0
     if found:
@@ -165,7 +154,7 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
         # pairs the swapped pass found are compared with the string's artist and title exchanged, as the
         # catalog scores them
         swapped_id = QUERY_ID + SWAPPED_SUFFIX
-        keys = _standardised_row(swapped_id, title, artist, album, duration_s, rules, artist_keys)
+        keys = standardised_row(swapped_id, title, artist, album, duration_s, rules, artist_keys)
         swapped_row = {"unique_id": swapped_id, **dict(zip(names[:6], keys[:6], strict=True)),
                        "duration_s": keys[7], "year": None}
         swapped_row = {k: (v or None) if k not in ("duration_s", "year", "version") else v for k, v in swapped_row.items()}
@@ -192,7 +181,6 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
                                         key_tier, float(row["match_weight"]), float(row["match_probability"]),
                                         _contributions(row, labels)))
     con.execute("DROP TABLE IF EXISTS explain_records")
-    con.execute("DROP TABLE IF EXISTS explain_ids")
     candidates.sort(key=lambda c: (c.key_tier is None, -c.match_probability, c.variant_id))
     return MatchExplanation(artist, title, standardised, stored, prior_weight, candidates, threshold)
 

@@ -30,9 +30,6 @@ import splink.comparison_library as cl  # noqa: E402
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on  # noqa: E402
 from splink.internals.exceptions import EMTrainingException  # noqa: E402
 
-RECORD_COLUMNS = ["unique_id", "artist_key", "title_key", "title_head", "title_sorted", "version", "album_key",
-                  "duration_s", "year"]
-CONTEXT_COLUMNS = ["top_users", "neighbours", "label_key"]
 TF_COLUMNS = ["title_key", "artist_key", "album_key"]  # the comparisons with term-frequency adjustments
 
 
@@ -243,10 +240,6 @@ class TrackMatcher:
                 rows.append({"comparison": comparison.output_column_name, "level": level.label_for_charts,
                              "m": m, "u": u, "match_weight": weight})
         return rows
-
-
-def match_weight_to_probability(weight: float) -> float:
-    return 1.0 / (1.0 + 2.0 ** (-weight))
 
 
 def match_weight_figure(m_u_rows: list[dict]):

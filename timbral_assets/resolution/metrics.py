@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
@@ -61,14 +61,3 @@ def pair_label_scores(predicted: Iterable[int], actual: Iterable[int]) -> Scores
         fp += p and not a
         fn += a and not p
     return _scores(tp, tp + fp, tp + fn)
-
-
-def largest_clusters(assignment: Mapping[str, object], n: int = 10) -> list[tuple[object, int]]:
-    return Counter(assignment.values()).most_common(n)
-
-
-def group_members(assignment: Mapping[str, object]) -> dict[object, list[str]]:
-    out: dict[object, list[str]] = defaultdict(list)
-    for record, cluster in assignment.items():
-        out[cluster].append(record)
-    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .credits import CreditRules, parse_credit
 from .text import fold, fold_artist
@@ -92,9 +92,6 @@ class TrackRecord:
     version: str  # version kind of a different recording, or 'original'
     album_key: str
     source: str | None = None
-
-    def as_row(self) -> dict:
-        return asdict(self)
 
     @property
     def embedding_text(self) -> str:
