@@ -45,7 +45,20 @@ SUMMARY_TABLES = [
 ]
 
 
-def summary_text(db_path: Path, wait_s: float = 60.0) -> str:
+def _mapped_line(con, existing: set[str]) -> list[str]:
+    from . import warehouse
+
+    if not {"raw.raw_scrobbles", "intermediate.int_scrobble_tracks"} <= existing:
+        return []
+    total = warehouse.scalar(con, "SELECT count(*) FROM raw.raw_scrobbles")
+    mapped = warehouse.scalar(con, "SELECT count(*) FROM intermediate.int_scrobble_tracks")
+    share = mapped / total if total else 0.0
+    return [f"scrobbles mapped to a canonical track: {mapped:,} of {total:,} ({share:.2%}); "
+            "the rest are placeholders such as 'ID - ID'"]
+
+
+def summary_text(db_path: Path, wait_s: float = 60.0, per_table: bool = True) -> str:
+    """Rows per table (unless not `per_table`: after a run, whose lines gave them) and what the run built."""
     from . import warehouse
 
     con = warehouse.connect(db_path, read_only=True, wait_s=wait_s,
@@ -53,16 +66,19 @@ def summary_text(db_path: Path, wait_s: float = 60.0) -> str:
     try:
         existing = {f"{s}.{t}" for s, t in con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
-        rows = [(t, warehouse.scalar(con, f"SELECT count(*) FROM {t}") if t in existing else None)
-                for t in SUMMARY_TABLES]
-        lines = [f"{'table':<36} {'rows':>12}"] + [
-            f"{t:<36} {(f'{n:,}' if n is not None else 'missing'):>12}" for t, n in rows]
-        if {"raw.raw_scrobbles", "intermediate.int_scrobble_tracks"} <= existing:
-            total = warehouse.scalar(con, "SELECT count(*) FROM raw.raw_scrobbles")
-            mapped = warehouse.scalar(con, "SELECT count(*) FROM intermediate.int_scrobble_tracks")
-            share = mapped / total if total else 0.0
-            lines.append(f"\nscrobbles mapped to a canonical track: {mapped:,} of {total:,} ({share:.2%}); "
-                         "the rest are placeholders such as 'ID - ID'")
+        lines = []
+        if per_table:
+            rows = [(t, warehouse.scalar(con, f"SELECT count(*) FROM {t}") if t in existing else None)
+                    for t in SUMMARY_TABLES]
+            lines = [f"{'table':<36} {'rows':>12}"] + [
+                f"{t:<36} {(f'{n:,}' if n is not None else 'missing'):>12}" for t, n in rows] + [""]
+        lines += _mapped_line(con, existing)
+        if {"marts.tracks_core", "marts.artists_core", "marts.albums_core", "marts.track_aliases"} <= existing:
+            tracks, artists, albums, spellings = con.execute("""
+                SELECT (SELECT count(*) FROM marts.tracks_core), (SELECT count(*) FROM marts.artists_core),
+                       (SELECT count(*) FROM marts.albums_core), (SELECT count(*) FROM marts.track_aliases)""").fetchall()[0]
+            lines.append(f"canonical catalog: {tracks:,} tracks, {artists:,} artists and {albums:,} albums from "
+                         f"{spellings:,} written (artist, title) spellings")
         return "\n".join(lines)
     finally:
         con.close()
@@ -87,12 +103,13 @@ def _run_supervised(home: Path, job: str, run_config: dict, tags: dict, args: ar
         print(f"\nrun {outcome.run_id} FAILED after {outcome.seconds:.1f}s{reason}{where}; `make ui` shows every "
               "event", file=sys.stderr)
         return 1
-    print(f"\nrun {outcome.run_id} succeeded in {outcome.seconds:.1f}s\n")
-    print(summary_text(home / "warehouse.duckdb"))
+    print(f"\nrun {outcome.run_id} succeeded in {outcome.seconds:.1f}s")
+    print(summary_text(home / "warehouse.duckdb", per_table=False))
     if outcome.failed_checks:
         print(f"\nFAILED asset checks: {', '.join(outcome.failed_checks)}")
         return 1
-    print("\nall asset checks passed. Browse the graph with `make ui` (http://127.0.0.1:3000).")
+    print("all asset checks passed.\n\n`timbral summary` gives rows per table; `make ui` (http://127.0.0.1:3000) shows "
+          "the graph,\nits events and checks; `make mlflow` (http://127.0.0.1:5000) the models and evaluations.")
     return 0
 
 

@@ -16,7 +16,7 @@ def test_run_materializes_everything_and_prints_the_summary(tmp_path, monkeypatc
     out = capsys.readouterr().out
     assert code == 0, out
     assert "all asset checks passed" in out
-    assert "scrobbles mapped to a canonical track" in out
+    assert "scrobbles mapped to a canonical track" in out and "canonical catalog: " in out
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     raw, mapped, tracks, features = con.execute("""
         SELECT (SELECT count(*) FROM raw.raw_scrobbles), (SELECT count(*) FROM intermediate.int_scrobble_tracks),
