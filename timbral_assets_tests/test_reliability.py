@@ -99,13 +99,14 @@ KILL_POINTS = {"raw_scrobbles": 0.2, "entity_candidates": 2.0, "track_matcher_mo
                "entity_clusters": 0.1, "tracks_core": 0.1}
 
 
-def _wait_for_step_start(home: Path, step: str, process: subprocess.Popen, timeout: float = 240) -> bool:
-    """True once `step` has started in the home's newest run; False if the run ended first."""
+def _wait_for_step_start(home: Path, step: str, process: subprocess.Popen, timeout: float = 240,
+                         earlier_run: str | None = None) -> bool:
+    """True once `step` has started in the home's newest run (not `earlier_run`); False if the run ended first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         with _instance(home) as instance:
             runs = instance.get_runs(limit=1)
-            if runs:
+            if runs and runs[0].run_id != earlier_run:
                 records = instance.get_records_for_run(
                     runs[0].run_id, of_type=dg.DagsterEventType.STEP_START).records
                 if any(r.event_log_entry.step_key == step for r in records):
@@ -122,7 +123,7 @@ def test_a_run_killed_during_any_step_is_redone_by_the_next(tmp_path, clean_run)
     killed_before: str | None = None
     for step, delay in KILL_POINTS.items():
         process = _timbral(home, "run", *WORLD)
-        assert _wait_for_step_start(home, step, process), f"{step} never started"
+        assert _wait_for_step_start(home, step, process, earlier_run=killed_before), f"{step} never started"
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)  # kill -9 of `timbral run`; its worker dies with it
         out, _ = process.communicate(timeout=30)
