@@ -48,12 +48,14 @@ def main() -> None:
         rules = load_rules()
         last_day = START + timedelta(days=DAYS - 1)
         rows = []
+        model_json = None  # the full history trains the model; the day is scored with it, as the daily job is
         for name, start, end in (("full history", None, last_day.isoformat()),
                                  ("incremental day", last_day.isoformat(), None)):
             sql = world_scrobbles_sql(world, start, end)
             scrobbles = con.sql(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
             started = time.perf_counter()
-            run = catalog.resolve_window(con, sql, start or START.isoformat(), rules, encoder)
+            run = catalog.resolve_window(con, sql, start or START.isoformat(), rules, encoder, model_json)
+            model_json = run.model_json
             elapsed = time.perf_counter() - started
             catalog_size = con.sql("SELECT count(*) FROM resolution.variants").fetchall()[0][0]
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -9,7 +9,7 @@ import pytest
 
 from timbral_assets.cli import main
 from timbral_assets.resolution import store
-from timbral_assets.resolution.explain import explain_match
+from timbral_assets.resolution.explain import explain_match, format_explanation
 from timbral_assets.resolution.rules_file import load_rules
 
 from .catalog_days import PLAYS_DAY_1, PLAYS_DAY_2, resolve_day
@@ -84,3 +84,14 @@ def test_cli_says_what_is_missing(tmp_path, resolved_catalog, capsys, monkeypatc
     (tmp_path / "m.json").write_text("{}")
     assert main(["explain-match", "A", "B", "--db", str(empty), "--model", str(tmp_path / "m.json")]) == 2
     assert "no resolution catalog yet" in capsys.readouterr().err
+
+
+def test_a_string_that_differs_in_a_recording_marker_is_kept_apart(resolved_catalog):
+    db, model, ids = resolved_catalog
+    con = duckdb.connect(str(db), read_only=True)
+    explanation = explain_match(con, "Radiohead", "Paranoid Android_RMX", load_rules(), json.loads(model.read_text()))
+    con.close()
+    best = next(c for c in explanation.candidates if c.track_raw == "Paranoid Android")
+    assert best.conflict == "remixed"
+    assert "Paranoid Android" not in explanation.decision
+    assert "kept apart whatever the score" in format_explanation(explanation)

@@ -106,12 +106,17 @@ def test_hard_negatives_are_distinct_recordings(medium_world):
         JOIN read_parquet('{medium_world}/truth/tracks.parquet') a ON a.true_track_id = h.track_id
         JOIN read_parquet('{medium_world}/truth/tracks.parquet') b ON b.true_track_id = h.other_track_id""").fetchall()
     kinds = {r[0] for r in rows}
-    assert kinds == {"cover", "remix", "live"}
+    assert kinds == {"cover", "remix", "live", "movement", "part", "take", "reprise", "album_prefix"}
+    from timbral_assets.resolution.markers import conflicting, recording_markers
+
     for kind, artist, title, other_artist, other_title in rows:
         if kind == "cover":
             assert title == other_title and artist != other_artist
-        else:
+        elif kind in ("remix", "live", "reprise"):
             assert artist == other_artist and other_title.startswith(title) and other_title != title
+        else:  # one work, session or soundtrack: titles that differ in a marker only
+            assert artist == other_artist and other_title != title
+            assert conflicting(recording_markers(title), recording_markers(other_title)), (title, other_title)
 
 
 def test_variant_rates_are_configurable(tmp_path):

@@ -112,7 +112,7 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
     involved = query | set(neighbours)
     con.register("involved_arrow", pa.table({"variant_id": pa.array(sorted(involved), pa.string())}))
     info = {r[0]: r[1:] for r in con.sql("""
-        SELECT v.variant_id, v.artist_key, v.title_key, v.version, c.track_id, c.artist_id
+        SELECT v.variant_id, v.artist_key, v.title_key, v.version, c.track_id, c.artist_id, v.markers
         FROM resolution.variants v JOIN involved_arrow USING (variant_id)
         LEFT JOIN resolution.entity_clusters c USING (variant_id)""").fetchall()}
     con.unregister("involved_arrow")
@@ -121,7 +121,8 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
     nodes = [v for v in sorted(involved) if v in query or v in anchors]
     assignment = constrained_clusters(nodes, [(a, b, p) for (a, b), (p, _) in edges.items()
                                               if a in info and b in info], config,
-                                      version={v: info[v][2] for v in nodes}, anchors=anchors)
+                                      version={v: info[v][2] for v in nodes}, anchors=anchors,
+                                      markers={v: info[v][5] for v in nodes})
     clusters: dict[str, list[str]] = {}
     for v, root in assignment.items():
         clusters.setdefault(root, []).append(v)

@@ -6,7 +6,9 @@ constrained clustering here takes edges strongest first and refuses a merge when
   - any pair across the two clusters was scored below `cannot_link_below` (explicit negative evidence),
   - the mean scored probability across the two clusters is below `min_average`,
   - the merge would put two records of one `group` in one cluster (two different recordings in one
-    release, two records of one duplicate-free source), or two different version kinds.
+    release, two records of one duplicate-free source), or two different version kinds,
+  - the two clusters hold records whose recording markers conflict (markers.py: another part, movement,
+    take, section of a work, remixer, or a reprise).
 The result depends only on the edges, not on their input order (ties broken by id).
 """
 
@@ -15,6 +17,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+
+from .markers import STRICT, compatible, parse_markers
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,14 @@ def connected_components(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
 def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, float]], config: ClusterConfig = ClusterConfig(),
                          exclusive_group: Mapping[str, object] | None = None,
                          version: Mapping[str, str] | None = None,
-                         anchors: Mapping[str, str] | None = None) -> dict[str, str]:
+                         anchors: Mapping[str, str] | None = None,
+                         markers: Mapping[str, str] | None = None) -> dict[str, str]:
     """record -> cluster id (the smallest member id). `exclusive_group[record]` marks records that can
     never share a cluster with another of the same value; `version[record]` must agree within a cluster.
     `anchors[record]` is the existing entity a record already belongs to: records of one anchor start
-    together, and two different anchors are never merged (existing ids stay stable)."""
+    together, and two different anchors are never merged (existing ids stay stable). `markers[record]` are
+    its recording markers as `markers.format_markers` writes them: every two records of a cluster must have
+    compatible ones."""
     ids = list(ids)
     members: dict[str, list[str]] = {}
     root: dict[str, str] = {}
@@ -79,8 +88,13 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
     groups: dict[str, set] = {i: ({exclusive_group[i]} if exclusive_group and exclusive_group.get(i) is not None else set())
                               for i in members}
     versions: dict[str, set] = {i: ({version[i]} if version and version.get(i) else set()) for i in members}
+    # cluster -> marker kind -> the values its records carry; records with the same markers share one object
+    marks: dict[str, Mapping[str, frozenset]] = {}
     for first, group in members.items():
         for i in group:
+            if markers:
+                mine = marker_sets(markers.get(i) or "")
+                marks[first] = mine if first not in marks else _union(marks[first], mine)
             if exclusive_group and exclusive_group.get(i) is not None:
                 groups[first].add(exclusive_group[i])
             if version and version.get(i):
@@ -93,6 +107,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
         if groups[ra] & groups[rb] or (anchor_of[ra] and anchor_of[rb] and anchor_of[ra] != anchor_of[rb]):
             continue
         if config.versions_must_agree and len(versions[ra] | versions[rb]) > 1:
+            continue
+        if markers and marks[ra] is not marks[rb] and _markers_conflict(marks[ra], marks[rb]):
             continue
         small, large = (ra, rb) if len(members[ra]) <= len(members[rb]) else (rb, ra)
         total, count, vetoed = 0.0, 0, False
@@ -117,8 +133,33 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
         members[new_root].extend(members.pop(old_root))
         groups[new_root] |= groups.pop(old_root)
         versions[new_root] |= versions.pop(old_root)
+        if markers:
+            old_marks = marks.pop(old_root)
+            if old_marks is not marks[new_root]:
+                marks[new_root] = _union(marks[new_root], old_marks)
         anchor_of[new_root] |= anchor_of.pop(old_root)
     return dict(root)
+
+
+@lru_cache(maxsize=1 << 16)
+def marker_sets(text: str) -> Mapping[str, frozenset]:
+    """A record's markers as kind -> values, shared by every record written alike (read-only)."""
+    return MappingProxyType({kind: frozenset([value]) for kind, value in parse_markers(text).items()})
+
+
+def _union(a: Mapping[str, frozenset], b: Mapping[str, frozenset]) -> Mapping[str, frozenset]:
+    return {kind: a.get(kind, frozenset()) | b.get(kind, frozenset()) for kind in a.keys() | b.keys()}
+
+
+def _markers_conflict(a: Mapping[str, frozenset], b: Mapping[str, frozenset]) -> bool:
+    for kind in a.keys() & b.keys():
+        if len(a[kind]) == 1 and a[kind] == b[kind]:  # the usual case: one and the same value
+            continue
+        if any(not compatible(kind, x, y) for x in a[kind] for y in b[kind]):
+            return True
+    # a number in one side's title proper, and no number of that kind on the other side
+    return any(key.startswith(STRICT) and key[len(STRICT):] not in other
+               for one, other in ((a, b), (b, a)) for key in one)
 
 
 def clusters_of(assignment: Mapping[str, str]) -> dict[str, list[str]]:

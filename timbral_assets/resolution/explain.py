@@ -18,6 +18,7 @@ import pyarrow as pa
 from .assignment import KEY_TIERS, key_edges
 from .candidates import SWAPPED_PASS, blocked_pairs
 from .catalog import term_frequencies
+from .markers import conflicting, parse_markers
 from .matcher import MatcherConfig, TrackMatcher
 from .pipeline import SWAPPED_SUFFIX
 from .rules_file import ResolutionRules
@@ -44,6 +45,7 @@ class Candidate:
     match_weight: float
     match_probability: float
     contributions: list[Contribution] = field(default_factory=list)
+    conflict: str | None = None  # the recording marker that keeps the two apart (markers.py), if any
 
 
 @dataclass
@@ -62,11 +64,11 @@ class MatchExplanation:
             return (f"mapped to {self.stored['track_id']} by the {self.stored['tier']} tier "
                     f"({self.stored['method']}, confidence {self.stored['confidence']:.3f}, "
                     f"quality {self.stored['quality']})")
-        keyed = [c for c in self.candidates if c.key_tier]
+        keyed = [c for c in self.candidates if c.key_tier and not c.conflict]
         if keyed:
             best = min(keyed, key=lambda c: KEY_TIERS.index(c.key_tier))
             return f"would join {best.track_id} by the {best.key_tier} tier (same keys as '{best.artist_raw} - {best.track_raw}')"
-        above = [c for c in self.candidates if c.match_probability >= self.threshold]
+        above = [c for c in self.candidates if c.match_probability >= self.threshold and not c.conflict]
         if above:
             best = max(above, key=lambda c: c.match_probability)
             return (f"would join {best.track_id} by the probabilistic tier "
@@ -120,8 +122,10 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
     mbid = known[0][2] if known else None
     artist_keys = known_artist_keys(con)
     keys = standardised_row(QUERY_ID, artist, title, album, duration_s, rules, artist_keys)
-    names = ["artist_key", "title_key", "title_head", "title_sorted", "version", "album_key", "exact_key", "duration_s"]
+    names = ["artist_key", "title_key", "title_head", "title_sorted", "version", "album_key", "exact_key", "markers",
+             "duration_s"]
     standardised = dict(zip(names, keys, strict=True))
+    query_markers = parse_markers(standardised["markers"])
     query = pa.table({"unique_id": [QUERY_ID], **{n: pa.array([v], pa.float64() if n == "duration_s" else pa.string())
                                                   for n, v in standardised.items()}})
     con.register("explain_query_arrow", query)
@@ -156,7 +160,7 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
         swapped_id = QUERY_ID + SWAPPED_SUFFIX
         keys = standardised_row(swapped_id, title, artist, album, duration_s, rules, artist_keys)
         swapped_row = {"unique_id": swapped_id, **dict(zip(names[:6], keys[:6], strict=True)),
-                       "duration_s": keys[7], "year": None}
+                       "duration_s": keys[-1], "year": None}
         swapped_row = {k: (v or None) if k not in ("duration_s", "year", "version") else v for k, v in swapped_row.items()}
         records = pa.concat_tables([records, pa.Table.from_pylist([swapped_row], schema=records.schema)])
         matcher = TrackMatcher(records, MatcherConfig(use_embeddings=False, use_context=False), model_json=model_json,
@@ -169,7 +173,7 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
         prior = matcher.linker._settings_obj._probability_two_random_records_match
         prior_weight = math.log2(prior / (1 - prior))
         details = {r["unique_id"]: r for r in con.sql(f"""
-            SELECT v.variant_id AS unique_id, v.artist_raw, v.track_raw, c.track_id
+            SELECT v.variant_id AS unique_id, v.artist_raw, v.track_raw, c.track_id, v.markers
             FROM resolution.variants v LEFT JOIN resolution.entity_clusters c USING (variant_id)
             WHERE v.variant_id IN ({", ".join("'" + i.replace("'", "''") + "'" for i in ids)})""")
             .to_arrow_table().to_pylist()}
@@ -179,7 +183,8 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
             found_by, key_tier = found[other]
             candidates.append(Candidate(other, info["artist_raw"], info["track_raw"], info["track_id"], found_by,
                                         key_tier, float(row["match_weight"]), float(row["match_probability"]),
-                                        _contributions(row, labels)))
+                                        _contributions(row, labels),
+                                        conflicting(query_markers, parse_markers(info["markers"]))))
     con.execute("DROP TABLE IF EXISTS explain_records")
     candidates.sort(key=lambda c: (c.key_tier is None, -c.match_probability, c.variant_id))
     return MatchExplanation(artist, title, standardised, stored, prior_weight, candidates, threshold)
@@ -213,6 +218,8 @@ def format_explanation(explanation: MatchExplanation, top: int = 5) -> str:
             lines.append("     (same scores: " + "; ".join(f"'{o.artist_raw}' - '{o.track_raw}'" for o in group[1:]) + ")")
         if SWAPPED_PASS in c.found_by:
             lines.append("     compared with this string's artist and title exchanged")
+        if c.conflict:
+            lines.append(f"     kept apart whatever the score: another recording (its {c.conflict} marker differs)")
         lines.append(f"     found by {c.found_by}{tier}; match weight {c.match_weight:+.2f}, "
                      f"probability {c.match_probability:.4f}")
         for part in c.contributions:

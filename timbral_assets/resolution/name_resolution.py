@@ -250,7 +250,8 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
             first_with_key[key_of[r.record_id]] = r.record_id
     rule_linked = {(a, b) for a, b, p in edges if p == 1.0 and key_of[a] == key_of[b]}
     assignment = constrained_clusters([r.record_id for r in records], edges, ClusterConfig(threshold=threshold),
-                                      version={r.record_id: r.version for r in records})
+                                      version={r.record_id: r.version for r in records},
+                                      markers={r.record_id: r.markers for r in records})
     best: dict[str, float] = defaultdict(float)
     for a, b, p in edges:
         if assignment[a] == assignment[b] and (a, b) not in rule_linked:
@@ -259,6 +260,7 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
     for n, record in enumerate(records):
         by_cluster[assignment[record.record_id]].append(n)
     out: list[ResolvedName | None] = [None] * len(rows)
+    taken: set[str] = set()
     for positions in by_cluster.values():
         keys = Counter(key_of[records[n].record_id] for n in positions)
         canonical_key = min(keys, key=lambda k: (-keys[k], k))
@@ -266,6 +268,9 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
         canonical_name = display_choice([_track_display(records[n].title) for n in positions
                                          if key_of[records[n].record_id] == canonical_key])
         canonical_id = "trk_" + content_hash("track", *canonical_key)
+        if canonical_id in taken:  # one key, two recordings that markers keep apart ("Synchronicity I" / "II")
+            canonical_id = "trk_" + content_hash("track", *canonical_key, min(records[n].record_id for n in positions))
+        taken.add(canonical_id)
         for n in positions:
             same_key = key_of[records[n].record_id] == canonical_key
             if same_key:

@@ -178,7 +178,8 @@ def cluster_pairs(pairs: pa.Table, records: Sequence[TrackRecord], cluster_confi
     if clustering == "connected_components":
         return connected_components(ids, edges, cluster_config.threshold)
     return constrained_clusters(ids, edges, cluster_config, exclusive_group=exclusive_group,
-                                version={r.record_id: r.version for r in records})
+                                version={r.record_id: r.version for r in records},
+                                markers={r.record_id: r.markers for r in records})
 
 
 def recluster(result: ResolutionResult, records: Sequence[TrackRecord], cluster_config: ClusterConfig,

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .credits import CreditRules, parse_credit
+from .markers import format_markers, recording_markers
 from .text import fold, fold_artist
 from .versions import DIFFERENT, parse_title, version_kind
 
@@ -24,6 +25,8 @@ _ALBUM_YEAR = re.compile(r"\s*\((\d{4}|unknown)\)\s*$", re.I)
 _ALBUM_EDITION = re.compile(r"\s*[(\[][^()\[\]]*(edition|version|deluxe|remaster|explicit|disc|cd ?\d)[^()\[\]]*[)\]]\s*$", re.I)
 _PLACEHOLDER = re.compile(r"^\s*(\[?unknown\]?|null|none|n/?a|unk\.?|-+|\?+)\s*$", re.I)
 _WORD = re.compile(r"[0-9a-z]+")
+_SEPARATED = re.compile(r"^\s*[-–—:|/]\s*\S")
+_BARE_MARKER = re.compile(r"^\s*(?:(?:part|pt|no|act|take|disc|cd|vol)\.?\s*)?(?:\d+|[IVXivx]+)\s*$", re.I)
 
 
 def clean_text(value: object) -> str:
@@ -92,6 +95,7 @@ class TrackRecord:
     version: str  # version kind of a different recording, or 'original'
     album_key: str
     source: str | None = None
+    markers: str = ""  # recording markers (markers.py), as format_markers writes them
 
     @property
     def embedding_text(self) -> str:
@@ -116,12 +120,18 @@ def _strip_appended(title: str, album: str, artist: str) -> str:
         if len(key) < 3 or fold(title) == key:
             continue
         for k in range(1, len(words)):
-            if fold(" ".join(words[-k:])) == key:
-                title = " ".join(words[:-k]).strip(" -–:")
-                break
-            if fold(" ".join(words[:k])) == key:
-                title = " ".join(words[k:]).strip(" -–:")
-                break
+            if fold(" ".join(words[-k:])) == key and not words[-k - 1].endswith(":"):
+                # "Sandstorm X-Treme Big Hits 2000"; not the section of a work ("Messa da Requiem: Requiem")
+                rest = " ".join(words[:-k]).strip(" -–:")
+            elif fold(" ".join(words[:k])) == key and (_SEPARATED.match(" ".join(words[k:]))
+                                                        or words[k - 1].endswith((":", "-", "–"))):
+                # "Album - Track" only with a separator: "Synchronicity II" on "Synchronicity" is a title
+                rest = " ".join(words[k:]).strip(" -–:")
+            else:
+                continue
+            if not _BARE_MARKER.match(rest):  # never leave only a numeral or a part ("II", "Part 2")
+                title = rest
+            break
     return title
 
 
@@ -145,6 +155,7 @@ def standardise(record_id: object, title: object, artist: object = None, album: 
             year_value = parse_year(album_year.group(1))
     album_text = _ALBUM_EDITION.sub("", album_text)
     title_text = _strip_appended(title_text, album_text, artist_text)
+    markers = format_markers(recording_markers(title_text))
     parsed = parse_title(title_text)
     title_key = parsed.key
     credit = parse_credit(artist_text, rules, known_artists)
@@ -163,6 +174,7 @@ def standardise(record_id: object, title: object, artist: object = None, album: 
         version=parsed.version if parsed.relation == DIFFERENT and parsed.version else "original",
         album_key=fold(album_text),
         source=None if source is None else str(source),
+        markers=markers,
     )
 
 

@@ -57,6 +57,10 @@ def _names(data: dict, key: str, path: Path) -> tuple[str, ...]:
     return tuple(value)
 
 
+# bump when standardisation changes what it derives from a string (keys, versions, recording markers)
+STANDARDISER_VERSION = "2"
+
+
 def load_rules(path: Path | str | None = None) -> ResolutionRules:
     path = Path(path) if path else DEFAULT_RULES_PATH
     try:
@@ -86,5 +90,6 @@ def load_rules(path: Path | str | None = None) -> ResolutionRules:
         replace_artist=dict(replace),
         artist_in_title=_names(data, "artist_in_title", path),
         delimiters=tuple(delimiters),
-        version=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
+        # the standardiser's own version is part of it: a catalog made by an older one is re-standardised
+        version=hashlib.sha256((STANDARDISER_VERSION + "\n" + text).encode("utf-8")).hexdigest()[:16],
     )

@@ -34,7 +34,9 @@ DDL = [
         duration_s DOUBLE, track_mbid VARCHAR, artist_mbid VARCHAR,
         artist_key VARCHAR, title_key VARCHAR, title_head VARCHAR, title_sorted VARCHAR, version VARCHAR,
         album_key VARCHAR, exact_key VARCHAR, play_count BIGINT, listener_count BIGINT,
-        top_users VARCHAR[], first_seen DATE, rules_version VARCHAR)""",
+        top_users VARCHAR[], first_seen DATE, rules_version VARCHAR, markers VARCHAR)""",
+    # catalogs made before recording markers existed (their rules version differs, so they are re-standardised)
+    "ALTER TABLE resolution.variants ADD COLUMN IF NOT EXISTS markers VARCHAR",
     """CREATE TABLE IF NOT EXISTS resolution.entity_candidates (
         window_start DATE, unique_id_l VARCHAR, unique_id_r VARCHAR, found_by VARCHAR, cosine FLOAT)""",
     """CREATE TABLE IF NOT EXISTS resolution.entity_match_scores (
@@ -59,7 +61,7 @@ DDL = [
 
 # the variants as the candidate passes and key tiers read records: unique_id plus the standardised keys
 CATALOG_RECORDS = """(SELECT variant_id AS unique_id, artist_key, title_key, title_head, title_sorted, version,
-                             album_key, exact_key, track_mbid, duration_s, NULL::INTEGER AS year
+                             album_key, exact_key, markers, track_mbid, duration_s, NULL::INTEGER AS year
                       FROM resolution.variants)"""
 
 
@@ -74,11 +76,11 @@ def variant_id(artist_raw: str, track_raw: str) -> str:
 
 def standardised_row(vid: str, artist_raw: str, track_raw: str, album_raw: str | None, duration_s: float | None,
                      rules: ResolutionRules, known: frozenset[str]) -> tuple:
-    """(artist_key, title_key, title_head, title_sorted, version, album_key, exact_key, duration_s)."""
+    """(artist_key, title_key, title_head, title_sorted, version, album_key, exact_key, markers, duration_s)."""
     artist, title = rules.prepare(artist_raw, track_raw)
     rec = standardise(vid, title, artist, album_raw, duration_s, None, rules=rules.credit_rules(), known_artists=known)
     return (rec.artist_key, rec.title_key, rec.title_head, rec.title_sorted, rec.version, rec.album_key,
-            fold_artist(artist) + "|" + fold(title), rec.duration_s)
+            fold_artist(artist) + "|" + fold(title), rec.markers, rec.duration_s)
 
 
 def most_common(column: str) -> str:
@@ -119,10 +121,10 @@ def add_variants(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, batch_date:
     if out:
         columns = ["variant_id", "artist_raw", "track_raw", "album_raw", "duration_s", "track_mbid", "artist_mbid",
                    "artist_key", "title_key", "title_head", "title_sorted", "version", "album_key", "exact_key",
-                   "play_count", "listener_count", "top_users", "first_seen", "rules_version"]
+                   "markers", "play_count", "listener_count", "top_users", "first_seen", "rules_version"]
         table = pa.table({c: [r[i] for r in out] for i, c in enumerate(columns)})
         con.register("new_variant_rows", table)
-        con.execute("INSERT INTO resolution.variants SELECT * REPLACE (first_seen::DATE AS first_seen) "
+        con.execute("INSERT INTO resolution.variants BY NAME SELECT * REPLACE (first_seen::DATE AS first_seen) "
                     "FROM new_variant_rows")
         con.unregister("new_variant_rows")
     return [r[0] for r in out]
@@ -135,8 +137,9 @@ def reapply_rules(con: duckdb.DuckDBPyConnection, rules: ResolutionRules) -> lis
     if not rows:
         return []
     known = known_artist_keys(con)
-    columns = ["variant_id", "artist_key", "title_key", "title_head", "title_sorted", "version", "album_key", "exact_key"]
-    updated = [(r[0], *standardised_row(r[0], r[1], r[2], r[3], r[4], rules, known)[:7]) for r in rows]
+    columns = ["variant_id", "artist_key", "title_key", "title_head", "title_sorted", "version", "album_key", "exact_key",
+               "markers"]
+    updated = [(r[0], *standardised_row(r[0], r[1], r[2], r[3], r[4], rules, known)[:8]) for r in rows]
     con.register("restandardised", pa.table({c: [u[i] for u in updated] for i, c in enumerate(columns)}))
     con.execute(f"""UPDATE resolution.variants v SET {", ".join(f"{c} = n.{c}" for c in columns[1:])},
                     rules_version = ? FROM restandardised n WHERE v.variant_id = n.variant_id""", [rules.version])
@@ -222,11 +225,12 @@ def variant_records(con: duckdb.DuckDBPyConnection, ids: Sequence[str] | None = 
         con.register("record_ids_arrow", pa.table({"variant_id": pa.array(sorted(set(ids)), pa.string())}))
         where = "variant_id IN (SELECT variant_id FROM record_ids_arrow)"
     rows = con.sql(f"""SELECT variant_id, artist_raw, track_raw, coalesce(album_raw, ''), duration_s, artist_key,
-                              title_key, title_head, title_sorted, version, album_key
+                              title_key, title_head, title_sorted, version, album_key, coalesce(markers, '')
                        FROM resolution.variants WHERE {where} ORDER BY variant_id""").fetchall()
     if ids is not None:
         con.unregister("record_ids_arrow")
-    return [TrackRecord(r[0], r[1], r[2], r[3], r[4], None, r[5], r[6], r[7], r[8], r[9], r[10]) for r in rows]
+    return [TrackRecord(r[0], r[1], r[2], r[3], r[4], None, r[5], r[6], r[7], r[8], r[9], r[10], markers=r[11])
+            for r in rows]
 
 
 def apply_overrides(con: duckdb.DuckDBPyConnection) -> int:

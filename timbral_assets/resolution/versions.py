@@ -17,12 +17,20 @@ from .text import fold
 SAME, SOFT, DIFFERENT = "same", "soft", "different"
 VERSION_KINDS: list[tuple[str, re.Pattern[str], str]] = [
     ("live", re.compile(r"\blive\b|\bin concert\b|\bunplugged\b"), DIFFERENT),
-    ("remix", re.compile(r"\bremix\b|\brmx\b|\bmix\b|\bdub\b|\brework\b|\bvip\b"), DIFFERENT),
+    # "Original Mix" and "Album Mix" name the original recording (album_version below)
+    ("remix", re.compile(r"\bremix\b|\brmx\b|(?<!original )(?<!album )\bmix\b|\bdub\b|\brework\b|\bvip\b"
+                         r"|\bbootleg\b"), DIFFERENT),
     ("acoustic", re.compile(r"\bacoustic\b"), DIFFERENT),
     ("demo", re.compile(r"\bdemo\b"), DIFFERENT),
     ("instrumental", re.compile(r"\binstrumental\b|\bkaraoke\b"), DIFFERENT),
     ("rerecorded", re.compile(r"\bre ?recorded\b|\btaylors version\b"), DIFFERENT),
-    ("extended", re.compile(r"\bextended\b"), DIFFERENT),
+    ("extended", re.compile(r"\bextended\b|\b12 ?(inch|in)?( version| mix)\b"), DIFFERENT),
+    ("reprise", re.compile(r"\breprise\b"), DIFFERENT),
+    ("outtake", re.compile(r"\bout ?takes?\b|\balt(ernate)? take\b"), DIFFERENT),
+    ("interlude", re.compile(r"\binterlude\b"), DIFFERENT),
+    ("revisited", re.compile(r"\brevisited\b|\breimagined\b|\breversed\b|\bbackwards\b"), DIFFERENT),
+    ("language", re.compile(r"\b(spanish|english|french|german|italian|japanese|portuguese|korean) version\b"),
+     DIFFERENT),
     ("edit", re.compile(r"\b(radio|single|clean) edit\b|\bedit\b"), SOFT),
     ("remaster", re.compile(r"\bremaster(ed)?\b|\bdigital(ly)? remaster"), SAME),
     ("album_version", re.compile(r"\b(album|single|lp|original|mono|stereo) (version|mix)\b|\bmono\b|\bstereo\b"), SAME),
@@ -45,8 +53,12 @@ class Title:
 
     @property
     def key(self) -> str:
-        """Folded base plus, for a different recording, its version kind: the rules tier's title key."""
-        return fold(self.base) + (f" [{self.version}]" if self.relation == DIFFERENT else "")
+        """Folded base plus, for a different recording, its version kind (and a remix its remixer): the
+        rules tier's title key."""
+        if self.relation != DIFFERENT:
+            return fold(self.base)
+        specific = f" {_specific(self)}" if self.version == "remix" and _specific(self) else ""
+        return fold(self.base) + f" [{self.version}{specific}]"
 
 
 def version_kind(text: str) -> tuple[str, str] | None:

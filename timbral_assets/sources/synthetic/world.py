@@ -106,6 +106,63 @@ def _mbid(rng: np.random.Generator) -> str:
     return str(uuid.UUID(bytes=rng.bytes(16), version=4))
 
 
+KEYS = ["C major", "D minor", "E-flat major", "F sharp minor", "G major", "A minor", "B-flat major"]
+TEMPI = ["Allegro", "Adagio", "Andante cantabile", "Scherzo: Allegro vivace", "Finale: Presto", "Largo",
+         "Allegretto", "Menuetto"]
+ROMAN = ["I", "II", "III", "IV", "V"]
+
+
+def _add_recording_siblings(cfg: WorldConfig, n_artists: int, originals_by_artist: dict[int, list[int]],
+                            track_title: list[str], track_duration: list[float], album_year: list[int],
+                            track_album: list[int], add_album, hard_negatives: list[tuple[int, int, str]]) -> None:
+    """Recordings whose titles differ in one small marker, as real histories are full of: the movements of a
+    work, numbered parts, takes, reprises and album-prefixed titles. Every two of one group are hard negatives
+    of their kind. A generator of its own keeps the rest of the world as it was."""
+    rng = np.random.default_rng([cfg.seed, 11])
+
+    def group(artist: int, album: str, year: int, titles: list[str], kind: str, base_s: float) -> None:
+        start = len(track_title)
+        add_album(artist, album, year, "LP", [(t, round(base_s * rng.uniform(0.6, 1.5)), None, "original")
+                                              for t in titles])
+        hard_negatives.extend((start + i, start + j, kind) for i in range(len(titles))
+                              for j in range(i + 1, len(titles)))
+
+    artists = rng.permutation(n_artists)
+    per_kind = max(1, n_artists // 60)
+    for a in artists[:per_kind]:  # a work in movements
+        work = f"Symphony No. {int(rng.integers(1, 10))} in {names.pick(rng, KEYS)}, Op. {int(rng.integers(10, 120))}"
+        tempi = rng.choice(TEMPI, size=4, replace=False)
+        group(int(a), work, int(rng.integers(1965, 2025)), [f"{work}: {ROMAN[k]}. {tempi[k]}" for k in range(4)],
+              "movement", 420)
+    for a in artists[per_kind:2 * per_kind]:  # numbered parts of one title
+        title = names.track_title(rng)
+        n = int(rng.integers(2, 4))
+        style = int(rng.integers(0, 3))
+        titles = [[f"{title}, Part {ROMAN[k]}", f"{title} (Part {k + 1})", f"{title} {ROMAN[k]}"][style] for k in range(n)]
+        group(int(a), names.album_title(rng), int(rng.integers(1965, 2025)), titles, "part", 240)
+    for a in artists[2 * per_kind:3 * per_kind]:  # takes from one session
+        title = names.track_title(rng)
+        group(int(a), f"{title} (Sessions)", int(rng.integers(1955, 2000)),
+              [f"{title} (Take {k})" for k in range(1, int(rng.integers(3, 5)))], "take", 200)
+    for a in artists[3 * per_kind:4 * per_kind]:  # a song and its reprise on one album
+        originals = originals_by_artist.get(int(a), [])
+        if not originals:
+            continue
+        t = int(rng.choice(originals))
+        start = len(track_title)
+        add_album(int(a), names.album_title(rng), int(album_year[track_album[t]]), "LP",
+                  [(f"{track_title[t]} (Reprise)", round(track_duration[t] * rng.uniform(0.3, 0.6)), None, "original")])
+        hard_negatives.append((t, start, "reprise"))
+    for a in artists[4 * per_kind:5 * per_kind]:  # a soundtrack: "Album - Track" titles
+        album = names.album_title(rng)
+        titles: list[str] = []
+        while len(titles) < 3 or (len(titles) < 5 and rng.random() < 0.5):
+            title = f"{album} - {names.track_title(rng)}"
+            if title not in titles:
+                titles.append(title)
+        group(int(a), album, int(rng.integers(1980, 2025)), titles, "album_prefix", 180)
+
+
 def build_catalog(cfg: WorldConfig, rng: np.random.Generator) -> Catalog:
     n_artists = cfg.resolved_artists()
     n_genres = len(names.GENRES)
@@ -219,6 +276,8 @@ def build_catalog(cfg: WorldConfig, rng: np.random.Generator) -> Catalog:
         add_album(coverer, f"{names.pick(rng, names.WORDS).title()} Covers", int(rng.integers(1990, 2025)), "LP",
                   [(track_title[t], dur, None, "cover")])
         hard_negatives.append((int(t), start, "cover"))
+    _add_recording_siblings(cfg, n_artists, originals_by_artist, track_title, track_duration, album_year,
+                            track_album, add_album, hard_negatives)
 
     n_tracks = len(track_title)
     return Catalog(

@@ -1,0 +1,285 @@
+"""Recording markers: what in a title says "another recording", even when the rest of it is the same.
+
+Listening histories are full of titles that differ in one small token: "Synchronicity I" / "II", "Final
+(Take 1)" / "(Take 2)", "Hour 1" / "Hour 2", "Sweet Thing" / "Sweet Thing (reprise)", the movements of one
+work ("Messa da Requiem: Dies irae" / ": Sanctus"), remixes by different remixers. Every string matcher
+scores such pairs as near-identical; they are different recordings all the same, so no tier may merge them.
+
+`recording_markers` reads these markers from a title:
+  numbers   one marker per kind: part, movement, act, take, no ("No. n", "#n", a bare trailing number or
+            roman numeral, also glued: "Revolution 9", "Synchronicity II", "Orbiter2"), disc/CD, hour,
+            chapter, volume, episode, scene, stage, level, day, session, round, time ("12:31"), side ("A1 -").
+            Roman numerals and number words count as numbers ("Part II" = "Pt. 2" = "Part Two")
+  opus, catalogue  a work's opus and catalogue numbers (Op., K., BWV, D., Hob.)
+  section   the text after a work title: "Work: Movement", "Work, Op. 43: No. 1, Von ewiger Liebe",
+            "Stabat Mater. II. Cuius animam", "The Hours - Choosing Life"; after a comma only when nothing
+            else separates them ("New Cities in Ancient Lands, China"), and then compared only with another
+            comma section (comma_section)
+  date      a date in the title: "Solid Steel Radio Show 9/11/2018 Hour 2" is another show than 16/11/2018
+  remixer   who made a remix and which cut: "(Notuv Remix)" and "(trorez Remix)" are two recordings, as are
+            "(Dub)" and "(Teddy G. Dub)", or a remix's vocal and instrumental mixes
+  remixed   always present (yes or no): a remix however written ("SPEEDDIALER_RMX", "(cv313 Reshape)")
+  reprise   always present (yes or no): a reprise is another recording of the song
+
+`conflicting` says whether two marker sets keep two records apart: a kind both have, with values that
+cannot be one recording's (`compatible`). A kind on one side only decides nothing, since titles leave
+out what others write ("Le Nozze di Figaro: Dove sono" is "Le Nozze di Figaro, K. 492: Dove sono", and an
+album appended to a title brings its own numbers), except a number in the title proper, outside brackets
+and sections: "Revolution 9", "Kappsta 2" and "Souljacker, Part I" name other recordings than "Revolution",
+"Kappsta" and "Souljacker". Clustering keeps every cluster's markers consistent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+
+from rapidfuzz import fuzz
+
+from .text import fold
+from .versions import DIFFERENT, parse_title
+
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+_LABELS = {
+    "part": "part", "pt": "part", "parts": "part", "movement": "movement", "mvt": "movement", "mov": "movement",
+    "act": "act", "take": "take", "no": "no", "nr": "no", "number": "no", "num": "no", "#": "no",
+    "disc": "disc", "disk": "disc", "cd": "disc", "hour": "hour", "chapter": "chapter", "ch": "chapter",
+    "volume": "volume", "vol": "volume", "episode": "episode", "ep": "episode", "scene": "scene",
+    "stage": "stage", "level": "level", "day": "day", "reel": "reel", "session": "session", "round": "round",
+    "op": "opus", "opus": "opus", "k": "catalogue", "kv": "catalogue", "bwv": "catalogue", "d": "catalogue",
+    "hob": "catalogue", "rv": "catalogue", "hwv": "catalogue", "s": "catalogue",
+}
+_WORDS = {w: n for n, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                                      "eleven", "twelve"], 1)}
+_NUMBER = r"(\d+(?:-\d+)?[a-z]?|[ivxlc]+|" + "|".join(_WORDS) + r")\b"  # "Level 7-1" is not "Level 7-2"
+# a label, then its number: "Part II", "pt. 2", "No.3", "#5", "Op. 74", "K. 620", "BWV 1007"
+_LABELLED = re.compile(r"(?:(?<![\w#])(" + "|".join(sorted((k for k in _LABELS if k != "#"), key=len, reverse=True))
+                       + r")\.?\s*|(#)\s*)" + _NUMBER, re.I)
+# labels that are also ordinary words need their number right after a dot or a space, and a digit for the
+# one-letter catalogue labels ("D. 960", not "D. Dog")
+_SHORT_LABELS = {"d", "s", "k", "ch", "ep", "no"}
+# a number that ends the title, also glued to a word ("Orbiter2", "gates p1", "Rnd v3", "(01)")
+_TRAILING_NUMBER = re.compile(r"(?:(?<=[^\d\s.,])\s*|(?<=[.,])\s+)(\d{1,4})$")
+# a vinyl side and position in front: "A1 - Untitled", "b2-Untitled" ("01 - Title" is a track number: same song)
+_SIDE = re.compile(r"^([A-Da-d]\d{1,2})\s*[-–._]\s*(?=\S)|^([A-Da-d])\s+[-–]\s+(?=\S)")
+_SQUARE = re.compile(r"\[[^\]]*\]")
+_TRAILING_CLOSERS = re.compile(r"[\s)\]}\"'”.!?]+$")
+_WHOLE_ROMAN = re.compile(r"^(I|[IVX]{2,5})$")  # a title that is only a numeral: "II", "III"
+_YEAR = re.compile(r"\b(19|20)\d\d\b")
+# upper case only ("Synchronicity II", not "... i"); of the single letters only I ("Malcolm X" is a name)
+_TRAILING_ROMAN = re.compile(r"(?<=\S)\s+(I|[IVX]{2,4})$")
+# where a work title ends and a section begins: ": ", " - ", or ". " before a movement numeral
+_SECTION = re.compile(r":\s+|\s+[-–—|]\s+|\.\s+(?=[IVXLC]+\.\s)")
+_COMMA = re.compile(r",\s+")
+_APOSTROPHE = re.compile(r"['’‘`´]")  # "Summer of '69" has the number 69
+WORK_NUMBERS = ("opus", "catalogue")
+_MOVEMENT_PREFIX = re.compile(r"^\s*([IVXLC]+|\d{1,2})\.\s+", re.I)  # "IV. Finale", also "iv. finale"
+_REMIX_WORDS = re.compile(r"\b(remix|rmx|mix|rework|dub|vip|edit|version|bootleg)\b")
+# a bracket or dash segment anywhere in the title that names a remix ("(Axel B. Remix)(m)")
+_REMIX_SEGMENT = re.compile(r"[(\[]([^()\[\]]*\b(?:remix|rmx|mix|rework|dub|bootleg)\b[^()\[\]]*)[)\]]"
+                            r"|\s[-–—]\s([^-–—]*\b(?:remix|rmx|mix|rework|dub|bootleg)\b[^-–—]*)$"
+                            r"|[(\[]([^()\[\]]*\b(?:remix|rmx|mix|rework|dub|bootleg)\b[^()\[\]]*)$", re.I)  # cut off
+# what is left of "(Original Mix)", "(Album Version)" ... once the remix words are gone: the original recording
+_NOT_A_REMIX = re.compile(r"^(original|album|radio|single|extended|club|lp|main)$")
+# someone else's version, however it is written: "SPEEDDIALER_RMX", "(reconstructed by c0ma)", "(cv313 Reshape)"
+_REMIXED = re.compile(r"\b(remix(ed)?|rmx|rework(ed)?|bootleg|refix|reshape|reconstruct(ed|ion)?|remake|rerub|"
+                      r"re ?edit|remodel(led)?)\b")
+_TIME = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])")  # "12:31" is not "21:31"
+_ONLY_DIGITS = re.compile(r"^\d{1,6}$")
+_REPRISE = re.compile(r"\breprise\b")
+# the cuts of one remix, which are recordings of their own
+_CUTS = {"vocal": "vocal", "instrumental": "instrumental", "inst": "instrumental", "dub": "dub",
+         "acapella": "acapella", "accapella": "acapella", "extended": "extended", "edit": "edit"}
+_DATE = re.compile(r"(?<![\d/.-])(\d{1,4})([/.-])(\d{1,2})\2(\d{2,4})(?![\d/.-])")
+# rapidfuzz token_set_ratio from which two sections (or remixers) are one: word order, a typo and extra
+# words pass (an album appended to one title, "Dies irae" / "Dies Irae - Tuba mirum")
+SECTION_ALIKE = 85
+
+
+def roman_value(text: str) -> int | None:
+    """The value of a roman numeral ("xiv" -> 14), None when the text is not one."""
+    values = [_ROMAN.get(ch) for ch in text.lower()]
+    if not values or None in values:
+        return None
+    total = 0
+    for i, v in enumerate(values):
+        total += -v if i + 1 < len(values) and v < values[i + 1] else v
+    return total if total > 0 else None
+
+
+def _number(text: str) -> str | None:
+    if text.lower() in _WORDS:
+        return str(_WORDS[text.lower()])
+    if text[0].isdigit():
+        digits = re.match(r"\d+(?:-\d+)?", text).group(0)
+        return "-".join(str(int(d)) for d in digits.split("-")) + text[len(digits):].lower()
+    value = roman_value(text)
+    return None if value is None else str(value)
+
+
+def _numbered(text: str) -> dict[str, str]:
+    found: dict[str, list[str]] = {}
+    for match in _LABELLED.finditer(text):
+        label = (match.group(1) or match.group(2)).lower()
+        raw_number = match.group(3)
+        if label in _SHORT_LABELS and not raw_number[0].isdigit():
+            continue
+        if label in {"d", "s", "k"} and not re.match(r"[dsk]\.?\s*\d", match.group(0), re.I):
+            continue
+        number = _number(raw_number)
+        if number is not None:
+            found.setdefault(_LABELS[label], []).append(number)
+    return {kind: ",".join(values) for kind, values in found.items()}
+
+
+def _section(base: str) -> tuple[str, str, bool]:
+    """(work, section, whether a comma separates them) of a title, or (title, '', False) when it has no
+    section. A comma separates a section only when nothing else does ("New Cities in Ancient Lands, Africa")."""
+    match = _SECTION.search(base)
+    comma = match is None
+    match = match or _COMMA.search(base)
+    if not match or match.start() == 0:
+        return base, "", False
+    return base[: match.start()].strip(), base[match.end():].strip(), comma
+
+
+def _section_key(section: str) -> str:
+    """The section as compared: folded, without its movement numeral (which is a marker of its own)."""
+    return fold(_MOVEMENT_PREFIX.sub("", section))
+
+
+def _remixer(segment: str) -> str:
+    """Who made a remix, and which cut of it: "mad professor mazaruni +vocal" (cut words after a +)."""
+    words = _REMIX_WORDS.sub(" ", segment).split()
+    name = [w for w in words if w not in _CUTS and w not in ("the", "s")]
+    cuts = sorted({_CUTS[w] for w in fold(segment).split() if w in _CUTS})
+    return " ".join(name + [f"+{c}" for c in cuts])
+
+
+def _numbers_of(text: str, numbered: dict[str, set], markers: dict[str, str]) -> None:
+    """Collect the numbers of one part of a title (its base, a store tag, a version text) into `numbered`,
+    and its dates and work numbers into `markers`."""
+    dates = [f"{int(m.group(1))}-{int(m.group(3))}-{int(m.group(4))}" for m in _DATE.finditer(text)]
+    if dates:
+        markers["date"] = ",".join(sorted(set(markers.get("date", "").split(",") + dates) - {""}))
+    text = _DATE.sub(" ", text).strip()
+    for m in _TIME.finditer(text):
+        numbered["time"].add(":".join(str(int(g)) for g in m.groups() if g is not None))
+    text = _TIME.sub(" ", text).strip()
+    side = _SIDE.match(text)
+    if side:
+        numbered["side"].add((side.group(1) or side.group(2)).lower())
+        text = text[side.end():]
+    text = _SQUARE.sub(lambda m: _YEAR.sub(" ", m.group(0)), text)  # "[Electronic 2009]" is a store tag
+    for kind, values in _numbered(text).items():
+        if kind in WORK_NUMBERS:  # a work's own numbers are often left out: only two different ones conflict
+            markers[kind] = values
+        else:
+            numbered[kind].add(values)
+    end = _TRAILING_CLOSERS.sub("", text)
+    trailing = (_ONLY_DIGITS.match(end) or _TRAILING_NUMBER.search(end) or _TRAILING_ROMAN.search(end)
+                or _WHOLE_ROMAN.match(end))
+    if trailing and not _LABELLED.search(end[max(0, trailing.start() - 12):]):
+        number = _number(trailing.group(1) if trailing.groups() else trailing.group(0))
+        if number is not None and not numbered["no"]:
+            numbered["no"].add(number)
+
+
+# a title with none of these cannot carry a marker (most titles): it skips the parsing below
+_MAYBE_MARKED = re.compile(r"[\d#:,(\[\]{}|.–—]|\s-\s|\b[IVXLC]+\b|reprise|mix|rmx|dub|bootleg|rework|refix|reshape|"
+                           r"reconstruct|remake|rerub|re ?edit|remodel|_|\b(?:" + "|".join(_WORDS) + r")\b", re.I)
+_UNMARKED = {"remixed": "no", "reprise": "no"}
+_BRACKETED = re.compile(r"\([^()]*\)|\[[^\]]*\]|\{[^}]*\}")
+STRICT = "proper_"  # marker key prefix: the kind's number is in the title proper (see conflicting)
+
+
+def recording_markers(title: str) -> dict[str, str]:
+    """The markers of a title (see the module's docstring); keys are marker kinds, values folded text."""
+    if not _MAYBE_MARKED.search(title or ""):
+        return dict(_UNMARKED)
+    return _parsed_markers(title)
+
+
+def _parsed_markers(title: str) -> dict[str, str]:
+    parsed = parse_title(_APOSTROPHE.sub("", title or ""))
+    markers: dict[str, str] = {}
+    numbered: dict[str, set] = defaultdict(set)
+    _numbers_of(parsed.base, numbered, markers)
+    # numbers count in a [bracket] that names no version ("[Part 2]") and in another recording's version text
+    # ("Radio - Mini Mix 10"), though not the years of store tags and concerts
+    for extra in (parsed.label_tag, parsed.detail if parsed.relation == DIFFERENT else None):
+        if extra and _YEAR.sub(" ", extra).strip():
+            _numbers_of(_YEAR.sub(" ", extra).strip(), numbered, markers)
+    _, section, comma = _section(parsed.base)
+    if section:
+        movement = _MOVEMENT_PREFIX.match(section)
+        number = _number(movement.group(1)) if movement else None
+        if number is not None and not numbered["movement"]:
+            numbered["movement"].add(number)
+        key = _section_key(section)
+        if key:
+            # a comma is a weaker separator: its sections are only compared with other comma sections
+            markers["comma_section" if comma else "section"] = key
+    for kind, values in numbered.items():
+        if values:
+            markers[kind] = ",".join(sorted(values))
+    # a number in the title proper, outside brackets and sections, is part of its name: "Kappsta 2" is not
+    # "Kappsta", though "Mysteries (1)" may be "Mysteries" and "Title - Anthology, Volume 7" is "Title"
+    proper: dict[str, set] = defaultdict(set)
+    _numbers_of(_BRACKETED.sub(" ", _SECTION.split(parsed.base, maxsplit=1)[0]), proper, {})
+    for kind, values in proper.items():
+        if values and kind in markers:
+            markers[STRICT + kind] = "yes"
+    remixed = _REMIXED.search(fold(title or "")) is not None
+    for segment in _REMIX_SEGMENT.finditer(title or ""):
+        text = segment.group(1) or segment.group(2) or segment.group(3)
+        if not _NOT_A_REMIX.match(" ".join(_REMIX_WORDS.sub(" ", fold(text)).split())):
+            remixed = True
+            # present whenever the title names a remix: "(Dub)" is not "(Teddy G. Dub)"
+            markers["remixer"] = _remixer(fold(text))
+            break
+    markers["remixed"] = "yes" if remixed else "no"
+    markers["reprise"] = "yes" if _REPRISE.search(fold(title or "")) else "no"
+    return markers
+
+
+def format_markers(markers: Mapping[str, str]) -> str:
+    """One string for a table column: "movement=4;no=6;reprise=no" (sorted, so equal sets write alike)."""
+    return ";".join(f"{k}={v}" for k, v in sorted(markers.items()))
+
+
+def parse_markers(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    return dict(part.split("=", 1) for part in text.split(";") if "=" in part)
+
+
+def compatible(kind: str, a: str, b: str) -> bool:
+    """Whether two values of one marker kind can belong to one recording. Numbers must be equal; sections
+    and remixers alike in their words (a typo, another word order or an extra word is allowed: "Molto
+    Allegro" and "I. Allegro molto", "Funky Lowlives" and "The Funky Lowlives"), and anything else equal."""
+    if a == b:
+        return True
+    if kind == "remixer":
+        (name_a, *cuts_a), (name_b, *cuts_b) = a.split(" +", 1) if " +" in a else [a], b.split(" +", 1) if " +" in b else [b]
+        if cuts_a != cuts_b or not name_a or not name_b:
+            return False
+        a, b = name_a, name_b
+    if kind in ("section", "comma_section", "remixer"):
+        return max(fuzz.token_set_ratio(a, b), fuzz.ratio(a.replace(" ", ""), b.replace(" ", ""))) >= SECTION_ALIKE
+    return False
+
+
+def conflicting(a: Mapping[str, str], b: Mapping[str, str]) -> str | None:
+    """The first marker kind that keeps two records apart: both have it with values that cannot be one
+    recording's, or one has a number of that kind in its title proper and the other none of that kind."""
+    for kind in sorted(set(a) & set(b)):
+        if not compatible(kind, a[kind], b[kind]):
+            return kind
+    for one, other in ((a, b), (b, a)):
+        for key in sorted(one):
+            if key.startswith(STRICT) and key[len(STRICT):] not in other:
+                return key[len(STRICT):]
+    return None
+

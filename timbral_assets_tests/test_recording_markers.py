@@ -1,0 +1,140 @@
+"""Recording markers keep different recordings apart: parts, movements, takes, sections, remixers, reprises."""
+
+from __future__ import annotations
+
+import pytest
+
+from timbral_assets.resolution.clustering import ClusterConfig, constrained_clusters
+from timbral_assets.resolution.markers import conflicting, recording_markers, roman_value
+from timbral_assets.resolution.records import standardise
+
+# the kinds of false merge found in real listening histories; each pair is two different recordings
+DIFFERENT_RECORDINGS = [
+    ("Synchronicity I", "Synchronicity II", "no"),
+    ("Souljacker, Part I", "Souljacker, Part II", "part"),
+    ("Part X", "Part VIII", "part"),
+    ("Tubular Bells {Part One}", "Tubular Bells {Part Two}", "part"),
+    ("Nosferatu: Act 1", "Nosferatu: Act 2", "act"),
+    ("The Waiter No.2", "The Waiter no. 3", "no"),
+    ("The Waiter #5", "The Waiter No.2", "no"),
+    ("Guitar Solo 3", "Guitar Solo 4", "no"),
+    ("Revolution 1", "Revolution 9", "no"),
+    ("Revolution", "Revolution 9", "no"),  # a number in the title proper names another recording
+    ("Kappsta", "Kappsta 2", "no"),
+    ("Souljacker", "Souljacker, Part I", "part"),
+    ("Jingle 6", "Jingle 7", "no"),
+    ("CD 01", "CD 02", "disc"),
+    ("Hour 1", "Hour 2", "hour"),
+    ("Solid Steel Radio Show 9/11/2018 Hour 2", "Solid Steel Radio Show 16/11/2018 Hour 2", "date"),
+    ("Final (Take 1)", "Final (Take 2)", "take"),
+    ("Nuit Sur Les Champs-Élysées (Take 1)", "Nuit sur les champs-élysées (take 4) (Florence sur les champs-élysées)",
+     "take"),
+    ("Sweet Thing", "Sweet Thing (reprise)", "reprise"),
+    ("Missiles", "Missiles Reprise", "reprise"),
+    ("・A・ (Notuv Remix)", "・A・ (trorez Remix)", "remixer"),
+    ("Four To The Floor (Soulsavers Mix)", "Four To The Floor (Thin White Duke Mix)", "remixer"),
+    ("Messa da Requiem: Dies irae", "Messa da Requiem: Sanctus", "section"),
+    ("Le Nozze di Figaro, K. 492: \"Dove sono\" (Countess)",
+     "Le Nozze di Figaro, K. 492: \"Canzonetta sull'aria... Che soave zefiretto\" (Countess & Susanna)", "section"),
+    ("4 Gesänge, op. 43 (Excerpts): No. 1, Von ewiger Liebe", "4 Gesänge, op. 43 (Excerpts): No. 2, Die Mainacht", "no"),
+    ("Symphony No. 6 In B Minor, Op. 74 \"Pathétique\": I. Adagio - Allegro Non Troppo",
+     "Symphony No. 6 in B minor, Op. 74 \"Pathétique\": IV. Finale: Adagio lamentoso", "movement"),
+    ("Stabat Mater. II. Cuius animam gementem", "Stabat Mater. III. O quam tristis", "movement"),
+    ("Magnificat in C major: I. Magnificat", "Magnificat in C major: II. Et misericordia", "movement"),
+    ("The Hours - An Unwelcome Friend", "The Hours - Choosing Life", "section"),
+    ("Leafar Legov - Fade", "Leafar Legov - Wave", "section"),
+    ("New Cities in Ancient Lands, Africa", "New Cities in Ancient Lands, China", "comma_section"),
+    ("Symphony No. 5", "Symphony No. 7", "no"),
+    ("Etude Op. 10 No. 3", "Etude Op. 25 No. 3", "opus"),
+    ("Orbiter1", "Orbiter2", "no"),
+    ("Rnd v2", "Rnd v3", "no"),
+    ("Level 7-1 (Volkmire's Inferno)", "Level 7-2 (Volkmire's Inferno)", "level"),
+    ("Out there somewhere? [Part 1]", "Out there somewhere? [Part 2]", "part"),
+    ("I", "II", "no"),
+    ("Humana EP (01)", "Humana EP (02)", "no"),
+    ("88:88 Stage 3 the Club", "88:88 Stage 4 the Club", "stage"),
+    ("Keep Me Sweet (Axel B. Remix)(m)", "Keep Me Sweet (Ruben Alvarez Remix)(m)", "remixer"),
+    ("Speeddialer", "SPEEDDIALER_RMX", "remixed"),
+    ("Strangers (Dub)", "Strangers (Headhunter Remix)", "remixer"),
+    ("Black Water", "Black Water (Crossed Wires Mix", "remixed"),  # a title cut off by the scrobbler
+    ("Teardrop (Mad Professor Mazaruni Vocal Mix)", "Teardrop (Mad Professor Mazaruni instrumental mix)", "remixer"),
+    ("Pretty Boy Floyd", "Pretty Boy Floyd (Agents of Desire Remix) Remixed by Tim Saul", "remixed"),
+    ("Nospheratu", "Nospheratu (cv313 Reshape)", "remixed"),
+    ("12:31", "21:31", "time"),
+    ("Int. 1", "Int. 2", "no"),
+    ("Keith B-Real I (Interlude)", "Keith B-Real II (Interlude)", "no"),
+    ("A1 - Untitled", "B1 - Untitled", "side"),
+    ("00020", "00021", "no"),
+    ("Radio - Mini Mix 10", "Radio - Mini Mix 16", "no"),
+    ("Leafar Legov - Fade [GIEGLINGLP09]", "Leafar Legov - Wave [GIEGLINGLP09]", "section"),
+]
+
+# spellings of one recording that must stay mergeable
+SAME_RECORDING = [
+    ("Don't Stop Me Now", "Don’t Stop Me Now"),
+    ("Karma Police", "Karma Police - 2017 Remaster"),
+    ("Souljacker, Part I", "Souljacker Pt. 1"),
+    ("Part II", "Part 2"),
+    ("Part Two", "Pt. 2"),
+    ("Symphony No. 40 in G minor, K. 550: I. Molto allegro", "Symphony No. 40 In G Minor, K550: I. Allegro Molto"),
+    ("Le Nozze di Figaro: Dove sono", "Le Nozze di Figaro, K. 492: Dove sono"),  # a work number left out
+    ("Summer of '69", "Summer of 69"),
+    ("Messa da Requiem: Dies irae", "Messa da Requiem: Dies Irae"),
+    ("The Hours", "The Hours - The Hours"),
+    ("Drunk in Love (feat. JAY-Z)", "Drunk in Love"),
+    ("Sweet Thing (reprise)", "Sweet Thing - Reprise"),
+    ("Malcolm X", "Malcolm X"),
+    ("Mysteries", "Mysteries (1)"),  # a number in brackets on one side only decides nothing
+    ("Just Like Tom Thumb's Blues (live)", "Just Like Tom Thumb's Blues (live) - Blues Women Anthology, Volume 7"),
+    ("Life, Luv, and Pain - Stray Bullets", "Life, Luv, and Pain"),  # an album appended to the title
+    ("Hello, Goodbye", "Hello, Good-bye"),
+    ("Melodie [Electronic 2009] [musicore.net]", "Mélodie"),  # a store tag's year is no marker
+    ("Pop the Glock (Original Mix)", "Pop the Glock"),
+    ("01 - Two Angels", "Two Angels"),
+    ("Divers (Funky Lowlives Mix)", "Divers (The Funky Lowlives mix)"),
+    ("Autumn Leaves (Irresistible Force mix)", "Autumn Leaves (irresistable force remix)"),
+]
+
+
+@pytest.mark.parametrize("a, b, kind", DIFFERENT_RECORDINGS)
+def test_markers_tell_different_recordings_apart(a, b, kind):
+    assert conflicting(recording_markers(a), recording_markers(b)) == kind
+
+
+@pytest.mark.parametrize("a, b", SAME_RECORDING)
+def test_spellings_of_one_recording_do_not_conflict(a, b):
+    assert conflicting(recording_markers(a), recording_markers(b)) is None
+
+
+def test_roman_numerals():
+    assert [roman_value(r) for r in ("i", "IV", "ix", "XII", "xiv", "abc")] == [1, 4, 9, 12, 14, None]
+
+
+def test_words_that_look_like_labels_are_not_markers():
+    for title in ("Mr. Brightside", "D. Dog", "I Will Survive", "No Surprises", "Act Naturally", "Take On Me",
+                  "Part of Me", "Ch-Check It Out", "Malcolm X"):
+        assert recording_markers(title) == {"remixed": "no", "reprise": "no"}, title
+
+
+def test_clustering_never_puts_conflicting_markers_in_one_cluster():
+    titles = {"a": "Revolution", "b": "Revolution 1", "c": "Revolution 9", "d": "Synchronicity I", "e": "Synchronicity II"}
+    records = {k: standardise(k, t, "The Beatles") for k, t in titles.items()}
+    markers = {k: r.markers for k, r in records.items()}
+    # every pair scored as a near-certain match, as string similarity scores them
+    edges = [(x, y, 0.99 - 0.01 * i) for i, (x, y) in enumerate([("a", "b"), ("a", "c"), ("b", "c"), ("d", "e")])]
+    assignment = constrained_clusters(list(titles), edges, ClusterConfig(threshold=0.5), markers=markers)
+    assert len({assignment["a"], assignment["b"], assignment["c"]}) == 3 and assignment["d"] != assignment["e"]
+    without = constrained_clusters(list(titles), edges, ClusterConfig(threshold=0.5))
+    assert without["b"] == without["c"]  # what happened before markers
+
+
+def test_the_audit_rule_flags_what_a_careful_reader_would_question():
+    from timbral_assets.resolution.audit import suspicious
+
+    assert suspicious(["Revolution 1", "Revolution 9"]) and suspicious(["Mysteries", "Mysteries (1)"])
+    assert suspicious(["Sweet Thing", "Sweet Thing (reprise)"]) and suspicious(["Final (Take 1)", "Final"])
+    assert suspicious(["Stars (MAPS Remix)", "Stars (Ulrich Schnauss Remix)"])
+    assert suspicious(["Messa da Requiem: Sanctus", "Messa da Requiem: Dies irae"])
+    assert not suspicious(["Don't Stop", "Don’t Stop", "01 - Don't Stop", "Don't Stop (2011 Remaster)"])
+    assert not suspicious(["Stars (Maps Rmx)", "Stars (MAPS Remix)"])
+    assert not suspicious(["Stuc", "Stuc [Electronic 2010] [musicore.net]", "Stuc (feat. X)"])
