@@ -37,6 +37,7 @@ SMALLEST_CASES: dict[str, tuple[list[str], list[str]]] = {
     "eval_freedb.py": ([], ["cddb_freedb"]),
     "eval_itunes_amazon.py": (["--mlflow-uri", "{mlflow}"], ["itunes_amazon"]),
     "eval_audioscrobbler.py": (["--sample", "5"], ["audioscrobbler_small"]),
+    "audit_real_merges.py": (["--exports", "sachawheeler_scrobbles_with_mbids.csv"], ["lastfm_scrobble_exports"]),
 }
 NOT_SCRIPTS = {"results_file.py", "splink_baseline.py"}  # helpers the scripts import
 
