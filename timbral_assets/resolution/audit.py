@@ -118,8 +118,11 @@ def audit_merges(strings: list[tuple[str, str, str]], track_of: list[str]) -> Me
     merged = [sorted(m) for m in members.values() if len({t for _, t in m}) > 1]
     merged.sort()
     flagged = [m for m in merged if suspicious(t for _, t in m)]
-    clashing = [m for m in merged
-                if any(conflicting(recording_markers(a), recording_markers(b)) for _, a in m for _, b in m)]
+    clashing = []
+    for track in merged:  # each title's markers read once, not once per pair
+        markers = [recording_markers(title) for title in {t for _, t in track}]
+        if any(conflicting(a, b) for i, a in enumerate(markers) for b in markers[i + 1:]):
+            clashing.append(track)
     return MergeAudit(len(strings), merged, flagged, clashing)
 
 

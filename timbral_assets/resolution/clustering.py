@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 
-from .markers import STRICT, compatible, parse_markers
+from .markers import conflicting_sets, parse_markers
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
             continue
         if config.versions_must_agree and len(versions[ra] | versions[rb]) > 1:
             continue
-        if markers and marks[ra] is not marks[rb] and _markers_conflict(marks[ra], marks[rb]):
+        if markers and marks[ra] is not marks[rb] and conflicting_sets(marks[ra], marks[rb]):
             continue
         small, large = (ra, rb) if len(members[ra]) <= len(members[rb]) else (rb, ra)
         total, count, vetoed = 0.0, 0, False
@@ -149,17 +149,6 @@ def marker_sets(text: str) -> Mapping[str, frozenset]:
 
 def _union(a: Mapping[str, frozenset], b: Mapping[str, frozenset]) -> Mapping[str, frozenset]:
     return {kind: a.get(kind, frozenset()) | b.get(kind, frozenset()) for kind in a.keys() | b.keys()}
-
-
-def _markers_conflict(a: Mapping[str, frozenset], b: Mapping[str, frozenset]) -> bool:
-    for kind in a.keys() & b.keys():
-        if len(a[kind]) == 1 and a[kind] == b[kind]:  # the usual case: one and the same value
-            continue
-        if any(not compatible(kind, x, y) for x in a[kind] for y in b[kind]):
-            return True
-    # a number in one side's title proper, and no number of that kind on the other side
-    return any(key.startswith(STRICT) and key[len(STRICT):] not in other
-               for one, other in ((a, b), (b, a)) for key in one)
 
 
 def clusters_of(assignment: Mapping[str, str]) -> dict[str, list[str]]:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from rapidfuzz import fuzz
 
@@ -272,14 +272,21 @@ def compatible(kind: str, a: str, b: str) -> bool:
 
 
 def conflicting(a: Mapping[str, str], b: Mapping[str, str]) -> str | None:
-    """The first marker kind that keeps two records apart: both have it with values that cannot be one
-    recording's, or one has a number of that kind in its title proper and the other none of that kind."""
-    for kind in sorted(set(a) & set(b)):
-        if not compatible(kind, a[kind], b[kind]):
+    """The first marker kind that keeps two records apart (see `conflicting_sets`)."""
+    return conflicting_sets({k: (v,) for k, v in a.items()}, {k: (v,) for k, v in b.items()})
+
+
+def conflicting_sets(a: Mapping[str, Collection[str]], b: Mapping[str, Collection[str]]) -> str | None:
+    """The first marker kind that keeps two records, or two clusters (kind -> the values their records
+    carry), apart: both have it with values that cannot be one recording's, or one has a number of that
+    kind in its title proper and the other none of that kind."""
+    for kind in sorted(a.keys() & b.keys()):
+        if len(a[kind]) == 1 and set(a[kind]) == set(b[kind]):  # the usual case: one and the same value
+            continue
+        if any(not compatible(kind, x, y) for x in a[kind] for y in b[kind]):
             return kind
     for one, other in ((a, b), (b, a)):
         for key in sorted(one):
             if key.startswith(STRICT) and key[len(STRICT):] not in other:
                 return key[len(STRICT):]
     return None
-
