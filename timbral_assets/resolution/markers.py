@@ -202,16 +202,20 @@ def recording_markers(title: str) -> dict[str, str]:
 
 
 def _parsed_markers(title: str) -> dict[str, str]:
-    parsed = parse_title(_APOSTROPHE.sub("", title or ""))
+    # the parse standardise made of the same title (cached); apostrophes go after it, since no tail it
+    # cuts depends on them
+    parsed = parse_title(title or "")
+    base = " ".join(_APOSTROPHE.sub("", parsed.base).split())
     markers: dict[str, str] = {}
     numbered: dict[str, set] = defaultdict(set)
-    _numbers_of(parsed.base, numbered, markers)
+    _numbers_of(base, numbered, markers)
     # numbers count in a [bracket] that names no version ("[Part 2]") and in another recording's version text
     # ("Radio - Mini Mix 10"), though not the years of store tags and concerts
-    for extra in (parsed.label_tag, parsed.detail if parsed.relation == DIFFERENT else None):
+    label_tag = _APOSTROPHE.sub("", parsed.label_tag) if parsed.label_tag else None
+    for extra in (label_tag, parsed.detail if parsed.relation == DIFFERENT else None):
         if extra and _YEAR.sub(" ", extra).strip():
             _numbers_of(_YEAR.sub(" ", extra).strip(), numbered, markers)
-    _, section, comma = _section(parsed.base)
+    _, section, comma = _section(base)
     if section:
         movement = _MOVEMENT_PREFIX.match(section)
         number = _number(movement.group(1)) if movement else None
@@ -227,7 +231,7 @@ def _parsed_markers(title: str) -> dict[str, str]:
     # a number in the title proper, outside brackets and sections, is part of its name: "Kappsta 2" is not
     # "Kappsta", though "Mysteries (1)" may be "Mysteries" and "Title - Anthology, Volume 7" is "Title"
     proper: dict[str, set] = defaultdict(set)
-    _numbers_of(_BRACKETED.sub(" ", _SECTION.split(parsed.base, maxsplit=1)[0]), proper, {})
+    _numbers_of(_BRACKETED.sub(" ", _SECTION.split(base, maxsplit=1)[0]), proper, {})
     for kind, values in proper.items():
         if values and kind in markers:
             markers[STRICT + kind] = "yes"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .text import fold
 
@@ -70,6 +71,7 @@ def version_kind(text: str) -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)  # standardise and recording_markers parse the same title
 def parse_title(title: str) -> Title:
     rest = " ".join((title or "").split())
     versions: list[tuple[str, str, str]] = []
