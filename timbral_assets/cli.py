@@ -279,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     names.add_argument("--output", required=True)
     names.add_argument("--rules", help="a rules file (default: the packaged default_rules.yaml)")
     names.add_argument("--semantic", action="store_true", help="add sentence-embedding neighbours (other scripts)")
+    names.add_argument("--listening", help="artists: play counts as `user id plays` rows (e.g. Audioscrobbler's "
+                                           "user_artist_data.txt); the most played spelling becomes canonical")
     names.set_defaults(func=cmd_resolve_names)
     args = parser.parse_args(argv)
     return args.func(args)
@@ -317,14 +319,21 @@ def cmd_match_pairs(args: argparse.Namespace) -> int:
 
 
 def cmd_resolve_names(args: argparse.Namespace) -> int:
-    from .resolution.name_resolution import read_names, resolve_names, write_names
+    from .resolution.name_resolution import read_listening, read_names, resolve_names, write_names
     from .resolution.rules_file import RulesFileError, load_rules
     from .sources.errors import FileFormatError
 
+    listening = None
     try:
+        if args.listening and args.entity != "artist":
+            raise ValueError("--listening applies to --entity artist only")
         rules = load_rules(args.rules)
         rows, issues = read_names(Path(args.input), args.entity)
-    except (FileFormatError, OSError, RulesFileError) as error:
+        if args.listening:
+            listening, listening_issues = read_listening(Path(args.listening))
+            for issue in listening_issues:
+                print(f"skipped {issue}", file=sys.stderr)
+    except (FileFormatError, OSError, RulesFileError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for issue in issues:
@@ -335,7 +344,7 @@ def cmd_resolve_names(args: argparse.Namespace) -> int:
 
         # the same cache the resolution assets use (ResolutionResource)
         encoder = TextEncoder(cache=EmbeddingCache(_prepare_environment() / "embeddings.duckdb"))
-    resolved = resolve_names(rows, args.entity, encoder, rules)
+    resolved = resolve_names(rows, args.entity, encoder, rules, listening)
     write_names(Path(args.output), resolved)
     entities = len({r.canonical_id for r in resolved if r.canonical_id and r.quality != "none"})
     print(f"{len(resolved):,} rows -> {entities:,} {args.entity}s; {len(issues):,} rows with a problem, kept with "

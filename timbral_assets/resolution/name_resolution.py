@@ -2,17 +2,18 @@
 
 Tracks go through the same pipeline as the catalog (standardise -> blocking + nearest neighbours ->
 splink -> constrained clustering). Artists are names alone, so they are resolved by tiers of their own:
-  1. rules: the same folded name ("The Beatles", "beatles, the", "BEATLES", "Beatlés") or the same
-     letters without spaces and punctuation ("AC/DC", "ACDC", "AC DC");
-  2. credit: "Jay-Z feat. Beyoncé" joins its primary artist when that artist is named on its own too;
-The rules file applies first: `not_an_artist` names ("[unknown]", "Various Artists") get no canonical
-entity, `replace_artist` spellings are replaced, `belong_together` and the delimiters steer credit parsing.
-  3. fuzzy: typos ("Metalica"), scored by string similarity on candidates from blocking and, with an
-     encoder, from embedding neighbours (other scripts); linked only as true typos (`typo_score`), never
-     across different digits ("Blink-182" vs "Blink-183" stay apart), and clustered with constraints so
-     one typo cannot chain two artists together.
+  1. repair and rules: URL escapes and mojibake undone, then the same folded name ("The Beatles",
+     "beatles, the", "BEATLES", "Beatlés") or the same letters without spaces and punctuation ("AC/DC");
+     the rules file's `not_an_artist` names get no entity and `replace_artist` spellings are replaced;
+  2. fuzzy: typos ("Metalica"), linked only as true typos (`typo_score`), never across different digits,
+     and clustered with constraints so one typo cannot chain two artists together; with an encoder,
+     embedding neighbours too;
+  3. alias forms and readings (`artist_aliases`): a credit's primary artist, "Last, First", "Band (UK)",
+     "Band - Title", "X & His Orchestra", Japanese readings; linked only to an artist written on its own.
+Listening (who plays which name) makes the most played spelling canonical and allows looser links
+between names the same people play.
 Each name gets the canonical id and name of its entity and a confidence: 1.0 for the canonical spelling
-itself, the tier's confidence (rules 0.99, credit 0.8) or the similarity that linked it otherwise.
+itself, the tier's confidence (rules 0.99, alias forms 0.8-0.9) or the similarity that linked it otherwise.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rapidfuzz.distance import Indel, Levenshtein
+from rapidfuzz.distance import OSA, Indel, Levenshtein
 
 from ..sources.delimited import DelimitedRows
 from ..sources.errors import RowIssue
+from .artist_aliases import FORM_CONFIDENCE, alias_forms, reading_key, repair
 from .clustering import ClusterConfig, constrained_clusters
 from .credits import parse_credit
 from .embeddings import TextEncoder
@@ -35,12 +37,12 @@ from .matcher import MatcherConfig
 from .pipeline import resolve
 from .records import content_hash, standardise
 from .rules_file import ResolutionRules, load_rules
-from .text import fold, fold_artist
+from .text import fold, fold_artist, script_of
 from .versions import DIFFERENT, parse_title
 
 _DIGITS = re.compile(r"\d+")
 _LIBRARY_ORDER = re.compile(r",\s*the$", re.I)  # "Beatles, The"
-RULES_CONFIDENCE, CREDIT_CONFIDENCE = 0.99, 0.8
+RULES_CONFIDENCE = 0.99
 LINK = 0.85  # the score from which two keys are linked
 
 
@@ -76,28 +78,74 @@ def _compact(name: str) -> str:
     return fold_artist(name).replace(" ", "")
 
 
-def typo_score(a: str, b: str, min_length: int = 5) -> float:
+_SOUND_ALIKE = frozenset({frozenset("ck"), frozenset("cq"), frozenset("kq"), frozenset("sz"), frozenset("iy")})
+
+
+def _slip_of_the_hand(a: str, b: str) -> bool:
+    """One edit of the kinds hands and ears make: a doubled or undoubled letter ("Mellodrone"), a vowel
+    dropped or added ("Radiohed", "Colours"), or a letter for one that sounds alike ("Replikants").
+    Swaps of neighbours are checked by the caller."""
+    ops = Levenshtein.editops(a, b)
+    if len(ops) != 1:
+        return False
+    op = ops[0]
+    if op.tag == "replace":
+        return frozenset((a[op.src_pos], b[op.dest_pos])) in _SOUND_ALIKE
+    longer, position = (a, op.src_pos) if op.tag == "delete" else (b, op.dest_pos)
+    letter = longer[position]
+    return letter in "aeiou" or (position > 0 and longer[position - 1] == letter) or (
+        position + 1 < len(longer) and longer[position + 1] == letter)
+
+
+def typo_score(a: str, b: str, min_length: int = 5, any_slip: bool = False) -> float:
     """How likely two compact artist keys are one name with a typo, in [0, 1]; at least LINK when linked.
 
-    A typo is at most one edit in names of 5-12 letters and two from 13 letters up, inside the name (the
-    first and last letters agree: "Badge" and "Badger", "Ill Bill" and "Kill Bill" are other artists),
-    and never a change of digits. Jaro-Winkler is not used: its bonus for a shared start links
-    "Chris Walken" to "Chris Thomas". A pair that is close but not a typo scores half its similarity,
+    A typo is at most one edit (a swap of two neighbouring letters counts as one) in names of 5-12
+    letters and two from 13 letters up, inside the name (the first letters agree and so do the last,
+    unless the edit swaps them: "Badge" and "Badger", "Ill Bill" and "Kill Bill" are other artists), and
+    never a change of digits. Under 9 letters one changed letter is as often another artist ("John Cage",
+    "John Cale"; "Bride", "Bridge"), so only a swap or a slip of the hand counts there, unless `any_slip`
+    (the two names are played by the same people). Jaro-Winkler is not used: its bonus for a shared start
+    links "Chris Walken" to "Chris Thomas". A pair that is close but not a typo scores half its similarity,
     which counts against a chain merge.
     """
-    if _DIGITS.findall(a) != _DIGITS.findall(b):
-        return 0.0
-    similarity = Indel.normalized_similarity(a, b)
+    similarity = Indel.normalized_similarity(a, b, score_cutoff=0.8)
+    if not similarity or _DIGITS.findall(a) != _DIGITS.findall(b):
+        return 0.0  # under 0.8 the half similarity would count for nothing either
     shorter = min(len(a), len(b))
-    allowed = 0 if shorter < min_length or a[0] != b[0] or a[-1] != b[-1] else (1 if shorter < 13 else 2)
-    if allowed and Levenshtein.distance(a, b, score_cutoff=allowed) <= allowed and similarity >= LINK:
-        return similarity
+    inside = a[0] == b[0] and (a[-1] == b[-1] or a[-2:] == b[-2:][::-1])
+    allowed = 0 if shorter < min_length or not inside else (1 if shorter < 13 else 2)
+    if allowed and OSA.distance(a, b, score_cutoff=allowed) <= allowed and similarity >= LINK:
+        if shorter >= 9 or any_slip or Levenshtein.distance(a, b) == 2 or _slip_of_the_hand(a, b):
+            return max(similarity, LINK)
     return similarity / 2
+
+
+@dataclass(frozen=True)
+class Listening:
+    """Who plays each name (by row id), and how often: an alias is played by the same people as its
+    canonical spelling, and the most played spelling is the canonical one."""
+    plays: dict[str, int]
+    listeners: dict[str, frozenset[str]]
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, str, int]]) -> Listening:
+        """(user, name id, plays) rows."""
+        plays: Counter = Counter()
+        listeners: dict[str, set[str]] = defaultdict(set)
+        for user, name_id, count in rows:
+            plays[name_id] += count
+            listeners[name_id].add(user)
+        return cls(dict(plays), {k: frozenset(v) for k, v in listeners.items()})
+
+    def share_listener(self, ids_a: Sequence[str], ids_b: Sequence[str]) -> bool:
+        users = set().union(*(self.listeners.get(i, ()) for i in ids_a))
+        return any(users & self.listeners.get(i, frozenset()) for i in ids_b)
 
 
 def resolve_artist_names(rows: Sequence[tuple[str, str]], encoder: TextEncoder | None = None,
                          rules: ResolutionRules | None = None, min_length: int = 5,
-                         semantic_min_cosine: float = 0.9) -> list[ResolvedName]:
+                         semantic_min_cosine: float = 0.9, listening: Listening | None = None) -> list[ResolvedName]:
     rules = rules or load_rules()
     all_rows = list(rows)
     not_an_artist = {fold_artist(n) for n in rules.not_an_artist}
@@ -107,7 +155,8 @@ def resolve_artist_names(rows: Sequence[tuple[str, str]], encoder: TextEncoder |
     rows = [(i, n) for i, n in rows if fold_artist(n) not in not_an_artist]
     ids = [i for i, _ in rows]
     name_of = dict(rows)
-    key_of = {i: _compact(replacements.get(fold_artist(n), n)) or fold(n) or n.strip().lower() for i, n in rows}
+    repaired = {i: repair(n) for i, n in rows}
+    key_of = {i: _compact(replacements.get(fold_artist(n), n)) or fold(n) or n.strip().lower() for i, n in repaired.items()}
     # tier 1: one node per compact key; the fuzzy and credit tiers link keys
     ids_by_key: dict[str, list[str]] = defaultdict(list)
     for i in ids:
@@ -115,11 +164,13 @@ def resolve_artist_names(rows: Sequence[tuple[str, str]], encoder: TextEncoder |
     keys = sorted(ids_by_key)
     primary_of = {}
     for i in ids:
-        credit = parse_credit(name_of[i], credit_rules)
+        credit = parse_credit(repaired[i], credit_rules)
         if credit.featured and len(credit.primary) == 1 and _compact(credit.primary[0]) in ids_by_key:
             primary_of[key_of[i]] = _compact(credit.primary[0])
-    # how often a key is written, alone or as the primary artist of a credit
+    # how often a key is played (with listening) or written, alone or as the primary artist of a credit
     weight = Counter({k: len(v) for k, v in ids_by_key.items()}) + Counter(primary_of.values())
+    if listening is not None:
+        weight = Counter({k: weight[k] + 1000 * sum(listening.plays.get(i, 0) for i in ids_by_key[k]) for k in keys})
     edges: dict[tuple[str, str], tuple[float, str]] = {}
 
     def link(a: str, b: str, score: float, tier: str) -> None:
@@ -131,7 +182,8 @@ def resolve_artist_names(rows: Sequence[tuple[str, str]], encoder: TextEncoder |
     # kept as edges, and different digits as explicit non-matches, so clustering can refuse a chain.
     blocks: dict[str, list[str]] = defaultdict(list)
     for k in keys:
-        if len(k) >= min_length:
+        # typos are letters of the Latin alphabet: a transliterated kanji name is not spelled, it is read
+        if len(k) >= min_length and not _is_japanese(repaired[ids_by_key[k][0]]):
             blocks["h" + k[:3]].append(k)
             blocks["t" + k[-3:]].append(k)
     for block in blocks.values():
@@ -139,35 +191,31 @@ def resolve_artist_names(rows: Sequence[tuple[str, str]], encoder: TextEncoder |
             continue
         for x in range(len(block)):
             for y in range(x + 1, len(block)):
-                score = typo_score(block[x], block[y])
+                a, b = block[x], block[y]
+                score = typo_score(a, b, any_slip=listening is not None
+                                   and listening.share_listener(ids_by_key[a], ids_by_key[b]))
                 if score >= 0.4:
-                    link(block[x], block[y], score, "fuzzy")
+                    link(a, b, score, "fuzzy")
     if encoder is not None:
         from .candidates import semantic_pairs
 
-        vectors = encoder.encode([name_of[ids_by_key[k][0]] for k in keys])
+        vectors = encoder.encode([repaired[ids_by_key[k][0]] for k in keys])
         for a, b, cosine in semantic_pairs(keys, vectors, k=5, min_cosine=semantic_min_cosine):
             if _DIGITS.findall(a) == _DIGITS.findall(b) and (min(a, b), max(a, b)) not in edges:
                 link(a, b, max(float(cosine), LINK), "semantic")
     clusters = constrained_clusters(
         keys, [(a, b, score) for (a, b), (score, _) in sorted(edges.items())],
         ClusterConfig(threshold=LINK, cannot_link_below=0.05, min_average=0.75, versions_must_agree=False))
-    # tier 2: a featuring credit left on its own joins its primary artist's entity, when that artist is named
-    cluster_size = Counter(clusters.values())
-    credit_keys = set()
-    for key, primary in primary_of.items():
-        if primary != key and cluster_size[clusters[key]] == 1:
-            clusters[key] = clusters[primary]
-            credit_keys.add(key)
-            edges[(min(key, primary), max(key, primary))] = (CREDIT_CONFIDENCE, "credit")
+    alias_keys = _link_aliases(keys, ids_by_key, repaired, clusters, weight, edges, listening,
+                               credit_rules.belong_together)
     members: dict[str, list[str]] = defaultdict(list)
     for k in keys:
         members[clusters[k]].append(k)
     out = []
     for cluster_keys in members.values():
         # the canonical key is the most written one (a featuring credit never); its name the best spelling
-        canonical_key = max(cluster_keys, key=lambda k: (k not in credit_keys, weight[k], len(k), k))
-        canonical_name = display_choice([name_of[i] for i in ids_by_key[canonical_key]])
+        canonical_key = max(cluster_keys, key=lambda k: (k not in alias_keys, weight[k], len(k), k))
+        canonical_name = display_choice([repaired[i] for i in ids_by_key[canonical_key]])
         canonical_id = "art_" + content_hash("artist", canonical_key)
         for k in cluster_keys:
             if k == canonical_key:
@@ -182,6 +230,82 @@ def resolve_artist_names(rows: Sequence[tuple[str, str]], encoder: TextEncoder |
                                         "rules" if respelled else tier))
     order = {i: n for n, (i, _) in enumerate(all_rows)}
     return sorted(out + rejected, key=lambda r: order[r.id])
+
+
+def _link_aliases(keys: list[str], ids_by_key: dict[str, list[str]], name_of: dict[str, str],
+                  clusters: dict[str, str], weight: Counter, edges: dict,
+                  listening: Listening | None, belong_together: frozenset[str]) -> set[str]:
+    """The alias tiers, after the typo clusters: a key left on its own joins the artist one of its alias
+    forms names ("A feat. B", "Smith, John", "Band (UK)", ...), when that artist is written on its own;
+    then names that read alike across scripts or word orders ("相川七瀬", "Aikawa Nanase") join up.
+    `name_of` holds the repaired names; a name the rules say belongs together ("Crosby, Stills, Nash &
+    Young") is never split. Returns the keys that joined; they are never canonical."""
+    cluster_size = Counter(clusters.values())
+    target: dict[str, tuple[str, str]] = {}
+    for key in keys:
+        if cluster_size[clusters[key]] > 1:
+            continue
+        for name in dict.fromkeys(name_of[i] for i in ids_by_key[key]):
+            if fold_artist(name) in belong_together:
+                continue
+            found = next(((form_key, kind) for form, kind, partner in alias_forms(name)
+                          if (form_key := _compact(form)) != key and form_key in ids_by_key
+                          and (not partner or _compact(partner) in ids_by_key)), None)
+            if found:
+                target[key] = found
+                weight[found[0]] += 1  # an artist named in others' credits is the better known spelling
+                break
+    joined = set()
+    for key in sorted(target):
+        seen, (to, kind) = {key}, target[key]
+        while to in target and to not in seen and cluster_size[clusters[to]] == 1:
+            seen.add(to)
+            to = target[to][0]
+        if to in seen:
+            continue
+        clusters[key] = clusters[to]
+        joined.add(key)
+        edges[(min(key, to), max(key, to))] = (FORM_CONFIDENCE[kind], kind)
+    # readings: a singleton joins the most played other key that sounds the same, when one of the two is
+    # written in Japanese; two Latin names only when they are the same three or more words in another
+    # order, or the same two words ("Yoshida Tatsuya") played by one listener ("Black Jack" is not "Jack Black")
+    cluster_size = Counter(clusters.values())
+    by_reading: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        reading = reading_key(name_of[ids_by_key[key][0]])
+        if reading:
+            by_reading[reading].append(key)
+
+    def reads_alike(a: str, b: str) -> bool:
+        name_a, name_b = name_of[ids_by_key[a][0]], name_of[ids_by_key[b][0]]
+        if _is_japanese(name_a) or _is_japanese(name_b):
+            return True
+        words = _word_set(name_a)
+        return words == _word_set(name_b) and (len(words) > 2 or (
+            listening is not None and listening.share_listener(ids_by_key[a], ids_by_key[b])))
+
+    for members in by_reading.values():
+        if len({clusters[k] for k in members}) < 2:
+            continue
+        for key in sorted(members, key=lambda k: (weight[k], k)):  # the less played joins the more played
+            if cluster_size[clusters[key]] > 1 or key in joined:
+                continue
+            others = [o for o in members if clusters[o] != clusters[key] and reads_alike(key, o)]
+            if others:
+                to = max(others, key=lambda o: (cluster_size[clusters[o]], weight[o], o))
+                cluster_size[clusters[to]] += 1
+                clusters[key] = clusters[to]
+                joined.add(key)
+                edges[(min(key, to), max(key, to))] = (FORM_CONFIDENCE["reading"], "reading")
+    return joined
+
+
+def _is_japanese(name: str) -> bool:
+    return script_of(name) in ("katakana", "hiragana", "cjk")
+
+
+def _word_set(name: str) -> tuple[str, ...]:
+    return tuple(sorted(fold_artist(name).split()))
 
 
 def _track_display(title: str) -> str:
@@ -203,14 +327,19 @@ class TrackName:
 
 
 def resolve_names(rows: Sequence[TrackName], entity: str, encoder: TextEncoder | None = None,
-                  rules: ResolutionRules | None = None) -> list[ResolvedName]:
+                  rules: ResolutionRules | None = None, listening: Listening | None = None) -> list[ResolvedName]:
     """Exactly one result per row, in order. Rows with a name are resolved (ids may repeat or be empty:
     rows are told apart by position); a row with a problem keeps it, is its own entity when it has an id,
-    and has quality none."""
+    and has quality none. `listening` (artists only) is keyed by the rows' ids."""
     usable = [n for n, r in enumerate(rows) if not r.problem]
     keyed = [replace(rows[n], id=str(n)) for n in usable]
     if entity == "artist":
-        resolved = resolve_artist_names([(r.id, r.name) for r in keyed], encoder, rules)
+        by_position = None
+        if listening is not None:
+            by_position = Listening({str(n): listening.plays[rows[n].id] for n in usable if rows[n].id in listening.plays},
+                                    {str(n): listening.listeners[rows[n].id] for n in usable
+                                     if rows[n].id in listening.listeners})
+        resolved = resolve_artist_names([(r.id, r.name) for r in keyed], encoder, rules, listening=by_position)
     else:
         resolved = resolve_track_names(keyed, encoder, rules)
     out: list[ResolvedName] = []
@@ -300,6 +429,25 @@ def read_names(path: Path, entity: str) -> tuple[list[TrackName], list[RowIssue]
         rows.append(TrackName(**value, line=line, problem=problem))
     rows += [TrackName("", "", line=i.line, problem=f"unreadable record: {i.field}: {i.message}") for i in reader.issues]
     return sorted(rows, key=lambda r: r.line), sorted(reader.issues + issues, key=lambda i: i.line)
+
+
+def read_listening(path: Path) -> tuple[Listening, list[RowIssue]]:
+    """Play counts as `user id plays` rows, split by commas, tabs or spaces (Audioscrobbler's
+    user_artist_data.txt as it comes); a header line is skipped, a bad row is an issue naming its line."""
+    rows, issues = [], []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line, text in enumerate(handle, start=1):
+            fields = [f for f in re.split(r"[,\t ]+", text.strip()) if f]
+            if not fields:
+                continue
+            if len(fields) != 3:
+                issues.append(RowIssue(str(path), line, "row", f"expected user, id, plays; found {len(fields)} fields"))
+            elif not fields[2].isdigit():
+                if line > 1:  # the first line may be a header
+                    issues.append(RowIssue(str(path), line, "plays", f"not a whole number: {fields[2]!r}"))
+            else:
+                rows.append((fields[0], fields[1], int(fields[2])))
+    return Listening.from_rows(rows), issues
 
 
 NAME_OUTPUT = ["line", "id", "name", "canonical_id", "canonical_name", "confidence", "quality", "problem"]
