@@ -279,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     names.add_argument("--output", required=True)
     names.add_argument("--rules", help="a rules file (default: the packaged default_rules.yaml)")
     names.add_argument("--semantic", action="store_true", help="add sentence-embedding neighbours (other scripts)")
+    names.add_argument("--distinct-within", metavar="COLUMN",
+                       help="tracks: rows that share a value of this column never resolve to one track (e.g. a "
+                            "source whose own records are free of duplicates)")
     names.add_argument("--listening", help="artists: play counts as `user id plays` rows (e.g. Audioscrobbler's "
                                            "user_artist_data.txt); the most played spelling becomes canonical")
     names.set_defaults(func=cmd_resolve_names)
@@ -327,8 +330,10 @@ def cmd_resolve_names(args: argparse.Namespace) -> int:
     try:
         if args.listening and args.entity != "artist":
             raise ValueError("--listening applies to --entity artist only")
+        if args.distinct_within and args.entity != "track":
+            raise ValueError("--distinct-within applies to --entity track only")
         rules = load_rules(args.rules)
-        rows, issues = read_names(Path(args.input), args.entity)
+        rows, issues = read_names(Path(args.input), args.entity, args.distinct_within)
         if args.listening:
             listening, listening_issues = read_listening(Path(args.listening))
             for issue in listening_issues:

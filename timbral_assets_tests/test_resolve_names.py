@@ -125,6 +125,33 @@ def test_resolve_names_tracks_against_a_worlds_truth(tmp_path, tiny_world):
     assert all(r["canonical_name"] and 0.0 <= float(r["confidence"]) <= 1.0 for r in rows)
 
 
+def test_resolve_names_tracks_distinct_within_a_column_and_albums_carried_in_titles(tmp_path, capsys):
+    """A handful of rows: the splink prior falls back to its default (no exact pair to estimate it on)."""
+    source, out = tmp_path / "tracks.csv", tmp_path / "out.csv"
+    _write(source, ["id", "name", "artist", "album", "source"], [
+        ("1", "O Christmas Tree", "[unknown]", "Smooth Jazz Christmas", "a"),
+        ("2", "O Christmas Tree - Smooth Jazz Christmas", "[unknown]", "", "b"),  # the album, not "Artist - Title"
+        ("3", "Clover", "Earth, Wind & Fire", "Head to the Sky", "a"),
+        ("4", "Clover - Head to the Sky", "Earth, Wind & Fire", "", "b"),
+        ("5", "Clover", "Earth, Wind & Fire", "Head to the Sky", "b"),  # source b's second Clover
+    ])
+    args = ["resolve-names", "--entity", "track", "--input", str(source), "--output", str(out)]
+    assert main(args) == 0
+    rows = {r["id"]: r for r in _read(out)}
+    assert rows["1"]["canonical_id"] == rows["2"]["canonical_id"] and rows["2"]["canonical_name"] == "O Christmas Tree"
+    assert rows["3"]["canonical_id"] == rows["4"]["canonical_id"] == rows["5"]["canonical_id"]
+    assert main(args + ["--distinct-within", "source"]) == 0
+    rows = {r["id"]: r for r in _read(out)}
+    assert rows["1"]["canonical_id"] == rows["2"]["canonical_id"]
+    assert rows["4"]["canonical_id"] != rows["5"]["canonical_id"]  # one source never holds a track twice
+    assert rows["3"]["canonical_id"] in (rows["4"]["canonical_id"], rows["5"]["canonical_id"])
+    assert main(args + ["--distinct-within", "label"]) == 2
+    assert "tracks.csv" in (err := capsys.readouterr().err) and "label" in err
+    assert main(["resolve-names", "--entity", "artist", "--input", str(source), "--output", str(out),
+                 "--distinct-within", "source"]) == 2
+    assert "--distinct-within applies to --entity track only" in capsys.readouterr().err
+
+
 def test_resolve_names_rejects_bad_input_clearly(tmp_path, capsys):
     missing = tmp_path / "missing.csv"
     _write(missing, ["id", "name"], [("1", "Karma Police")])

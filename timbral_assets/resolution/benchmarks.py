@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .records import TrackRecord, standardise
+from .name_resolution import TrackName
+from .records import TrackRecord, album_keys, standardise
 
 _COLUMN = re.compile(r"COL (\S+) VAL(?: |$)")
 
@@ -28,13 +29,25 @@ class ClusteredRecords:
 def musicbrainz_20k(path: Path) -> ClusteredRecords:
     records, truth, source = [], {}, {}
     with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            record = standardise(row["TID"], row["title"], row["artist"], row["album"], row["length"], row["year"],
-                                 source=row["SourceID"])
-            records.append(record)
-            truth[record.record_id] = row["CID"]
-            source[record.record_id] = row["SourceID"]
+        rows = list(csv.DictReader(handle))
+    albums = album_keys((row["title"], row["album"]) for row in rows)
+    for row in rows:
+        record = standardise(row["TID"], row["title"], row["artist"], row["album"], row["length"], row["year"],
+                             source=row["SourceID"], known_albums=albums)
+        records.append(record)
+        truth[record.record_id] = row["CID"]
+        source[record.record_id] = row["SourceID"]
     return ClusteredRecords(records, truth, source)
+
+
+def musicbrainz_20k_names(path: Path) -> tuple[list[TrackName], dict[str, str]]:
+    """MusicBrainz-20K as `resolve-names --entity track` reads it (id, name, artist, album, duration_s,
+    year, with the source as `distinct_within`), and the true cluster of each id."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    names = [TrackName(r["TID"], r["title"], r["artist"], r["album"], r["length"], r["year"], line=n + 2,
+                       distinct_within=r["SourceID"]) for n, r in enumerate(rows)]
+    return names, {r["TID"]: r["CID"] for r in rows}
 
 
 def parse_magellan_record(text: str) -> dict[str, str]:

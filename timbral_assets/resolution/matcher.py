@@ -173,6 +173,8 @@ class TrackMatcher:
     def _train(self) -> None:
         training = self.linker.training
         if self.config.prior is None:
+            settings = self.linker._settings_obj
+            default_prior = settings._probability_two_random_records_match
             try:
                 training.estimate_probability_two_random_records_match(
                     [block_on("title_key", "artist_key")], recall=0.8)
@@ -180,6 +182,9 @@ class TrackMatcher:
                 # a handful of records, most of them sharing keys: more exact matches than any recall
                 # allows. The default prior stands; such inputs rest on the rules tier
                 pass
+            if not 0.0 < settings._probability_two_random_records_match < 1.0:
+                # no exact pair at all in a handful of records: a prior of 0 has no match weight
+                settings._probability_two_random_records_match = default_prior
         training.estimate_u_using_random_sampling(max_pairs=self.config.u_max_pairs, seed=self.config.seed)
         # each EM pass blocks on some fields and estimates m for the others
         settings_obj = self.linker._settings_obj

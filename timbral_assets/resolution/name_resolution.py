@@ -35,7 +35,7 @@ from .credits import parse_credit
 from .embeddings import TextEncoder
 from .matcher import MatcherConfig
 from .pipeline import resolve
-from .records import content_hash, standardise
+from .records import album_keys, content_hash, standardise
 from .rules_file import ResolutionRules, load_rules
 from .text import fold, fold_artist, script_of
 from .versions import DIFFERENT, parse_title
@@ -324,6 +324,7 @@ class TrackName:
     year: str = ""
     line: int = 0
     problem: str = ""  # the row could not be read (then only `line` is known) or names nothing to resolve
+    distinct_within: str = ""  # rows with one non-empty value here never resolve to one entity
 
 
 def resolve_names(rows: Sequence[TrackName], entity: str, encoder: TextEncoder | None = None,
@@ -357,16 +358,21 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
                         rules: ResolutionRules | None = None, threshold: float = 0.9,
                         model_json: dict | None = None) -> list[ResolvedName]:
     """Tracks by the catalog's pipeline; `model_json` is a saved splink model (else trained on the input,
-    which needs a few hundred names for EM to find its feet; smaller inputs rest on the rules tier)."""
+    which needs a few hundred names for EM to find its feet; smaller inputs rest on the rules tier).
+    Rows that share a `distinct_within` value (one duplicate-free source, one album) never merge."""
     rules = rules or load_rules()
     records = []
+    albums = album_keys((r.name, r.album) for r in rows)  # a title may carry its album where another row says so
     for r in rows:
-        artist, title = rules.prepare(r.artist, r.name)
-        records.append(standardise(r.id, title, artist, r.album, r.duration_s, r.year, rules=rules.credit_rules()))
+        artist, title = rules.prepare(r.artist, r.name, albums if not r.album.strip() else None)
+        records.append(standardise(r.id, title, artist, r.album, r.duration_s, r.year, rules=rules.credit_rules(),
+                                   known_albums=albums))
     if not records:
         return []
+    distinct = {r.id: r.distinct_within for r in rows if r.distinct_within} or None
     result = resolve(records, encoder=encoder, matcher_config=MatcherConfig(use_embeddings=False),
-                     cluster_config=ClusterConfig(threshold=threshold), model_json=model_json)
+                     cluster_config=ClusterConfig(threshold=threshold), model_json=model_json,
+                     exclusive_group=distinct)
     key_of = {r.record_id: (r.artist_key, r.title_key) for r in records}
     edges = list(zip(result.pairs["unique_id_l"].to_pylist(), result.pairs["unique_id_r"].to_pylist(),
                      result.pairs["match_probability"].to_pylist(), strict=True))
@@ -379,7 +385,7 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
             first_with_key[key_of[r.record_id]] = r.record_id
     rule_linked = {(a, b) for a, b, p in edges if p == 1.0 and key_of[a] == key_of[b]}
     assignment = constrained_clusters([r.record_id for r in records], edges, ClusterConfig(threshold=threshold),
-                                      version={r.record_id: r.version for r in records},
+                                      exclusive_group=distinct, version={r.record_id: r.version for r in records},
                                       markers={r.record_id: r.markers for r in records})
     best: dict[str, float] = defaultdict(float)
     for a, b, p in edges:
@@ -415,11 +421,16 @@ NAME_COLUMNS = {"artist": ("id", "name"), "track": ("id", "name", "artist", "alb
 REQUIRED_COLUMNS = {"artist": ("id", "name"), "track": ("id", "name", "artist")}
 
 
-def read_names(path: Path, entity: str) -> tuple[list[TrackName], list[RowIssue]]:
+def read_names(path: Path, entity: str, distinct_within: str | None = None) -> tuple[list[TrackName], list[RowIssue]]:
     """Every record of a names CSV, in file order: one that cannot be read is kept as a row with its line
-    and problem, one without a name carries the problem "empty name". The issues name file, line and field."""
-    reader = DelimitedRows(str(path), columns={c: (c,) for c in NAME_COLUMNS[entity]},
-                           required=frozenset(REQUIRED_COLUMNS[entity]))
+    and problem, one without a name carries the problem "empty name". The issues name file, line and field.
+    `distinct_within` names a further column whose values keep rows apart (see resolve_track_names)."""
+    columns = {c: (c,) for c in NAME_COLUMNS[entity]}
+    required = set(REQUIRED_COLUMNS[entity])
+    if distinct_within:
+        columns["distinct_within"] = (distinct_within,)
+        required.add("distinct_within")
+    reader = DelimitedRows(str(path), columns=columns, required=frozenset(required))
     rows, issues = [], []
     for line, fields in reader:
         value = {c: fields[i].strip() for c, i in reader.positions.items()}

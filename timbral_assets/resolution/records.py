@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
 
 from .credits import CreditRules, parse_credit
 from .markers import format_markers, recording_markers
@@ -135,6 +138,42 @@ def _strip_appended(title: str, album: str, artist: str) -> str:
     return title
 
 
+_ALBUM_TAIL = re.compile(r"\s+[-–—]\s+(.+)$|\s*\(([^()]+)\)\s*$")
+
+
+KnownAlbums = Mapping[str, frozenset[str]]  # folded album -> the folded titles recorded on it
+
+
+def album_keys(titles_and_albums: Iterable[tuple[object, object]]) -> KnownAlbums:
+    """The titles each album holds, from records that fill both fields, in the matching form that
+    `standardise(known_albums=...)` takes. Short albums say nothing and are left out."""
+    keys: dict[str, set[str]] = {}
+    for title, album in titles_and_albums:
+        album_text = clean_text(album)
+        year = _ALBUM_YEAR.search(album_text)
+        album_key = fold(_ALBUM_EDITION.sub("", album_text[: year.start()] if year else album_text))
+        title_key = fold(_TRACK_NUMBER.sub("", clean_text(title)))
+        if len(album_key) >= 4 and title_key:
+            keys.setdefault(album_key, set()).add(title_key)
+    return {album: frozenset(titles) for album, titles in keys.items()}
+
+
+def known_album_tail(title: str, known_albums: KnownAlbums) -> str | None:
+    """The "- Album" or "(Album)" at the end of a title, when another record has that title (give or take
+    a typo) on that album: "Clover - Head to the Sky" is "Clover" from Head to the Sky when some record says
+    so. Any known album would not do: a single shares its name with its album ("La-Carte - Hypnotize" is
+    artist and title)."""
+    m = _ALBUM_TAIL.search(title) if known_albums else None
+    if not m or m.start() == 0:
+        return None
+    tail = (m.group(1) or m.group(2)).strip()
+    titles = known_albums.get(fold(tail))
+    if not titles:
+        return None
+    head = fold(_TRACK_NUMBER.sub("", title[: m.start()]))
+    return tail if head in titles or process.extractOne(head, titles, scorer=fuzz.ratio, score_cutoff=85) else None
+
+
 def _head(folded_title: str, raw_title: str) -> str:
     cut = re.split(r"\s+[-–—]\s+|\s*[(\[:]", raw_title, maxsplit=1)[0]
     return fold(cut) or folded_title
@@ -142,9 +181,16 @@ def _head(folded_title: str, raw_title: str) -> str:
 
 def standardise(record_id: object, title: object, artist: object = None, album: object = None,
                 duration: object = None, year: object = None, source: object = None,
-                rules: CreditRules | None = None, known_artists: frozenset[str] = frozenset()) -> TrackRecord:
+                rules: CreditRules | None = None, known_artists: frozenset[str] = frozenset(),
+                known_albums: KnownAlbums | None = None) -> TrackRecord:
+    """`known_albums` (see `album_keys`) lets a title carry its album when the album field is empty:
+    "Flowers in the Dirt - The Game" is the song on the album The Game when another record says so, not
+    the song "The Game" by "Flowers in the Dirt"."""
     title_text, artist_text, album_text = clean_text(title), clean_text(artist), clean_text(album)
-    if not artist_text and " - " in title_text:
+    appended_album = known_album_tail(title_text, known_albums) if known_albums and not album_text else None
+    if appended_album:
+        album_text = appended_album
+    elif not artist_text and " - " in title_text:
         artist_text, title_text = (part.strip() for part in title_text.split(" - ", 1))
     title_text = "" if _BARE_TRACK_NUMBER.match(title_text) else _TRACK_NUMBER.sub("", title_text)
     album_year = _ALBUM_YEAR.search(album_text)

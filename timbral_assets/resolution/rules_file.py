@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from .credits import DEFAULT_DELIMITERS, CreditRules
+from .records import KnownAlbums, known_album_tail
 from .text import fold_artist
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yaml")
@@ -35,13 +36,14 @@ class ResolutionRules:
     def credit_rules(self) -> CreditRules:
         return CreditRules(frozenset(fold_artist(n) for n in self.belong_together), self.delimiters)
 
-    def prepare(self, artist: str, title: str) -> tuple[str, str]:
-        """Artist and title after not_an_artist, artist_in_title and replace_artist."""
+    def prepare(self, artist: str, title: str, known_albums: KnownAlbums | None = None) -> tuple[str, str]:
+        """Artist and title after not_an_artist, artist_in_title and replace_artist. A title that ends in a
+        known album ("O Christmas Tree - Smooth Jazz Christmas") is not "Artist - Title"."""
         key = fold_artist(artist)
         not_artist = {fold_artist(n) for n in self.not_an_artist}
         in_title = {fold_artist(n) for n in self.artist_in_title}
         if key in not_artist or key in in_title:
-            if " - " in (title or ""):
+            if " - " in (title or "") and not (known_albums and known_album_tail(title, known_albums)):
                 artist, title = (part.strip() for part in title.split(" - ", 1))
             elif key in not_artist:
                 artist = ""
@@ -58,7 +60,7 @@ def _names(data: dict, key: str, path: Path) -> tuple[str, ...]:
 
 
 # bump when standardisation changes what it derives from a string (keys, versions, recording markers)
-STANDARDISER_VERSION = "2"
+STANDARDISER_VERSION = "3"
 
 
 def load_rules(path: Path | str | None = None) -> ResolutionRules:

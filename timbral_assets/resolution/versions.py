@@ -90,6 +90,11 @@ def parse_title(title: str) -> Title:
             versions.append((kind[0], kind[1], fold(inner)))
         elif m.group(0).lstrip().startswith("[") and label_tag is None:
             label_tag = inner
+        elif (not versions and not featured and not re.search(r"\d|\b[ivx]+\b", inner, re.I)
+              and _names_a_version_before(rest[: m.start()].rstrip())):
+            # "Song (X Mix) - Album Name": an album or tag after the version. Not one with a number, which
+            # may tell recordings apart ("Song (Live) (Part 2)")
+            pass
         else:
             break  # a real part of the title, e.g. "(I Can't Get No) Satisfaction" or "Part 2"
         rest = rest[: m.start()].rstrip()
@@ -101,6 +106,13 @@ def parse_title(title: str) -> Title:
     versions.sort(key=lambda v: order[v[1]])
     version, relation, detail = versions[0] if versions else (None, SAME, "")
     return Title(rest.strip(), version, relation, detail, tuple(featured), label_tag)
+
+
+def _names_a_version_before(rest: str) -> bool:
+    """Whether the segment before a tail names a different recording (remix, live ...) in brackets."""
+    m = _BRACKETED_TAIL.search(rest)
+    kind = version_kind(m.group(1)) if m and m.start() > 0 else None
+    return kind is not None and kind[1] == DIFFERENT
 
 
 def _specific(t: Title) -> str:
