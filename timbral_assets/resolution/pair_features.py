@@ -18,6 +18,7 @@ from functools import cached_property
 from rapidfuzz import fuzz
 from rapidfuzz.distance import JaroWinkler
 
+from .markers import conflicting, recording_markers
 from .records import parse_duration_s, parse_year
 from .text import fold, fold_artist
 from .versions import DIFFERENT, VERSION_KINDS
@@ -29,6 +30,13 @@ _YEAR2_DATE = re.compile(r"\b\d{1,2}-[A-Za-z]{3}-(\d{2})\b")
 # where a title stops and moved values start: a bracket, a dash, a price, a clock time, a year, a (C)
 _TITLE_END = re.compile(r"\s[(\[]|\s[-–—]\s|\$\s?\d|(?<![\d:])\d{1,2}:\d{2}|(?<!\d)(19|20)\d\d(?!\d)|\(\s?[cCpP]\s?\)")
 _FEAT = re.compile(r"[(\[]\s*(feat|ft|featuring|with)\b[^)\]]*[)\]]", re.I)
+_MOVED_VALUE = re.compile(r"\$\s?\d|(?<![\d:])\d{1,2}:\d{2}|(?<!\d)(19|20)\d\d(?!\d)|\(\s?[cCpP]\s?\)|\b\d{1,2}-[A-Za-z]{3}-\d{2}\b")
+# a recording by someone else in the artist's name: never the artist's own recording
+_SOMEONE_ELSE = re.compile(r"\bkaraoke\b|\btribute\b|\bin the style of\b|\bmade famous by\b|\boriginally performed\b"
+                           r"|\bcover version\b", re.I)
+# marker kinds that number a recording (part, movement, take ...); remixers and sections are left to the model,
+# since store listings label a remix and its original as one product often enough
+_TEXT_MARKERS = frozenset({"remixer", "remixed", "reprise", "section", "comma_section"})
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,17 @@ class Side:
         return found
 
     @cached_property
+    def markers(self) -> dict[str, str]:
+        """The title's recording markers, read before the first moved value (a price, time, year, date)."""
+        title = _FEAT.sub(" ", self.title)
+        cut = _MOVED_VALUE.search(title)
+        return recording_markers(title[: cut.start()] if cut else title)
+
+    @cached_property
+    def by_someone_else(self) -> bool:
+        return bool(_SOMEONE_ELSE.search(self.title) or _SOMEONE_ELSE.search(self.album))
+
+    @cached_property
     def versions(self) -> frozenset[str]:
         """Different-recording version kinds named anywhere in the title (live, remix, acoustic ...)."""
         text = fold(self.title)
@@ -121,6 +140,20 @@ FEATURE_NAMES = (
     "title_len_ratio", "artist_sim", "album_sim", "label_sim", "all_token_set", "all_token_sort",
     "duration_gap_s", "year_gap", "version_conflict", "feat_overlap",
 )
+
+
+def never_one_recording(a: Side, b: Side) -> str | None:
+    """Why two records cannot be one recording, whatever else they share: one side is a karaoke, tribute
+    or "in the style of" recording and the other is not, or their titles number different parts, movements,
+    takes ... (the resolver's recording markers; only when both records keep artist and album in their
+    fields, since a title that carries moved values may carry the album's "Vol. 1"). The pair model's score is
+    capped, not learned: a few hundred labelled pairs hold one or two such pairs."""
+    if a.by_someone_else != b.by_someone_else:
+        return "performed_by_someone_else"
+    if not (a.artist and b.artist and a.album and b.album):  # else the title may hold the album's "Vol. 1"
+        return None
+    conflict = conflicting(a.markers, b.markers)
+    return conflict if conflict is not None and conflict not in _TEXT_MARKERS else None
 
 
 def pair_features(a: Side, b: Side) -> list[float]:
