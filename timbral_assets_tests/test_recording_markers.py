@@ -67,6 +67,14 @@ DIFFERENT_RECORDINGS = [
     ("00020", "00021", "no"),
     ("Radio - Mini Mix 10", "Radio - Mini Mix 16", "no"),
     ("Leafar Legov - Fade [GIEGLINGLP09]", "Leafar Legov - Wave [GIEGLINGLP09]", "section"),
+    # digits anywhere outside brackets, a closing bracket naming a mix by name alone, a named part in a tag,
+    # a remix cut off inside a second bracket
+    ("sic_m_008_01_Friend", "sic_m_008_02_Shadows", "digits"),
+    ("Special Q - 12th Street", "Special Q - 2112", "section"),  # "2112" is no remaster year
+    ("Spatialdimension (Intrusions Narcotic Intake)", "Spatialdimension (cv313 Reduction)", "tail"),
+    ("The Burglar", "The Burglar [Part 2]", "part"),
+    ("You In The Distance (Weedy Remix Pt.2)", "You In The Distance (Weedy Remix)", "part"),
+    ("Nin-Com-Pop (2LS mix (compilat", "Nin-Com-Pop (t.leboeg mix (com", "remixer"),
 ]
 
 # spellings of one recording that must stay mergeable
@@ -93,6 +101,9 @@ SAME_RECORDING = [
     ("01 - Two Angels", "Two Angels"),
     ("Divers (Funky Lowlives Mix)", "Divers (The Funky Lowlives mix)"),
     ("Autumn Leaves (Irresistible Force mix)", "Autumn Leaves (irresistable force remix)"),
+    ("Don't 1 2 Lose U", "Don't 12 lose u"),  # the digits in order, however spaced
+    ("Kickboard Girl", "Kickboard Girl (Take Care On The Corner)"),  # a closing bracket on one side only
+    ("Nighthiker (Lackluster Limp 150603)", "Nighthiker (Lackluster Limp)"),
 ]
 
 
@@ -138,3 +149,18 @@ def test_the_audit_rule_flags_what_a_careful_reader_would_question():
     assert not suspicious(["Don't Stop", "Don’t Stop", "01 - Don't Stop", "Don't Stop (2011 Remaster)"])
     assert not suspicious(["Stars (Maps Rmx)", "Stars (MAPS Remix)"])
     assert not suspicious(["Stuc", "Stuc [Electronic 2010] [musicore.net]", "Stuc (feat. X)"])
+
+
+def test_versions_in_nested_brackets_and_an_album_that_holds_the_title():
+    from timbral_assets.resolution.records import standardise
+    from timbral_assets.resolution.versions import parse_title
+
+    live = parse_title("Folsom Prison Blues (Live at Folsom State Prison (1st Show) - January 1968)")
+    assert (live.base, live.version) == ("Folsom Prison Blues", "live")
+    remix = parse_title("Emerge (Dexter Remix) - Tracks One To Nine")  # an album after the version
+    assert (remix.base, remix.version) == ("Emerge", "remix")
+    assert parse_title("Song - 2011").version == "year" and parse_title("Special Q - 2112").version is None
+    # "Artist A1 Song" filed with the album "A1 Song": cutting the album off would leave only the artist
+    record = standardise("1", "did013 EP A1 Consequences", "did013 EP", "A1 Consequences")
+    assert record.title == "did013 EP A1 Consequences"
+    assert standardise("2", "Sandstorm X-Treme Big Hits 2000", "Darude", "X-Treme Big Hits 2000").title == "Sandstorm"

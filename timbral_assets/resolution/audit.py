@@ -110,17 +110,22 @@ def audit_merges(strings: list[tuple[str, str, str]], track_of: list[str]) -> Me
     """Audit a resolution: `track_of[i]` is the canonical track of `strings[i]`."""
     from collections import defaultdict
 
-    from .markers import conflicting, recording_markers
+    from .markers import conflicting, parse_markers
+    from .records import standardise
 
     members: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for (artist, title, _), track in zip(strings, track_of, strict=True):
+    markers_of: dict[tuple[str, str], dict[str, str]] = {}
+    for (artist, title, album), track in zip(strings, track_of, strict=True):
         members[track].append((artist, title))
+        if (artist, title) not in markers_of:
+            # as the resolver reads them: from the title once an appended artist or album is cut off
+            markers_of[artist, title] = parse_markers(standardise("", title, artist, album).markers)
     merged = [sorted(m) for m in members.values() if len({t for _, t in m}) > 1]
     merged.sort()
     flagged = [m for m in merged if suspicious(t for _, t in m)]
     clashing = []
-    for track in merged:  # each title's markers read once, not once per pair
-        markers = [recording_markers(title) for title in {t for _, t in track}]
+    for track in merged:
+        markers = [markers_of[string] for string in dict.fromkeys(track)]
         if any(conflicting(a, b) for i, a in enumerate(markers) for b in markers[i + 1:]):
             clashing.append(track)
     return MergeAudit(len(strings), merged, flagged, clashing)

@@ -20,6 +20,9 @@ scores such pairs as near-identical; they are different recordings all the same,
             "(Dub)" and "(Teddy G. Dub)", or a remix's vocal and instrumental mixes
   remixed   always present (yes or no): a remix however written ("SPEEDDIALER_RMX", "(cv313 Reshape)")
   reprise   always present (yes or no): a reprise is another recording of the song
+  digits    every digit of the title outside brackets, in order ("sic_m_008_01_Friend": 00801)
+  tail      a bracket that ends the title and names no version, which in dance music names a mix by
+            its remixer alone: "(cv313 Reduction)", "(Dongtool)"; compared like a section
 
 `conflicting` says whether two marker sets keep two records apart: a kind both have, with values that
 cannot be one recording's (`compatible`). A kind on one side only decides nothing, since titles leave
@@ -79,7 +82,7 @@ _REMIX_WORDS = re.compile(r"\b(remix|rmx|mix|rework|dub|vip|edit|version|bootleg
 # a bracket or dash segment anywhere in the title that names a remix ("(Axel B. Remix)(m)")
 _REMIX_SEGMENT = re.compile(r"[(\[]([^()\[\]]*\b(?:remix|rmx|mix|rework|dub|bootleg)\b[^()\[\]]*)[)\]]"
                             r"|\s[-–—]\s([^-–—]*\b(?:remix|rmx|mix|rework|dub|bootleg)\b[^-–—]*)$"
-                            r"|[(\[]([^()\[\]]*\b(?:remix|rmx|mix|rework|dub|bootleg)\b[^()\[\]]*)$", re.I)  # cut off
+                            r"|[(\[]([^)\]]*\b(?:remix|rmx|mix|rework|dub|bootleg)\b[^)\]]*)$", re.I)  # cut off
 # what is left of "(Original Mix)", "(Album Version)" ... once the remix words are gone: the original recording
 _NOT_A_REMIX = re.compile(r"^(original|album|radio|single|extended|club|lp|main)$")
 # someone else's version, however it is written: "SPEEDDIALER_RMX", "(reconstructed by c0ma)", "(cv313 Reshape)"
@@ -150,7 +153,9 @@ def _section_key(section: str) -> str:
 
 
 def _remixer(segment: str) -> str:
-    """Who made a remix, and which cut of it: "mad professor mazaruni +vocal" (cut words after a +)."""
+    """Who made a remix, and which cut of it: "mad professor mazaruni +vocal" (cut words after a +). A
+    string cut off inside a second bracket ("2LS mix (compilat") counts up to that bracket."""
+    segment = re.split(r"[(\[]", segment, maxsplit=1)[0]
     words = _REMIX_WORDS.sub(" ", segment).split()
     name = [w for w in words if w not in _CUTS and w not in ("the", "s")]
     cuts = sorted({_CUTS[w] for w in fold(segment).split() if w in _CUTS})
@@ -191,7 +196,14 @@ _MAYBE_MARKED = re.compile(r"[\d#:,(\[\]{}|.–—]|\s-\s|\b[IVXLC]+\b|reprise|m
                            r"reconstruct|remake|rerub|re ?edit|remodel|_|\b(?:" + "|".join(_WORDS) + r")\b", re.I)
 _UNMARKED = {"remixed": "no", "reprise": "no"}
 _BRACKETED = re.compile(r"\([^()]*\)|\[[^\]]*\]|\{[^}]*\}")
+_DIGIT_RUN = re.compile(r"\d+")
+_TAIL = re.compile(r"(?<=\S)\s*[(\[]([^()\[\]]+)[)\]]?\s*$")  # also cut off: "Song (Lackluster Limp"
+_FEATURING = re.compile(r"^\s*(feat|ft|featuring|with|prod)\b", re.I)
 STRICT = "proper_"  # marker key prefix: the kind's number is in the title proper (see conflicting)
+_NAMED_PART_WORDS = {"part": r"\b(part|pt)\b", "movement": r"\b(movement|mvt)\b", "act": r"\bact\b",
+                     "take": r"\btake\b"}
+_NAMED_PARTS = frozenset(_NAMED_PART_WORDS)
+_CATCH_ALL = frozenset({"digits", "tail"})
 
 
 def recording_markers(title: str) -> dict[str, str]:
@@ -228,12 +240,27 @@ def _parsed_markers(title: str) -> dict[str, str]:
     for kind, values in numbered.items():
         if values:
             markers[kind] = ",".join(sorted(values))
+    # the digits of the title outside brackets, in order: "sic_m_008_01_Friend" is not "sic_m_008_02_Shadows",
+    # "Special Q - 12th Street" not "Special Q - 2112" (compared only when both titles have digits)
+    digits = "".join(_DIGIT_RUN.findall(_BRACKETED.sub(" ", base)))
+    if digits:
+        markers["digits"] = digits
+    # a bracket that ends the title and names no version is often a mix by a name alone ("(cv313 Reduction)",
+    # "(Dongtool)"): two different ones are two recordings; one on one side only decides nothing
+    tail = _TAIL.search(base)
+    if tail and not _FEATURING.match(tail.group(1)) and fold(tail.group(1)):
+        markers["tail"] = fold(tail.group(1))
     # a number in the title proper, outside brackets and sections, is part of its name: "Kappsta 2" is not
     # "Kappsta", though "Mysteries (1)" may be "Mysteries" and "Title - Anthology, Volume 7" is "Title"
     proper: dict[str, set] = defaultdict(set)
     _numbers_of(_BRACKETED.sub(" ", _SECTION.split(base, maxsplit=1)[0]), proper, {})
     for kind, values in proper.items():
         if values and kind in markers:
+            markers[STRICT + kind] = "yes"
+    # a part, movement, act or take named with its word counts anywhere: "The Burglar [Part 2]" is not
+    # "The Burglar", though "Mysteries (1)" may be "Mysteries"
+    for kind in _NAMED_PARTS & markers.keys():
+        if re.search(_NAMED_PART_WORDS[kind], title or "", re.I):
             markers[STRICT + kind] = "yes"
     remixed = _REMIXED.search(fold(title or "")) is not None
     for segment in _REMIX_SEGMENT.finditer(title or ""):
@@ -270,7 +297,7 @@ def compatible(kind: str, a: str, b: str) -> bool:
         if cuts_a != cuts_b or not name_a or not name_b:
             return False
         a, b = name_a, name_b
-    if kind in ("section", "comma_section", "remixer"):
+    if kind in ("section", "comma_section", "remixer", "tail"):
         return max(fuzz.token_set_ratio(a, b), fuzz.ratio(a.replace(" ", ""), b.replace(" ", ""))) >= SECTION_ALIKE
     return False
 
@@ -284,7 +311,7 @@ def conflicting_sets(a: Mapping[str, Collection[str]], b: Mapping[str, Collectio
     """The first marker kind that keeps two records, or two clusters (kind -> the values their records
     carry), apart: both have it with values that cannot be one recording's, or one has a number of that
     kind in its title proper and the other none of that kind."""
-    for kind in sorted(a.keys() & b.keys()):
+    for kind in sorted(a.keys() & b.keys(), key=lambda k: (k in _CATCH_ALL, k)):  # the most telling kind first
         if len(a[kind]) == 1 and set(a[kind]) == set(b[kind]):  # the usual case: one and the same value
             continue
         if any(not compatible(kind, x, y) for x in a[kind] for y in b[kind]):

@@ -132,7 +132,9 @@ def _strip_appended(title: str, album: str, artist: str) -> str:
                 rest = " ".join(words[k:]).strip(" -–:")
             else:
                 continue
-            if not _BARE_MARKER.match(rest):  # never leave only a numeral or a part ("II", "Part 2")
+            # never leave only a numeral or a part ("II", "Part 2"), nor only the artist: in "Artist A1 Song"
+            # filed with the album "A1 Song" the album field holds the title
+            if not _BARE_MARKER.match(rest) and fold_artist(rest) != fold_artist(artist):
                 title = rest
             break
     return title

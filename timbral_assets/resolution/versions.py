@@ -36,11 +36,12 @@ VERSION_KINDS: list[tuple[str, re.Pattern[str], str]] = [
     ("remaster", re.compile(r"\bremaster(ed)?\b|\bdigital(ly)? remaster"), SAME),
     ("album_version", re.compile(r"\b(album|single|lp|original|mono|stereo) (version|mix)\b|\bmono\b|\bstereo\b"), SAME),
     ("explicit", re.compile(r"\bexplicit\b|\bclean\b"), SAME),
-    ("year", re.compile(r"^\d{4}$"), SAME),
+    ("year", re.compile(r"^(19|20)\d\d$"), SAME),  # "Song - 2011"; "2112" is a title
 ]
 _FEAT = re.compile(r"^(feat|ft|featuring|with)\b\.?\s*(.*)$", re.I)
 _BRACKETED_TAIL = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")
 _DASH_TAIL = re.compile(r"\s+[-–—]\s+([^-–—]+)$")
+_OPEN_TAIL = re.compile(r"\s*[(\[](.+)$")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,12 @@ def parse_title(title: str) -> Title:
         else:
             break  # a real part of the title, e.g. "(I Can't Get No) Satisfaction" or "Part 2"
         rest = rest[: m.start()].rstrip()
+    if not versions:  # a version inside nested or cut-off brackets: "Song (Live at Folsom (1st Show) - 1968)"
+        opened = _OPEN_TAIL.search(rest)
+        kind = version_kind(opened.group(1)) if opened and opened.start() > 0 else None
+        if kind and kind[1] == DIFFERENT:
+            versions.append((kind[0], kind[1], fold(opened.group(1))))
+            rest = rest[: opened.start()].rstrip()
     inline_feat = re.search(r"\s+(feat\.?|ft\.?|featuring)\s+(.+)$", rest, re.I)
     if inline_feat:
         featured.extend(p.strip() for p in re.split(r",|&", inline_feat.group(2)) if p.strip())
