@@ -162,7 +162,7 @@ def test_musicbrainz_20k_reaches_the_targets():
 
 def test_musicbrainz_20k_through_the_generic_resolve_names_path():
     """What `timbral resolve-names --entity track` does with the file, with no benchmark constraint
-    (measured P 0.9964 R 0.9169 F1 0.9550; 0.9297 before titles could carry a known album)."""
+    (measured P 0.9968 R 0.9109 F1 0.9519; 0.9297 before titles could carry a known album)."""
     from timbral_assets.resolution.benchmarks import musicbrainz_20k_names
     from timbral_assets.resolution.name_resolution import resolve_names
 
