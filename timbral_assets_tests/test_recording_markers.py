@@ -75,6 +75,8 @@ DIFFERENT_RECORDINGS = [
     ("The Burglar", "The Burglar [Part 2]", "part"),
     ("You In The Distance (Weedy Remix Pt.2)", "You In The Distance (Weedy Remix)", "part"),
     ("Nin-Com-Pop (2LS mix (compilat", "Nin-Com-Pop (t.leboeg mix (com", "remixer"),
+    ("Fugle Og Ild (Remix) - Production & Remix By Konrad Korabiewski", "Fugle Og Ild (Remix) - Production & remix by Sofus F",
+     "remixer"),
 ]
 
 # spellings of one recording that must stay mergeable
@@ -104,6 +106,7 @@ SAME_RECORDING = [
     ("Don't 1 2 Lose U", "Don't 12 lose u"),  # the digits in order, however spaced
     ("Kickboard Girl", "Kickboard Girl (Take Care On The Corner)"),  # a closing bracket on one side only
     ("Nighthiker (Lackluster Limp 150603)", "Nighthiker (Lackluster Limp)"),
+    ("Pretty Boy Floyd (Agents of Desire Remix) Remixed by Tim Saul", "Pretty Boy Floyd (Remixed by Tim Saul)"),
 ]
 
 

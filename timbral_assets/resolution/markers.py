@@ -88,6 +88,7 @@ _NOT_A_REMIX = re.compile(r"^(original|album|radio|single|extended|club|lp|main)
 # someone else's version, however it is written: "SPEEDDIALER_RMX", "(reconstructed by c0ma)", "(cv313 Reshape)"
 _REMIXED = re.compile(r"\b(remix(ed)?|rmx|rework(ed)?|bootleg|refix|reshape|reconstruct(ed|ion)?|remake|rerub|"
                       r"re ?edit|remodel(led)?)\b")
+_REMIX_BY = re.compile(r"\b(?:remix(?:ed)?|rmx|reworked|mixed)\s+by\s+([^()\[\]]+?)\s*[)\]]?\s*$", re.I)
 _TIME = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])")  # "12:31" is not "21:31"
 _ONLY_DIGITS = re.compile(r"^\d{1,6}$")
 _REPRISE = re.compile(r"\breprise\b")
@@ -263,7 +264,11 @@ def _parsed_markers(title: str) -> dict[str, str]:
         if re.search(_NAMED_PART_WORDS[kind], title or "", re.I):
             markers[STRICT + kind] = "yes"
     remixed = _REMIXED.search(fold(title or "")) is not None
-    for segment in _REMIX_SEGMENT.finditer(title or ""):
+    remixed_by = _REMIX_BY.search(title or "")
+    if remixed_by:  # "(Remix) - Production & Remix By Sofus F & DJ Ilz": the credit names the remixer
+        markers["remixer"] = _remixer(fold(remixed_by.group(1)))
+        remixed = True
+    for segment in ([] if remixed_by else _REMIX_SEGMENT.finditer(title or "")):
         text = segment.group(1) or segment.group(2) or segment.group(3)
         if not _NOT_A_REMIX.match(" ".join(_REMIX_WORDS.sub(" ", fold(text)).split())):
             remixed = True
