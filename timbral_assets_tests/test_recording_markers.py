@@ -77,6 +77,7 @@ DIFFERENT_RECORDINGS = [
     ("Nin-Com-Pop (2LS mix (compilat", "Nin-Com-Pop (t.leboeg mix (com", "remixer"),
     ("Fugle Og Ild (Remix) - Production & Remix By Konrad Korabiewski", "Fugle Og Ild (Remix) - Production & remix by Sofus F",
      "remixer"),
+    ("Michel - All Inclusive", "Michel feat. Die Turen - Trotzdem Pop", "section"),  # the credit ends at the dash
 ]
 
 # spellings of one recording that must stay mergeable

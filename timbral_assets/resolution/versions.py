@@ -42,6 +42,7 @@ _FEAT = re.compile(r"^(feat|ft|featuring|with)\b\.?\s*(.*)$", re.I)
 _BRACKETED_TAIL = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")
 _DASH_TAIL = re.compile(r"\s+[-–—]\s+([^-–—]+)$")
 _OPEN_TAIL = re.compile(r"\s*[(\[](.+)$")
+_INLINE_FEAT = re.compile(r"\s+(feat\.?|ft\.?|featuring)\s+(.+?)(?=\s+[-–—]\s+\S|$)", re.I)
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,11 @@ def parse_title(title: str) -> Title:
         if kind and kind[1] == DIFFERENT:
             versions.append((kind[0], kind[1], fold(opened.group(1))))
             rest = rest[: opened.start()].rstrip()
-    inline_feat = re.search(r"\s+(feat\.?|ft\.?|featuring)\s+(.+)$", rest, re.I)
+    inline_feat = _INLINE_FEAT.search(rest)
     if inline_feat:
         featured.extend(p.strip() for p in re.split(r",|&", inline_feat.group(2)) if p.strip())
-        rest = rest[: inline_feat.start()]
+        # what follows the credit after a dash stays: "Michel feat. Die Turen - Trotzdem Pop"
+        rest = rest[: inline_feat.start()] + rest[inline_feat.end():]
     order = {DIFFERENT: 0, SOFT: 1, SAME: 2}
     versions.sort(key=lambda v: order[v[1]])
     version, relation, detail = versions[0] if versions else (None, SAME, "")
