@@ -169,6 +169,11 @@ def _kakasi():
     return pykakasi.kakasi()
 
 
+def is_japanese(name: str) -> bool:
+    """Written mostly in kana or kanji (kanji read as Japanese: most East Asian names in scrobbles are)."""
+    return script_of(name) in ("katakana", "hiragana", "cjk")
+
+
 @lru_cache(maxsize=1 << 16)
 def reading_key(name: str) -> str:
     """A name's sound in order-free romaji: "相川七瀬", "Aikawa Nanase" and "Nanase Aikawa" share it.
@@ -176,7 +181,7 @@ def reading_key(name: str) -> str:
     Kanji and kana are read as Japanese (pykakasi), other names folded; long vowels and the Hepburn and
     Kunrei spellings are made one ("Ohkawa", "Ookawa", "Okawa"). Empty for a name under four letters.
     """
-    if script_of(name) in ("katakana", "hiragana", "cjk"):
+    if is_japanese(name):
         tokens = [t for item in _kakasi().convert(name) for t in re.split(r"[\s・･&]+", item["hepburn"])]
     else:
         tokens = fold_artist(name).split()

@@ -201,8 +201,8 @@ _DIGIT_RUN = re.compile(r"\d+")
 _TAIL = re.compile(r"(?<=\S)\s*[(\[]([^()\[\]]+)[)\]]?\s*$")  # also cut off: "Song (Lackluster Limp"
 _FEATURING = re.compile(r"^\s*(feat|ft|featuring|with|prod)\b", re.I)
 STRICT = "proper_"  # marker key prefix: the kind's number is in the title proper (see conflicting)
-_NAMED_PART_WORDS = {"part": r"\b(part|pt)\b", "movement": r"\b(movement|mvt)\b", "act": r"\bact\b",
-                     "take": r"\btake\b"}
+_NAMED_PART_WORDS = {kind: re.compile(pattern, re.I) for kind, pattern in (
+    ("part", r"\b(part|pt)\b"), ("movement", r"\b(movement|mvt)\b"), ("act", r"\bact\b"), ("take", r"\btake\b"))}
 _NAMED_PARTS = frozenset(_NAMED_PART_WORDS)
 _CATCH_ALL = frozenset({"digits", "tail"})
 
@@ -261,7 +261,7 @@ def _parsed_markers(title: str) -> dict[str, str]:
     # a part, movement, act or take named with its word counts anywhere: "The Burglar [Part 2]" is not
     # "The Burglar", though "Mysteries (1)" may be "Mysteries"
     for kind in _NAMED_PARTS & markers.keys():
-        if re.search(_NAMED_PART_WORDS[kind], title or "", re.I):
+        if _NAMED_PART_WORDS[kind].search(title or ""):
             markers[STRICT + kind] = "yes"
     remixed = _REMIXED.search(fold(title or "")) is not None
     remixed_by = _REMIX_BY.search(title or "")

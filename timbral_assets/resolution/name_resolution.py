@@ -29,7 +29,7 @@ from rapidfuzz.distance import OSA, Indel, Levenshtein
 
 from ..sources.delimited import DelimitedRows
 from ..sources.errors import RowIssue
-from .artist_aliases import FORM_CONFIDENCE, alias_forms, reading_key, repair
+from .artist_aliases import FORM_CONFIDENCE, alias_forms, is_japanese, reading_key, repair
 from .clustering import ClusterConfig, constrained_clusters
 from .credits import parse_credit
 from .embeddings import TextEncoder
@@ -37,7 +37,7 @@ from .matcher import MatcherConfig
 from .pipeline import resolve
 from .records import album_keys, content_hash, standardise
 from .rules_file import ResolutionRules, load_rules
-from .text import fold, fold_artist, script_of
+from .text import fold, fold_artist
 from .versions import DIFFERENT, parse_title
 
 _DIGITS = re.compile(r"\d+")
@@ -183,7 +183,7 @@ def resolve_artist_names(rows: Sequence[tuple[str, str]], encoder: TextEncoder |
     blocks: dict[str, list[str]] = defaultdict(list)
     for k in keys:
         # typos are letters of the Latin alphabet: a transliterated kanji name is not spelled, it is read
-        if len(k) >= min_length and not _is_japanese(repaired[ids_by_key[k][0]]):
+        if len(k) >= min_length and not is_japanese(repaired[ids_by_key[k][0]]):
             blocks["h" + k[:3]].append(k)
             blocks["t" + k[-3:]].append(k)
     for block in blocks.values():
@@ -192,8 +192,10 @@ def resolve_artist_names(rows: Sequence[tuple[str, str]], encoder: TextEncoder |
         for x in range(len(block)):
             for y in range(x + 1, len(block)):
                 a, b = block[x], block[y]
-                score = typo_score(a, b, any_slip=listening is not None
-                                   and listening.share_listener(ids_by_key[a], ids_by_key[b]))
+                score = typo_score(a, b)
+                # only a close pair that is no typo by spelling alone can become one through shared listeners
+                if 0 < score < LINK and listening is not None and listening.share_listener(ids_by_key[a], ids_by_key[b]):
+                    score = typo_score(a, b, any_slip=True)
                 if score >= 0.4:
                     link(a, b, score, "fuzzy")
     if encoder is not None:
@@ -278,7 +280,7 @@ def _link_aliases(keys: list[str], ids_by_key: dict[str, list[str]], name_of: di
 
     def reads_alike(a: str, b: str) -> bool:
         name_a, name_b = name_of[ids_by_key[a][0]], name_of[ids_by_key[b][0]]
-        if _is_japanese(name_a) or _is_japanese(name_b):
+        if is_japanese(name_a) or is_japanese(name_b):
             return True
         words = _word_set(name_a)
         return words == _word_set(name_b) and (len(words) > 2 or (
@@ -298,10 +300,6 @@ def _link_aliases(keys: list[str], ids_by_key: dict[str, list[str]], name_of: di
                 joined.add(key)
                 edges[(min(key, to), max(key, to))] = (FORM_CONFIDENCE["reading"], "reading")
     return joined
-
-
-def _is_japanese(name: str) -> bool:
-    return script_of(name) in ("katakana", "hiragana", "cjk")
 
 
 def _word_set(name: str) -> tuple[str, ...]:

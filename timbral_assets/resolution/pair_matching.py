@@ -93,14 +93,21 @@ class PairModel:
         if not rows:
             return []
         booster = lgb.Booster(model_str=self.booster_text)
-        capped = [never_one_recording(Side.from_row(r, "left_"), Side.from_row(r, "right_")) for r in rows]
-        return [min(float(p), NEVER_ONE_CAP) if cap else float(p)
-                for p, cap in zip(booster.predict(feature_matrix(rows)), capped, strict=True)]
+        sides = _sides(rows)  # once: features and the cap read the same parsed records
+        return [min(float(p), NEVER_ONE_CAP) if never_one_recording(a, b) else float(p)
+                for p, (a, b) in zip(booster.predict(_matrix(sides)), sides, strict=True)]
+
+
+def _sides(rows: list[dict[str, str]]) -> list[tuple[Side, Side]]:
+    return [(Side.from_row(r, "left_"), Side.from_row(r, "right_")) for r in rows]
+
+
+def _matrix(sides: list[tuple[Side, Side]]) -> np.ndarray:
+    return np.array([pair_features(a, b) for a, b in sides], dtype=np.float64).reshape(len(sides), len(FEATURE_NAMES))
 
 
 def feature_matrix(rows: list[dict[str, str]]) -> np.ndarray:
-    return np.array([pair_features(Side.from_row(r, "left_"), Side.from_row(r, "right_")) for r in rows],
-                    dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))
+    return _matrix(_sides(rows))
 
 
 def best_threshold(labels: list[int], probabilities: list[float], tolerance: float = 0.01) -> tuple[float, float]:

@@ -151,13 +151,28 @@ def album_keys(titles_and_albums: Iterable[tuple[object, object]]) -> KnownAlbum
     `standardise(known_albums=...)` takes. Short albums say nothing and are left out."""
     keys: dict[str, set[str]] = {}
     for title, album in titles_and_albums:
-        album_text = clean_text(album)
-        year = _ALBUM_YEAR.search(album_text)
-        album_key = fold(_ALBUM_EDITION.sub("", album_text[: year.start()] if year else album_text))
+        album_key = fold(_album_and_year(clean_text(album))[0])
         title_key = fold(_TRACK_NUMBER.sub("", clean_text(title)))
         if len(album_key) >= 4 and title_key:
             keys.setdefault(album_key, set()).add(title_key)
     return {album: frozenset(titles) for album, titles in keys.items()}
+
+
+def _album_and_year(album_text: str) -> tuple[str, str | None]:
+    """The album without a trailing "(1997)" or edition tag, and that year as written (or None)."""
+    year = _ALBUM_YEAR.search(album_text)
+    if year:
+        album_text = album_text[: year.start()].strip()
+    return _ALBUM_EDITION.sub("", album_text), year.group(1) if year else None
+
+
+def split_artist_title(title: str, known_albums: KnownAlbums | None = None) -> tuple[str, str] | None:
+    """(artist, title) of "Artist - Title" written in a title field; None when it has no " - " or when
+    what follows is a known album of that title ("O Christmas Tree - Smooth Jazz Christmas")."""
+    if " - " not in title or (known_albums and known_album_tail(title, known_albums)):
+        return None
+    artist, rest = title.split(" - ", 1)
+    return artist.strip(), rest.strip()
 
 
 def known_album_tail(title: str, known_albums: KnownAlbums) -> str | None:
@@ -192,16 +207,13 @@ def standardise(record_id: object, title: object, artist: object = None, album: 
     appended_album = known_album_tail(title_text, known_albums) if known_albums and not album_text else None
     if appended_album:
         album_text = appended_album
-    elif not artist_text and " - " in title_text:
-        artist_text, title_text = (part.strip() for part in title_text.split(" - ", 1))
+    elif not artist_text and (split := split_artist_title(title_text)):
+        artist_text, title_text = split
     title_text = "" if _BARE_TRACK_NUMBER.match(title_text) else _TRACK_NUMBER.sub("", title_text)
-    album_year = _ALBUM_YEAR.search(album_text)
+    album_text, album_year = _album_and_year(album_text)
     year_value = parse_year(year)
-    if album_year:
-        album_text = album_text[: album_year.start()].strip()
-        if year_value is None:
-            year_value = parse_year(album_year.group(1))
-    album_text = _ALBUM_EDITION.sub("", album_text)
+    if year_value is None and album_year:
+        year_value = parse_year(album_year)
     title_text = _strip_appended(title_text, album_text, artist_text)
     markers = format_markers(recording_markers(title_text))
     parsed = parse_title(title_text)

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from .credits import DEFAULT_DELIMITERS, CreditRules
-from .records import KnownAlbums, known_album_tail
+from .records import KnownAlbums, split_artist_title
 from .text import fold_artist
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yaml")
@@ -43,8 +43,9 @@ class ResolutionRules:
         not_artist = {fold_artist(n) for n in self.not_an_artist}
         in_title = {fold_artist(n) for n in self.artist_in_title}
         if key in not_artist or key in in_title:
-            if " - " in (title or "") and not (known_albums and known_album_tail(title, known_albums)):
-                artist, title = (part.strip() for part in title.split(" - ", 1))
+            split = split_artist_title(title or "", known_albums)
+            if split:
+                artist, title = split
             elif key in not_artist:
                 artist = ""
         replacements = {fold_artist(k): v for k, v in self.replace_artist.items()}

@@ -42,6 +42,7 @@ _FEAT = re.compile(r"^(feat|ft|featuring|with)\b\.?\s*(.*)$", re.I)
 _BRACKETED_TAIL = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")
 _DASH_TAIL = re.compile(r"\s+[-–—]\s+([^-–—]+)$")
 _OPEN_TAIL = re.compile(r"\s*[(\[](.+)$")
+_NUMBERED = re.compile(r"\d|\b[ivx]+\b", re.I)
 _INLINE_FEAT = re.compile(r"\s+(feat\.?|ft\.?|featuring)\s+(.+?)(?=\s+[-–—]\s+\S|$)", re.I)
 
 
@@ -92,7 +93,7 @@ def parse_title(title: str) -> Title:
             versions.append((kind[0], kind[1], fold(inner)))
         elif m.group(0).lstrip().startswith("[") and label_tag is None:
             label_tag = inner
-        elif (not versions and not featured and not re.search(r"\d|\b[ivx]+\b", inner, re.I)
+        elif (not versions and not featured and not _NUMBERED.search(inner)
               and _names_a_version_before(rest[: m.start()].rstrip())):
             # "Song (X Mix) - Album Name": an album or tag after the version. Not one with a number, which
             # may tell recordings apart ("Song (Live) (Part 2)")
