@@ -147,3 +147,16 @@ def test_dirtied_copies_move_fields_into_the_title_and_keep_the_label():
             moved = [row[side + f] for f in MOVABLE_FIELDS if row.get(side + f) and not copy.get(side + f)]
             assert copy[side + "title"] == " ".join([row[side + "title"], *moved])
     assert any(c["left_artist"] == "" for c in copies) and any(c["left_artist"] == "Outkast" for c in copies)
+
+
+def test_only_numbering_markers_cap_a_pair():
+    """A closing bracket or a remixer differing is left to the model: store listings label a remix and its
+    EP alike. Two iTunes-Amazon matches were capped when the `tail` marker came in unclassified."""
+    from timbral_assets.resolution.pair_features import Side, never_one_recording
+
+    def sides(left, right):
+        return Side(left, "Zedd", "Clarity"), Side(right, "Zedd", "Clarity")
+
+    assert never_one_recording(*sides("Stars Come Out (Remixes)", "Stars Come Out (Deluxe)")) is None
+    assert never_one_recording(*sides("Clarity (Tiesto Remix)", "Clarity (Hook N Sling Remix)")) is None
+    assert never_one_recording(*sides("Clarity, Pt. 2", "Clarity")) == "part"

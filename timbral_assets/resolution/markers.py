@@ -205,6 +205,9 @@ _NAMED_PART_WORDS = {kind: re.compile(pattern, re.I) for kind, pattern in (
     ("part", r"\b(part|pt)\b"), ("movement", r"\b(movement|mvt)\b"), ("act", r"\bact\b"), ("take", r"\btake\b"))}
 _NAMED_PARTS = frozenset(_NAMED_PART_WORDS)
 _CATCH_ALL = frozenset({"digits", "tail"})
+# kinds whose values are words, compared by their likeness (`compatible`); and the yes/no kinds
+TEXT_KINDS = frozenset({"section", "comma_section", "remixer", "tail"})
+FLAG_KINDS = frozenset({"remixed", "reprise"})
 
 
 def recording_markers(title: str) -> dict[str, str]:
@@ -302,7 +305,7 @@ def compatible(kind: str, a: str, b: str) -> bool:
         if cuts_a != cuts_b or not name_a or not name_b:
             return False
         a, b = name_a, name_b
-    if kind in ("section", "comma_section", "remixer", "tail"):
+    if kind in TEXT_KINDS:
         return max(fuzz.token_set_ratio(a, b), fuzz.ratio(a.replace(" ", ""), b.replace(" ", ""))) >= SECTION_ALIKE
     return False
 

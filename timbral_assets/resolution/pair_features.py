@@ -18,7 +18,7 @@ from functools import cached_property
 from rapidfuzz import fuzz
 from rapidfuzz.distance import JaroWinkler
 
-from .markers import conflicting, recording_markers
+from .markers import FLAG_KINDS, TEXT_KINDS, conflicting, recording_markers
 from .records import parse_duration_s, parse_year
 from .text import fold, fold_artist
 from .versions import DIFFERENT, VERSION_KINDS
@@ -34,9 +34,10 @@ _MOVED_VALUE = re.compile(r"\$\s?\d|(?<![\d:])\d{1,2}:\d{2}|(?<!\d)(19|20)\d\d(?
 # a recording by someone else in the artist's name: never the artist's own recording
 _SOMEONE_ELSE = re.compile(r"\bkaraoke\b|\btribute\b|\bin the style of\b|\bmade famous by\b|\boriginally performed\b"
                            r"|\bcover version\b", re.I)
-# marker kinds that number a recording (part, movement, take ...); remixers and sections are left to the model,
-# since store listings label a remix and its original as one product often enough
-_TEXT_MARKERS = frozenset({"remixer", "remixed", "reprise", "section", "comma_section"})
+# only the marker kinds that number a recording (part, movement, take ...) cap a pair; remixers, sections and
+# closing brackets are left to the model, since store listings label a remix and its original as one
+# product often enough
+_TEXT_MARKERS = TEXT_KINDS | FLAG_KINDS
 
 
 @dataclass(frozen=True)
