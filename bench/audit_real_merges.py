@@ -1,6 +1,9 @@
 """Merged tracks of the real Last.fm exports, audited: how many are suspicious by the rule in
 timbral_assets/resolution/audit.py, with every suspicious one listed for reading by eye.
 
+Each export runs twice: as `resolve-names --entity track` does by default, and with `--one-library` (an
+album lists each track once).
+
     python bench/audit_real_merges.py [--exports sachawheeler_scrobbles_with_mbids.csv pingw33n_lastfm_scrobbles.csv]
 """
 
@@ -29,18 +32,20 @@ def main() -> None:
     logging.disable(logging.WARNING)  # splink's training chatter
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M')} (commit {commit}), through resolve-names' code", "",
-             "| export | distinct strings | merged tracks | suspicious | share | conflicting markers | seconds |",
-             "|---|---|---|---|---|---|---|"]
+             "| export | option | distinct strings | merged tracks | suspicious | share | conflicting markers | seconds |",
+             "|---|---|---|---|---|---|---|---|"]
     samples = []
     for name in args.exports:
-        started = time.perf_counter()
-        audit = audit_resolve_names(str(EXPORTS / name))
-        seconds = time.perf_counter() - started
-        lines.append(f"| {name} | {audit.strings:,} | {len(audit.merged):,} | {len(audit.flagged):,} | "
-                     f"{audit.suspicious_share:.2%} | {len(audit.conflicting)} | {seconds:.1f} |")
-        print(lines[-1], flush=True)
-        samples += ["", f"### suspicious merged tracks of {name}", ""]
-        samples += ["- " + " | ".join(f"{artist} - {title}" for artist, title in track) for track in audit.flagged]
+        for one_library in (False, True):
+            option = "--one-library" if one_library else "default"
+            started = time.perf_counter()
+            audit = audit_resolve_names(str(EXPORTS / name), one_library=one_library)
+            seconds = time.perf_counter() - started
+            lines.append(f"| {name} | {option} | {audit.strings:,} | {len(audit.merged):,} | {len(audit.flagged):,} | "
+                         f"{audit.suspicious_share:.2%} | {len(audit.conflicting)} | {seconds:.1f} |")
+            print(lines[-1], flush=True)
+            samples += ["", f"### suspicious merged tracks of {name}, {option}", ""]
+            samples += ["- " + " | ".join(f"{artist} - {title}" for artist, title in track) for track in audit.flagged]
     print(f"results appended to {append_results('audit_real_merges', lines + samples)}")
 
 

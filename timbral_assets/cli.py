@@ -282,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     names.add_argument("--distinct-within", metavar="COLUMN",
                        help="tracks: rows that share a value of this column never resolve to one track (e.g. a "
                             "source whose own records are free of duplicates)")
+    names.add_argument("--one-library", action="store_true",
+                       help="tracks: the rows come from one library or listener's export, where an album lists each "
+                            "track once: two titles of one album stay apart unless one is a typo, a cut-off or "
+                            "another script of the other")
     names.add_argument("--listening", help="artists: play counts as `user id plays` rows (e.g. Audioscrobbler's "
                                            "user_artist_data.txt); the most played spelling becomes canonical")
     names.set_defaults(func=cmd_resolve_names)
@@ -332,6 +336,8 @@ def cmd_resolve_names(args: argparse.Namespace) -> int:
             raise ValueError("--listening applies to --entity artist only")
         if args.distinct_within and args.entity != "track":
             raise ValueError("--distinct-within applies to --entity track only")
+        if args.one_library and args.entity != "track":
+            raise ValueError("--one-library applies to --entity track only")
         rules = load_rules(args.rules)
         rows, issues = read_names(Path(args.input), args.entity, args.distinct_within)
         if args.listening:
@@ -349,7 +355,7 @@ def cmd_resolve_names(args: argparse.Namespace) -> int:
 
         # the same cache the resolution assets use (ResolutionResource)
         encoder = TextEncoder(cache=EmbeddingCache(_prepare_environment() / "embeddings.duckdb"))
-    resolved = resolve_names(rows, args.entity, encoder, rules, listening)
+    resolved = resolve_names(rows, args.entity, encoder, rules, listening, one_library=args.one_library)
     write_names(Path(args.output), resolved)
     entities = len({r.canonical_id for r in resolved if r.canonical_id and r.quality != "none"})
     print(f"{len(resolved):,} rows -> {entities:,} {args.entity}s; {len(issues):,} rows with a problem, kept with "

@@ -70,25 +70,33 @@ def test_audioscrobbler_plays_with_names():
     assert all(i.file.endswith("artist_data_small.txt") for i in imported.issues)  # malformed name lines, reported
 
 
-# the share of merged tracks the audit rule calls suspicious, measured 2.3% and 3.2% (docs/resolution.md); the
-# bounds guard against regressions, the issue's target of 1% is not met
-@pytest.mark.parametrize("export, most_suspicious", [("sachawheeler_scrobbles_with_mbids.csv", 0.03),
-                                                      ("pingw33n_lastfm_scrobbles.csv", 0.04)])
-def test_real_listening_keeps_different_recordings_apart(export, most_suspicious):
-    """A real export through `resolve-names --entity track`'s code: no merged track holds two titles whose
-    recording markers conflict (movements, parts, takes, remixers ...), few are suspicious by the audit rule
-    (audit.py, independent of the markers), and the right merges stay."""
+# the share of merged tracks the audit rule calls suspicious, measured 0% and 0.4% (docs/resolution.md): the
+# issue's target of 1%. The rule misses unnamed mixes ("(Dongtool)") and title typos that are other songs
+# ("Parabol" / "Parabola"), which the sample read by eye counts
+@pytest.mark.parametrize("export, most_suspicious, one_library", [
+    ("sachawheeler_scrobbles_with_mbids.csv", 0.01, False),
+    ("pingw33n_lastfm_scrobbles.csv", 0.01, False),
+    ("pingw33n_lastfm_scrobbles.csv", 0.01, True)])
+def test_real_listening_keeps_different_recordings_apart(export, most_suspicious, one_library):
+    """A real export through `resolve-names --entity track [--one-library]`'s code: no merged track holds two
+    titles whose recording markers conflict (movements, parts, takes, remixers ...), few are suspicious by the
+    audit rule (audit.py, independent of the markers), and the right merges stay."""
     from timbral_assets.resolution.audit import audit_resolve_names
 
-    audit = audit_resolve_names(str(shared_file("lastfm_scrobble_exports", export)))
+    audit = audit_resolve_names(str(shared_file("lastfm_scrobble_exports", export)), one_library=one_library)
     assert audit.conflicting == []
     assert len(audit.merged) > 50 and audit.suspicious_share <= most_suspicious, audit.flagged
     merged_titles = [{t for _, t in m} for m in audit.merged]
     kept = {"sachawheeler": [{"Rock 'n' Roll Damnation", "Rock ’n’ Roll Damnation"},  # apostrophes
                              {"Two Angels", "01 - Two Angels"},  # a track number
                              {"Paranoid Android", "Paranoid Android (Remastered)"}],  # a remaster
-            "pingw33n": []}[export.split("_")[0]]
+            "pingw33n": [{"In The City (12 Version)", "In the City (extended version)"},  # a 12" is extended
+                         {"Divers (Funky Lowlives Mix)", "Divers (The Funky Lowlives mix)"}]}[export.split("_")[0]]
     for titles in kept:
         assert any(titles <= m for m in merged_titles), titles
+    if one_library:  # two titles of one album are two tracks, a typo within a word aside
+        assert not any({"Night Intro", "Night Outro"} <= m for m in merged_titles)
+        assert not any({"The Bell Tune", "The Tone Tune"} <= m for m in merged_titles)
+        assert any({"A Circular Reeducation", "A Circular Reeduction"} <= m for m in merged_titles)
     if export.startswith("sacha"):  # "The Go-Go's" and "Go-Go's": one artist's one track
         assert any({a for a, _ in m} >= {"Go‐Go’s", "The Go‐Go’s"} for m in audit.merged)

@@ -64,6 +64,22 @@ def test_script_of():
     ("All Too Well (Taylor's Version)", "All Too Well", "rerecorded", DIFFERENT),
     ("Song (Live) - Remastered 2009", "Song", "live", DIFFERENT),  # the strongest version wins
     ("Song", "Song", None, SAME),
+    # from the real pingw33n and sachawheeler exports: other recordings however they are written
+    ("Hide And Seek-Club Mix", "Hide And Seek", "remix", DIFFERENT),  # glued on with a bare hyphen
+    ("Re-Mix Me", "Re-Mix Me", None, SAME),  # a one-word stem keeps its hyphen
+    ("Fade To Grey (Original 12' Long Version)", "Fade To Grey", "extended", DIFFERENT),
+    ("Busenfreund (Baby Mammoth Version 3)", "Busenfreund", "alternate", DIFFERENT),
+    ("In Odense (Alternate)", "In Odense", "alternate", DIFFERENT),
+    ("Two Dots (Prins Thomas Sneaky Edit)", "Two Dots", "named_version", DIFFERENT),
+    ("Water Pressure Dub (Xoki Heavy Metal Version)", "Water Pressure Dub", "named_version", DIFFERENT),
+    ("Song (Original Radio edit)", "Song", "edit", SOFT),  # the artist's own cuts stay soft or same
+    ("Law of Life (Main Version)", "Law of Life", "album_version", SAME),
+    ("Barcelona (Holden Bass Tool)", "Barcelona", "remix", DIFFERENT),
+    ("Snowflake Dancer (animalZOO back to the future flip)", "Snowflake Dancer", "remix", DIFFERENT),
+    ("Terminally Chill - Class Actress Cover", "Terminally Chill", "cover", DIFFERENT),
+    ("Sun (Jazzy Gentle solareMix)", "Sun", "remix", DIFFERENT),
+    ("Wait For Now (feat. Tawi", "Wait For Now", None, SAME),  # a credit cut off
+    ("days_to_come_(feat_bajka)", "days to come", None, SAME),  # a file name
 ])
 def test_versions(title, base, version, relation):
     parsed = parse_title(title)
@@ -119,3 +135,35 @@ def test_belong_together_rules_are_extensible():
     assert parse_credit("Dmitri & Frida", rules, known=artist_keys(["Dmitri", "Frida"])).primary == ("Dmitri & Frida",)
     assert parse_credit("Dmitri & Frida", known=artist_keys(["Dmitri", "Frida"])).primary == ("Dmitri", "Frida")
     assert parse_credit("X feat. Crosby, Stills, Nash & Young").featured == ("Crosby, Stills, Nash & Young",)
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Live in Tokyo", "live"), ("In Concert", "live"), ("Unplugged", "live"),
+    ("Notuv Remix", "remix"), ("Rmx", "remix"), ("Teddy G. Dub", "remix"), ("VIP", "remix"), ("Bootleg", "remix"),
+    ("animalZOO flip", "remix"), ("Bass Tool", "remix"), ("Refix", "remix"), ("Reshape", "remix"), ("Rerub", "remix"),
+    ("Reversion", "remix"), ("the reflex revision", "remix"), ("Rework", "remix"), ("Muttermix", "remix"), ("Lackluster Wavplayermx", "remix"),
+    ("Feedbackapella", "instrumental"), ("A Cappella", "instrumental"), ("variation", "alternate"),
+    ("Revised", "revisited"), ("ukr", "language"), ("Daytrotter Session", "session"), ("BBC Radio One", "session"),
+    ("Class Actress Cover", "cover"), ("Acoustic", "acoustic"), ("Demo", "demo"), ("Karaoke", "instrumental"),
+    ("Re-recorded", "rerecorded"), ("Taylor's Version", "rerecorded"), ("Extended", "extended"), ("ext", "extended"),
+    ("12 Inch Version", "extended"), ("Long Version", "extended"), ("Reprise", "reprise"), ("Outtake", "outtake"),
+    ("Alt Take", "outtake"), ("Interlude", "interlude"), ("Alternative", "alternate"), ("Early Version", "alternate"),
+    ("Version 2", "alternate"), ("Revisited", "revisited"), ("Reimagined", "revisited"), ("Backwards", "revisited"),
+    ("Spanish Version", "language"), ("Dogg Edit", "named_version"), ("Radio Edit", "edit"), ("Edit", "edit"),
+    ("2011 Remaster", "remaster"), ("Digitally Remastered", "remaster"), ("Album Version", "album_version"),
+    ("Mono", "album_version"), ("Stereo", "album_version"), ("Explicit", "explicit"), ("Clean", "explicit"),
+    ("1999", "year"),
+])
+def test_every_version_kind_is_read(text, kind):
+    """One text per kind: also proves the one-search gate in version_kind lets every kind through."""
+    from timbral_assets.resolution.versions import VERSION_KINDS, version_kind
+
+    assert kind in {k for k, _, _ in VERSION_KINDS}
+    assert version_kind(text)[0] == kind
+
+
+def test_every_version_kind_has_an_example():
+    from timbral_assets.resolution.versions import VERSION_KINDS
+
+    examples = {kind for _, kind in test_every_version_kind_is_read.pytestmark[0].args[1]}
+    assert {k for k, _, _ in VERSION_KINDS} <= examples

@@ -150,6 +150,10 @@ def test_resolve_names_tracks_distinct_within_a_column_and_albums_carried_in_tit
     assert main(["resolve-names", "--entity", "artist", "--input", str(source), "--output", str(out),
                  "--distinct-within", "source"]) == 2
     assert "--distinct-within applies to --entity track only" in capsys.readouterr().err
+    assert main(args + ["--one-library"]) == 0 and len(_read(out)) == 5
+    assert main(["resolve-names", "--entity", "artist", "--input", str(source), "--output", str(out),
+                 "--one-library"]) == 2
+    assert "--one-library applies to --entity track only" in capsys.readouterr().err
 
 
 def test_resolve_names_rejects_bad_input_clearly(tmp_path, capsys):

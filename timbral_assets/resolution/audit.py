@@ -2,19 +2,27 @@
 
 A merged track (a canonical entity with two or more distinct titles) is *suspicious* when two of its titles
 differ in any of:
-  1. the numbers they carry: digits, and roman numerals of two letters or more or a final "I"
-     ("Part 2" vs "Part 3", "Revolution" vs "Revolution 9", "Synchronicity I" vs "II");
-  2. the words that name another recording: reprise, take, part, act, movement, disc, CD, hour, remix,
-     mix, dub, live, demo, instrumental, acoustic, outtake, interlude, bootleg, rework, VIP;
-  3. the text of a remix bracket or dash tail ("(Notuv Remix)" vs "(trorez Remix)"; "Rmx", "Mix" and
-     "Remix" count as one word);
+  1. the numbers they carry, read in order: digits ("Part 2" vs "Part 3", "Revolution" vs "Revolution 9";
+     "Don't 1 2 Lose U" is "Don't 12 Lose U"), and roman numerals of two letters or more, or an "I" that ends
+     the title outside brackets ("Synchronicity I" vs "II", not "Who Am I (Animatrix Edit)");
+  2. the words that name another recording: reprise, remix, mix, dub, live, demo, instrumental, acoustic,
+     outtake, interlude, bootleg, rework, VIP, extended (and "long version"), alternate, coda, cover, and, with a number after them, take, part, act, movement,
+     disc, CD, hour ("Take 2", not "Take Care On The Corner");
+  3. their remixes: the text of remix brackets (also cut off at the end) or else of a dash tail, without the
+     words remix / rmx / mix, "of", "by" and "the". Two differ unless one's words hold the other's, give or
+     take a typo (token set ratio 90): "(Notuv Remix)" vs "(trorez Remix)" and "(Remix)" vs "(Notuv Remix)"
+     differ; "(Funcy Technicians Remix)" vs "(Funky Technicians Remix)" and "(Boys Noize Classic Mix)" vs
+     "(Boys Noize remix)" do not;
   4. the text after a work title (": ", " - "), when both have one ("Requiem: Sanctus" vs ": Dies irae").
 Before comparing, a title loses what names the same recording: a leading track number ("01 - "),
-apostrophes, and bracketed or dashed tails about remasters, years, explicit/clean, mono/stereo, album,
-single or original versions and mixes, featured artists, bonus tracks, editions and web addresses.
+apostrophes, vinyl sizes ("7 Master"; a "12 Version" is an extended version), and bracketed or dashed tails about remasters, years,
+explicit/clean, mono/stereo, album, single or original versions and mixes, featured artists, bonus tracks,
+editions and web addresses.
 
-The rule is deliberately blunt: a title with "(1)" against one without is suspicious, though often the
-same recording. It exists to count, and to pick the sample read by eye (docs/resolution.md).
+The rule is independent of the resolver's markers and blunter than them: a catalogue number or a date in a
+bracket on one side only ("(Lackluster Limp 150603)") is suspicious. It exists to count, and to pick the
+sample read by eye (docs/resolution.md). Until commit 1b0f9e8 it compared remix texts exactly and counted
+part / take / ... without a number, which flagged right merges ("Rmx of Benjamin Dauer").
 """
 
 from __future__ import annotations
@@ -23,27 +31,38 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz
+
 from .text import fold
 
-SIGNAL_WORDS = frozenset({"reprise", "take", "part", "pt", "act", "movement", "mvt", "disc", "cd", "hour", "remix",
-                          "rmx", "mix", "dub", "live", "demo", "instrumental", "acoustic", "outtake", "interlude",
-                          "bootleg", "rework", "vip"})
+SIGNAL_WORDS = frozenset({"reprise", "remix", "rmx", "mix", "dub", "live", "demo", "instrumental", "acoustic",
+                          "outtake", "interlude", "bootleg", "rework", "vip", "extended", "alternate", "coda", "cover"})
+NUMBERED_WORDS = frozenset({"take", "part", "pt", "act", "movement", "mvt", "disc", "cd", "hour"})
+SAME_REMIX = 90  # rapidfuzz token_set_ratio from which two remix texts are one
 _NEUTRAL = re.compile(
     r"\s*(?:[(\[{][^()\[\]{}]*|\s-\s[^-]*?)\b(remaster(ed)?|\d{4}|explicit|clean|mono|stereo|album version|"
-    r"single version|original (mix|version)|album mix|feat\.?|ft\.?|featuring|bonus( track)?|edition|"
+    r"single version|original (mix|version)|album mix|feat\.?|ft\.?|featuring|bonus track|edition|"
     r"\w+\.(?:net|com|org|ru|info))\b"
     r"[^()\[\]{}]*[)\]}]?\s*$", re.I)
 _TRACK_NUMBER = re.compile(r"^\s*\d{1,3}\s*[-.]\s*")
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _ROMAN = re.compile(r"^(?:[IVXLC]{2,}|I)$")
-_REMIX_BRACKET = re.compile(r"[(\[]([^()\[\]]*\b(?:remix|rmx|mix|dub|rework|bootleg)\b[^()\[\]]*)[)\]]"
-                            r"|\s[-–—]\s([^-–—]*\b(?:remix|rmx|mix|dub|rework|bootleg)\b[^-–—]*)$", re.I)
-_REMIX_SYNONYMS = re.compile(r"\b(remix|rmx|mix)\b")
+_REMIX = r"\b(?:remix|rmx|mix|dub|rework|bootleg)\b"
+_REMIX_BRACKET = re.compile(r"[(\[]([^()\[\]]*" + _REMIX + r"[^()\[\]]*)(?:[)\]]|$)", re.I)
+_REMIX_DASH_TAIL = re.compile(r"\s[-–—]\s([^-–—]*" + _REMIX + r"[^-–—]*)$", re.I)
+_REMIX_FILLER = frozenset({"remix", "rmx", "mix", "the", "of", "by"})
+_TWELVE_INCH = re.compile(r"\b12\s*(?:inch|in)?\s*(?:long\s+)?version\b", re.I)  # the 12" version is the extended one
+_VINYL_SIZE = re.compile(r"\b(?:7|10|12)\s*(?:inch|in)?\s*(?=(?:version|mix|edit|master|long|extended|vinyl|single)\b)",
+                         re.I)
+# a version glued on with a bare hyphen is a dash tail: "Machine Gun-16 Bit Remix", "Hide And Seek-Album Radio"
+_GLUED_VERSION = re.compile(r"(?<=[a-z0-9)])-(?=[A-Z0-9][^-–—()\[\]]*\b(?i:remix|rmx|mix|edit|version|dub|radio)\b"
+                            r"[^-–—()\[\]]*$)")
+_BRACKETS = re.compile(r"[(\[{][^()\[\]{}]*[)\]}]?")
 _SECTION = re.compile(r":\s+|\s+[-–—]\s+")
 
 
 def _cleaned(title: str) -> str:
-    text = _APOSTROPHES.sub("", _TRACK_NUMBER.sub("", title or ""))
+    text = _GLUED_VERSION.sub(" - ", _APOSTROPHES.sub("", _TRACK_NUMBER.sub("", title or "")))
     while True:
         stripped = _NEUTRAL.sub("", text)
         if stripped == text:
@@ -52,23 +71,38 @@ def _cleaned(title: str) -> str:
 
 
 def signature(title: str) -> tuple:
-    """What the rule compares of a title: (numbers, signal words, remix brackets, section or None)."""
-    text = _cleaned(title)
-    remixes = frozenset(" ".join(w for w in _REMIX_SYNONYMS.sub("remix", fold(m.group(1) or m.group(2))).split()
-                                 if w != "the") for m in _REMIX_BRACKET.finditer(text))
-    text = _REMIX_BRACKET.sub("", text)
+    """What the rule compares of a title: (numbers, signal words, remix texts, section or None)."""
+    text = _VINYL_SIZE.sub("", _TWELVE_INCH.sub("extended version", _cleaned(title)))
+    remix_texts = [m.group(1) for m in _REMIX_BRACKET.finditer(text)]
+    if remix_texts:
+        text = _REMIX_BRACKET.sub("", text)
+    elif tail := _REMIX_DASH_TAIL.search(text):
+        remix_texts, text = [tail.group(1)], text[: tail.start()]
+    remixes = frozenset(" ".join(w for w in fold(r).split() if w not in _REMIX_FILLER) for r in remix_texts)
     raw_tokens = re.findall(r"[0-9]+|[A-Za-z]+", text)
-    numbers = frozenset(str(int(t)) if t.isdigit() else t for i, t in enumerate(raw_tokens)
-                        if t.isdigit() or (_ROMAN.match(t) and (t != "I" or i == len(raw_tokens) - 1)))
-    words = frozenset(t for t in fold(text).split() if t in SIGNAL_WORDS)
+    last_outside_brackets = (re.findall(r"[0-9]+|[A-Za-z]+", _BRACKETS.sub(" ", text)) or [""])[-1]
+    digits = "".join(str(int(t)) for t in raw_tokens if t.isdigit())
+    romans = frozenset(t for t in raw_tokens if _ROMAN.match(t) and (t != "I" or last_outside_brackets == "I"))
+    words = fold(text).replace("long version", "extended version").split()
+    signal = frozenset(w for i, w in enumerate(words) if w in SIGNAL_WORDS or (
+        w in NUMBERED_WORDS and i + 1 < len(words) and re.fullmatch(r"\d+|[ivxlc]+", words[i + 1])))
     section = _SECTION.split(text, maxsplit=1)
-    return numbers, words, remixes, fold(section[1]) if len(section) == 2 and section[0].strip() else None
+    return (digits, romans), signal, remixes, fold(section[1]) if len(section) == 2 and section[0].strip() else None
+
+
+def _same_remixes(a: frozenset, b: frozenset) -> bool:
+    if a == b:
+        return True
+    if len(a) != len(b) or not all(a | b):  # "(Remix)" names no remixer: it is not "(Notuv Remix)"
+        return False
+    return all(any(fuzz.token_set_ratio(x, y) >= SAME_REMIX for y in b) for x in a)
 
 
 def suspicious(titles: Iterable[str]) -> bool:
     """Whether a merged track's distinct titles differ by the rule."""
     signatures = [signature(t) for t in set(titles)]
-    if len({s[:3] for s in signatures}) > 1:
+    first = signatures[0]
+    if any(s[:2] != first[:2] or not _same_remixes(s[2], first[2]) for s in signatures[1:]):
         return True
     sections = {s[3] for s in signatures if s[3] is not None}
     return len(sections) > 1
@@ -131,10 +165,11 @@ def audit_merges(strings: list[tuple[str, str, str]], track_of: list[str]) -> Me
     return MergeAudit(len(strings), merged, flagged, clashing)
 
 
-def audit_resolve_names(path: str) -> MergeAudit:
-    """A scrobble file's distinct strings through `timbral resolve-names --entity track`'s code."""
+def audit_resolve_names(path: str, one_library: bool = False) -> MergeAudit:
+    """A scrobble file's distinct strings through `timbral resolve-names --entity track [--one-library]`'s code."""
     from .name_resolution import TrackName, resolve_track_names
 
     strings = export_strings(path)
-    resolved = resolve_track_names([TrackName(str(i), t, a, al) for i, (a, t, al) in enumerate(strings)])
+    resolved = resolve_track_names([TrackName(str(i), t, a, al) for i, (a, t, al) in enumerate(strings)],
+                                   one_library=one_library)
     return audit_merges(strings, [r.canonical_id for r in resolved])

@@ -8,7 +8,9 @@ constrained clustering here takes edges strongest first and refuses a merge when
   - the merge would put two records of one `group` in one cluster (two different recordings in one
     release, two records of one duplicate-free source), or two different version kinds,
   - the two clusters hold records whose recording markers conflict (markers.py: another part, movement,
-    take, section of a work, remixer, or a reprise).
+    take, section of a work, remixer, or a reprise),
+  - the two clusters hold two titles of one album (`listed_once`): an album lists each track once, so
+    "Parabol" and "Parabola" both on Lateralus are two tracks (`one_listing`).
 The result depends only on the edges, not on their input order (ties broken by id).
 """
 
@@ -20,7 +22,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 
+from rapidfuzz import fuzz
+
 from .markers import conflicting_sets, parse_markers
+from .text import script_of
+
+TYPO_ALIKE = 85  # rapidfuzz ratio from which two words of one album's titles are one word mistyped ("aeon" / "kaon" 75)
 
 
 @dataclass(frozen=True)
@@ -53,13 +60,15 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
                          exclusive_group: Mapping[str, object] | None = None,
                          version: Mapping[str, str] | None = None,
                          anchors: Mapping[str, str] | None = None,
-                         markers: Mapping[str, str] | None = None) -> dict[str, str]:
+                         markers: Mapping[str, str] | None = None,
+                         listed_once: Mapping[str, tuple[str, str]] | None = None) -> dict[str, str]:
     """record -> cluster id (the smallest member id). `exclusive_group[record]` marks records that can
     never share a cluster with another of the same value; `version[record]` must agree within a cluster.
     `anchors[record]` is the existing entity a record already belongs to: records of one anchor start
     together, and two different anchors are never merged (existing ids stay stable). `markers[record]` are
     its recording markers as `markers.format_markers` writes them: every two records of a cluster must have
-    compatible ones."""
+    compatible ones. `listed_once[record]` is (album, title key): two records of one album join only when
+    their titles are one listing (`one_listing`)."""
     ids = list(ids)
     members: dict[str, list[str]] = {}
     root: dict[str, str] = {}
@@ -90,8 +99,13 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
     versions: dict[str, set] = {i: ({version[i]} if version and version.get(i) else set()) for i in members}
     # cluster -> marker kind -> the values its records carry; records with the same markers share one object
     marks: dict[str, Mapping[str, frozenset]] = {}
+    # cluster -> album -> the title keys its records carry there
+    listings: dict[str, dict[str, set]] = defaultdict(dict)
     for first, group in members.items():
         for i in group:
+            if listed_once and listed_once.get(i):
+                album, title = listed_once[i]
+                listings[first].setdefault(album, set()).add(title)
             if markers:
                 mine = marker_sets(markers.get(i) or "")
                 marks[first] = mine if first not in marks else _union(marks[first], mine)
@@ -109,6 +123,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
         if config.versions_must_agree and len(versions[ra] | versions[rb]) > 1:
             continue
         if markers and marks[ra] is not marks[rb] and conflicting_sets(marks[ra], marks[rb]):
+            continue
+        if listed_once and _two_listings(listings[ra], listings[rb]):
             continue
         small, large = (ra, rb) if len(members[ra]) <= len(members[rb]) else (rb, ra)
         total, count, vetoed = 0.0, 0, False
@@ -138,7 +154,36 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
             if old_marks is not marks[new_root]:
                 marks[new_root] = _union(marks[new_root], old_marks)
         anchor_of[new_root] |= anchor_of.pop(old_root)
+        if listed_once:
+            for album, titles in listings.pop(old_root, {}).items():
+                listings[new_root].setdefault(album, set()).update(titles)
     return dict(root)
+
+
+def one_listing(a: str, b: str) -> bool:
+    """Whether two title keys found on one album can be one track: the same but for spaces ("TheForest"), one
+    cut off from the other ("Phones Machines and King Kon"), one written in another script ("Angel i zmeja" /
+    "Ангел и змея"), or the same words in the same order give or take a typo in each ("Price On You Head").
+    Another word, a word more or another order is another track of the album: "The Bell Tune" / "The Tone
+    Tune", "Night Intro" / "Night Outro", "Outer Happy / Inner Sad" / "Outer Sad / Inner Happy". A typo that
+    makes another word ("Parabol" / "Parabola") still passes."""
+    if a == b or a.replace(" ", "") == b.replace(" ", ""):
+        return True
+    short, long = sorted((a, b), key=len)
+    if len(short) >= 8 and long.startswith(short) and long[len(short)] != " ":  # cut inside a word
+        return True
+    scripts = {script_of(a), script_of(b)}
+    if len(scripts) == 2 and "none" not in scripts:
+        return True
+    words_a, words_b = a.split(), b.split()
+    return len(words_a) == len(words_b) and all(fuzz.ratio(x, y) >= TYPO_ALIKE for x, y in zip(words_a, words_b, strict=True))
+
+
+def _two_listings(a: Mapping[str, set], b: Mapping[str, set]) -> bool:
+    for album in a.keys() & b.keys():
+        if any(not one_listing(x, y) for x in a[album] for y in b[album] if x != y):
+            return True
+    return False
 
 
 @lru_cache(maxsize=1 << 16)

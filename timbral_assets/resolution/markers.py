@@ -8,7 +8,8 @@ scores such pairs as near-identical; they are different recordings all the same,
 `recording_markers` reads these markers from a title:
   numbers   one marker per kind: part, movement, act, take, no ("No. n", "#n", a bare trailing number or
             roman numeral, also glued: "Revolution 9", "Synchronicity II", "Orbiter2"), disc/CD, hour,
-            chapter, volume, episode, scene, stage, level, day, session, round, time ("12:31"), side ("A1 -").
+            chapter, volume, episode, scene, stage, level, day, session, round, time ("12:31"), side ("A1 -",
+            "Side B", "7” b1"), a final capital letter ("Omega X" / "Omega Y").
             Roman numerals and number words count as numbers ("Part II" = "Pt. 2" = "Part Two")
   opus, catalogue  a work's opus and catalogue numbers (Op., K., BWV, D., Hob.)
   section   the text after a work title: "Work: Movement", "Work, Op. 43: No. 1, Von ewiger Liebe",
@@ -19,7 +20,7 @@ scores such pairs as near-identical; they are different recordings all the same,
   remixer   who made a remix and which cut: "(Notuv Remix)" and "(trorez Remix)" are two recordings, as are
             "(Dub)" and "(Teddy G. Dub)", or a remix's vocal and instrumental mixes
   remixed   always present (yes or no): a remix however written ("SPEEDDIALER_RMX", "(cv313 Reshape)")
-  reprise   always present (yes or no): a reprise is another recording of the song
+  reprise   always present (yes or no): a reprise or a coda is another recording of the song
   digits    every digit of the title outside brackets, in order ("sic_m_008_01_Friend": 00801)
   tail      a bracket that ends the title and names no version, which in dance music names a mix by
             its remixer alone: "(cv313 Reduction)", "(Dongtool)"; compared like a section
@@ -29,7 +30,9 @@ cannot be one recording's (`compatible`). A kind on one side only decides nothin
 out what others write ("Le Nozze di Figaro: Dove sono" is "Le Nozze di Figaro, K. 492: Dove sono", and an
 album appended to a title brings its own numbers), except a number in the title proper, outside brackets
 and sections: "Revolution 9", "Kappsta 2" and "Souljacker, Part I" name other recordings than "Revolution",
-"Kappsta" and "Souljacker". Clustering keeps every cluster's markers consistent.
+"Kappsta" and "Souljacker", and a bracket that holds only a number: "Poor Girl (#1)" and "Mysteries (1)" may
+be "Poor Girl (#2)" as well as "Poor Girl", so they join neither. Clustering keeps every cluster's markers
+consistent.
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
 from .text import fold
-from .versions import DIFFERENT, parse_title
+from .versions import DIFFERENT, SOFT, Title, parse_title
 
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 _LABELS = {
@@ -66,6 +70,9 @@ _SHORT_LABELS = {"d", "s", "k", "ch", "ep", "no"}
 _TRAILING_NUMBER = re.compile(r"(?:(?<=[^\d\s.,])\s*|(?<=[.,])\s+)(\d{1,4})$")
 # a vinyl side and position in front: "A1 - Untitled", "b2-Untitled" ("01 - Title" is a track number: same song)
 _SIDE = re.compile(r"^([A-Da-d]\d{1,2})\s*[-–._]\s*(?=\S)|^([A-Da-d])\s+[-–]\s+(?=\S)")
+_GENERIC_VERSION_WORDS = re.compile(r"\b(version|mix|edit|remix|rmx|the|s)\b")
+_NAMED_SIDE = re.compile(r"\bside\s+([a-d]|\d{1,2})\b|\s([a-d]\d)\s*$", re.I)
+_FINAL_LETTER = re.compile(r"(?<=[a-z]{2})(?<![Ss]ide)\s+([A-HJ-UW-Z])$")  # not a roman I or V
 _SQUARE = re.compile(r"\[[^\]]*\]")
 _TRAILING_CLOSERS = re.compile(r"[\s)\]}\"'”.!?]+$")
 _WHOLE_ROMAN = re.compile(r"^(I|[IVX]{2,5})$")  # a title that is only a numeral: "II", "III"
@@ -80,18 +87,21 @@ WORK_NUMBERS = ("opus", "catalogue")
 _MOVEMENT_PREFIX = re.compile(r"^\s*([IVXLC]+|\d{1,2})\.\s+", re.I)  # "IV. Finale", also "iv. finale"
 _REMIX_WORDS = re.compile(r"\b(remix|rmx|mix|rework|dub|vip|edit|version|bootleg)\b")
 # a bracket or dash segment anywhere in the title that names a remix ("(Axel B. Remix)(m)")
-_REMIX_SEGMENT = re.compile(r"[(\[]([^()\[\]]*\b(?:remix|rmx|mix|rework|dub|bootleg)\b[^()\[\]]*)[)\]]"
-                            r"|\s[-–—]\s([^-–—]*\b(?:remix|rmx|mix|rework|dub|bootleg)\b[^-–—]*)$"
-                            r"|[(\[]([^)\]]*\b(?:remix|rmx|mix|rework|dub|bootleg)\b[^)\]]*)$", re.I)  # cut off
+_REMIX_WORD = r"\b(?:remix|rmx|mix|rework|dub|bootleg)\b"
+_REMIX_SEGMENT = re.compile(r"[(\[]([^()\[\]]*" + _REMIX_WORD + r"[^()\[\]]*)[)\]]"
+                            r"|\s[-–—]\s([^-–—]*" + _REMIX_WORD + r"[^-–—]*)$"
+                            r"|[(\[]([^)\]]*" + _REMIX_WORD + r"[^)\]]*)$"  # cut off
+                            r"|(?<=[a-z0-9)])-([a-z0-9][^-–—()\[\]]*" + _REMIX_WORD + r"[^-–—()\[\]]*)$",  # glued on
+                            re.I)
 # what is left of "(Original Mix)", "(Album Version)" ... once the remix words are gone: the original recording
 _NOT_A_REMIX = re.compile(r"^(original|album|radio|single|extended|club|lp|main)$")
 # someone else's version, however it is written: "SPEEDDIALER_RMX", "(reconstructed by c0ma)", "(cv313 Reshape)"
-_REMIXED = re.compile(r"\b(remix(ed)?|rmx|rework(ed)?|bootleg|refix|reshape|reconstruct(ed|ion)?|remake|rerub|"
+_REMIXED = re.compile(r"\b(remix(ed)?|rmx|rework(ed)?|bootleg|refix|reshape|re ?version|revision|reconstruct(ed|ion)?|remake|rerub|"
                       r"re ?edit|remodel(led)?)\b")
 _REMIX_BY = re.compile(r"\b(?:remix(?:ed)?|rmx|reworked|mixed)\s+by\s+([^()\[\]]+?)\s*[)\]]?\s*$", re.I)
 _TIME = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])")  # "12:31" is not "21:31"
 _ONLY_DIGITS = re.compile(r"^\d{1,6}$")
-_REPRISE = re.compile(r"\breprise\b")
+_REPRISE = re.compile(r"\b(reprise|coda)\b")  # "For the Damaged Coda" is a track of its own
 # the cuts of one remix, which are recordings of their own
 _CUTS = {"vocal": "vocal", "instrumental": "instrumental", "inst": "instrumental", "dub": "dub",
          "acapella": "acapella", "accapella": "acapella", "extended": "extended", "edit": "edit"}
@@ -177,6 +187,11 @@ def _numbers_of(text: str, numbered: dict[str, set], markers: dict[str, str]) ->
     if side:
         numbered["side"].add((side.group(1) or side.group(2)).lower())
         text = text[side.end():]
+    for named_side in _NAMED_SIDE.finditer(text):  # "Promo 5 - Side A" is not "Side B", "7” a1" not "7” b1"
+        numbered["side"].add((named_side.group(1) or named_side.group(2)).lower())
+    letter = _FINAL_LETTER.search(text)
+    if letter:  # "Omega X" is not "Omega Y"
+        numbered["letter"].add(letter.group(1))
     text = _SQUARE.sub(lambda m: _YEAR.sub(" ", m.group(0)), text)  # "[Electronic 2009]" is a store tag
     for kind, values in _numbered(text).items():
         if kind in WORK_NUMBERS:  # a work's own numbers are often left out: only two different ones conflict
@@ -193,17 +208,19 @@ def _numbers_of(text: str, numbered: dict[str, set], markers: dict[str, str]) ->
 
 
 # a title with none of these cannot carry a marker (most titles): it skips the parsing below
-_MAYBE_MARKED = re.compile(r"[\d#:,(\[\]{}|.–—]|\s-\s|\b[IVXLC]+\b|reprise|mix|rmx|dub|bootleg|rework|refix|reshape|"
+_MAYBE_MARKED = re.compile(r"[\d#:,(\[\]{}|.–—]|\s-\s|[a-z)]-[A-Z]|\b[IVXLC]+\b|\bside\b|reprise|coda|\s[A-Z]$|mix|rmx|dub|bootleg|rework|refix|reshape|"
                            r"reconstruct|remake|rerub|re ?edit|remodel|_|\b(?:" + "|".join(_WORDS) + r")\b", re.I)
 _UNMARKED = {"remixed": "no", "reprise": "no"}
 _BRACKETED = re.compile(r"\([^()]*\)|\[[^\]]*\]|\{[^}]*\}")
 _DIGIT_RUN = re.compile(r"\d+")
 _TAIL = re.compile(r"(?<=\S)\s*[(\[]([^()\[\]]+)[)\]]?\s*$")  # also cut off: "Song (Lackluster Limp"
-_FEATURING = re.compile(r"^\s*(feat|ft|featuring|with|prod)\b", re.I)
+_FEATURING = re.compile(r"^\s*(feat|ft|featuring|with|prod)(?![a-z])", re.I)
 STRICT = "proper_"  # marker key prefix: the kind's number is in the title proper (see conflicting)
 _NAMED_PART_WORDS = {kind: re.compile(pattern, re.I) for kind, pattern in (
     ("part", r"\b(part|pt)\b"), ("movement", r"\b(movement|mvt)\b"), ("act", r"\bact\b"), ("take", r"\btake\b"))}
 _NAMED_PARTS = frozenset(_NAMED_PART_WORDS)
+# "(1)", "(#2)", "[No. 3]"; not "(01)", which is a track number
+_BRACKETED_NUMBER = re.compile(r"[(\[]\s*(?:#|no\.?\s*|nr\.?\s*)?[1-9]\d{0,2}\s*[)\]]", re.I)
 _CATCH_ALL = frozenset({"digits", "tail"})
 # kinds whose values are words, compared by their likeness (`compatible`); and the yes/no kinds
 TEXT_KINDS = frozenset({"section", "comma_section", "remixer", "tail"})
@@ -250,37 +267,75 @@ def _parsed_markers(title: str) -> dict[str, str]:
     if digits:
         markers["digits"] = digits
     # a bracket that ends the title and names no version is often a mix by a name alone ("(cv313 Reduction)",
-    # "(Dongtool)"): two different ones are two recordings; one on one side only decides nothing
+    # "(Dongtool)"): two different ones are two recordings, and so are such a mix and an edit ("(12 Edit)");
+    # one on one side only decides nothing
     tail = _TAIL.search(base)
     if tail and not _FEATURING.match(tail.group(1)) and fold(tail.group(1)):
         markers["tail"] = fold(tail.group(1))
     # a number in the title proper, outside brackets and sections, is part of its name: "Kappsta 2" is not
-    # "Kappsta", though "Mysteries (1)" may be "Mysteries" and "Title - Anthology, Volume 7" is "Title"
+    # "Kappsta", though "Title - Anthology, Volume 7" is "Title"
     proper: dict[str, set] = defaultdict(set)
     _numbers_of(_BRACKETED.sub(" ", _SECTION.split(base, maxsplit=1)[0]), proper, {})
     for kind, values in proper.items():
-        if values and kind in markers:
+        if values and kind in markers and kind != "letter":  # "Don't 12 Lose U" is "Don't 12 lose u"
             markers[STRICT + kind] = "yes"
     # a part, movement, act or take named with its word counts anywhere: "The Burglar [Part 2]" is not
-    # "The Burglar", though "Mysteries (1)" may be "Mysteries"
+    # "The Burglar"; so does a bracket holding only a number: "Poor Girl (#1)" is one of two on its album
     for kind in _NAMED_PARTS & markers.keys():
         if _NAMED_PART_WORDS[kind].search(title or ""):
             markers[STRICT + kind] = "yes"
-    remixed = _REMIXED.search(fold(title or "")) is not None
+    if "no" in markers and _BRACKETED_NUMBER.search(title or ""):
+        markers[STRICT + "no"] = "yes"
+    remixed = _REMIXED.search(fold(title or "")) is not None or parsed.version == "remix"
     remixed_by = _REMIX_BY.search(title or "")
     if remixed_by:  # "(Remix) - Production & Remix By Sofus F & DJ Ilz": the credit names the remixer
         markers["remixer"] = _remixer(fold(remixed_by.group(1)))
         remixed = True
     for segment in ([] if remixed_by else _REMIX_SEGMENT.finditer(title or "")):
-        text = segment.group(1) or segment.group(2) or segment.group(3)
+        text = next(group for group in segment.groups() if group)
         if not _NOT_A_REMIX.match(" ".join(_REMIX_WORDS.sub(" ", fold(text)).split())):
             remixed = True
             # present whenever the title names a remix: "(Dub)" is not "(Teddy G. Dub)"
             markers["remixer"] = _remixer(fold(text))
             break
+    if "tail" not in markers:
+        version_tail = _version_tail(markers.get("remixer"), parsed)
+        if version_tail is not None:
+            markers["tail"] = version_tail
     markers["remixed"] = "yes" if remixed else "no"
     markers["reprise"] = "yes" if _REPRISE.search(fold(title or "")) else "no"
     return markers
+
+
+def _version_tail(remixer: str | None, parsed: Title) -> str | None:
+    """The tail of a title whose closing bracket names a version: its remixer (the remix it came from, when a
+    title names two: "(X mix) (Remix You)"), else an edit's or another version's own words ("(Live at Wembley)"
+    is not "(Live in Tokyo)") or the original mix said out loud ("(Original Mix)" is not "(Holden Bass Tool)");
+    "(12 Version)" is "(Extended Version)"."""
+    if remixer is not None:
+        return remixer.split(" +")[0] or remixer
+    words = " ".join(_GENERIC_VERSION_WORDS.sub(" ", parsed.detail).split())
+    if words and (parsed.relation in (SOFT, DIFFERENT) or (parsed.version == "album_version" and "original" in words)):
+        return "extended" if parsed.version == "extended" else words
+    return None
+
+
+_WORK_KINDS = ("movement", "opus", "catalogue", "section")
+ARTIST_SIDE = "artist_"  # marker key prefix: read from the artist field, which holds a work when the two are swapped
+
+
+def work_markers(artist: str) -> dict[str, str]:
+    """The markers of an artist field that holds a work and its movement (artist and title swapped:
+    "Symphony No. 3, Op. 48: II. Menuetto" by "Michi"), keyed `artist_<kind>` and compared for equality.
+    Only a field with "Work: Section" and a movement, opus or catalogue number is read: names such as
+    "Sum 41", "D12", "K5" or "K. V. Narayanaswami" (all in the real data) read nothing. The colon check comes
+    first, since every record's artist passes here."""
+    if ": " not in (artist or ""):
+        return {}
+    found = recording_markers(artist)
+    if not any(kind in found for kind in ("movement", "opus", "catalogue")):
+        return {}
+    return {ARTIST_SIDE + kind: found[kind] for kind in _WORK_KINDS if kind in found}
 
 
 def format_markers(markers: Mapping[str, str]) -> str:
@@ -294,6 +349,7 @@ def parse_markers(text: str | None) -> dict[str, str]:
     return dict(part.split("=", 1) for part in text.split(";") if "=" in part)
 
 
+@lru_cache(maxsize=1 << 18)  # clustering asks about the same values again at every merge it tries
 def compatible(kind: str, a: str, b: str) -> bool:
     """Whether two values of one marker kind can belong to one recording. Numbers must be equal; sections
     and remixers alike in their words (a typo, another word order or an extra word is allowed: "Molto

@@ -35,7 +35,7 @@ from .credits import parse_credit
 from .embeddings import TextEncoder
 from .matcher import MatcherConfig
 from .pipeline import resolve
-from .records import album_keys, content_hash, standardise
+from .records import TrackRecord, album_keys, content_hash, standardise
 from .rules_file import ResolutionRules, load_rules
 from .text import fold, fold_artist
 from .versions import DIFFERENT, parse_title
@@ -326,10 +326,12 @@ class TrackName:
 
 
 def resolve_names(rows: Sequence[TrackName], entity: str, encoder: TextEncoder | None = None,
-                  rules: ResolutionRules | None = None, listening: Listening | None = None) -> list[ResolvedName]:
+                  rules: ResolutionRules | None = None, listening: Listening | None = None,
+                  one_library: bool = False) -> list[ResolvedName]:
     """Exactly one result per row, in order. Rows with a name are resolved (ids may repeat or be empty:
     rows are told apart by position); a row with a problem keeps it, is its own entity when it has an id,
-    and has quality none. `listening` (artists only) is keyed by the rows' ids."""
+    and has quality none. `listening` (artists only) is keyed by the rows' ids; `one_library` (tracks only)
+    see resolve_track_names."""
     usable = [n for n, r in enumerate(rows) if not r.problem]
     keyed = [replace(rows[n], id=str(n)) for n in usable]
     if entity == "artist":
@@ -340,7 +342,7 @@ def resolve_names(rows: Sequence[TrackName], entity: str, encoder: TextEncoder |
                                      if rows[n].id in listening.listeners})
         resolved = resolve_artist_names([(r.id, r.name) for r in keyed], encoder, rules, listening=by_position)
     else:
-        resolved = resolve_track_names(keyed, encoder, rules)
+        resolved = resolve_track_names(keyed, encoder, rules, one_library=one_library)
     out: list[ResolvedName] = []
     by_position = {int(r.id): r for r in resolved}
     for n, row in enumerate(rows):
@@ -354,10 +356,14 @@ def resolve_names(rows: Sequence[TrackName], entity: str, encoder: TextEncoder |
 
 def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None = None,
                         rules: ResolutionRules | None = None, threshold: float = 0.9,
-                        model_json: dict | None = None) -> list[ResolvedName]:
+                        model_json: dict | None = None, one_library: bool = False) -> list[ResolvedName]:
     """Tracks by the catalog's pipeline; `model_json` is a saved splink model (else trained on the input,
     which needs a few hundred names for EM to find its feet; smaller inputs rest on the rules tier).
-    Rows that share a `distinct_within` value (one duplicate-free source, one album) never merge."""
+    Rows that share a `distinct_within` value (one duplicate-free source, one album) never merge.
+    `one_library`: the rows come from one library (one listener's export), where an album lists each track
+    once, so two titles of one artist's album are two tracks unless they are one listing
+    (`clustering.one_listing`: a typo within words, spacing, a cut-off or another script). Not for inputs that
+    mix sources, which copy one album's titles with typos (MusicBrainz-20K)."""
     rules = rules or load_rules()
     records = []
     albums = album_keys((r.name, r.album) for r in rows)  # a title may carry its album where another row says so
@@ -384,7 +390,8 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
     rule_linked = {(a, b) for a, b, p in edges if p == 1.0 and key_of[a] == key_of[b]}
     assignment = constrained_clusters([r.record_id for r in records], edges, ClusterConfig(threshold=threshold),
                                       exclusive_group=distinct, version={r.record_id: r.version for r in records},
-                                      markers={r.record_id: r.markers for r in records})
+                                      markers={r.record_id: r.markers for r in records},
+                                      listed_once=_album_listings(records) if one_library else None)
     best: dict[str, float] = defaultdict(float)
     for a, b, p in edges:
         if assignment[a] == assignment[b] and (a, b) not in rule_linked:
@@ -413,6 +420,12 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
             out[n] = ResolvedName(rows[n].id, rows[n].name, canonical_id, canonical_name, round(confidence, 4),
                                   "canonical" if confidence == 1.0 else ("rules" if same_key else "probabilistic"))
     return [r for r in out if r is not None]
+
+
+def _album_listings(records: list[TrackRecord]) -> dict[str, tuple[str, str]]:
+    """record -> (its artist's album, its title key), for records with an album: an album lists a track once."""
+    return {r.record_id: (f"{r.artist_key}\x1f{r.album_key}", r.title_key) for r in records
+            if r.album_key and r.title_key}
 
 
 NAME_COLUMNS = {"artist": ("id", "name"), "track": ("id", "name", "artist", "album", "duration_s", "year")}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from .credits import CreditRules, parse_credit
-from .markers import format_markers, recording_markers
+from .markers import format_markers, recording_markers, work_markers
 from .text import fold, fold_artist
 from .versions import DIFFERENT, parse_title, version_kind
 
@@ -215,7 +215,7 @@ def standardise(record_id: object, title: object, artist: object = None, album: 
     if year_value is None and album_year:
         year_value = parse_year(album_year)
     title_text = _strip_appended(title_text, album_text, artist_text)
-    markers = format_markers(recording_markers(title_text))
+    markers = format_markers(recording_markers(title_text) | work_markers(artist_text))
     parsed = parse_title(title_text)
     title_key = parsed.key
     credit = parse_credit(artist_text, rules, known_artists)

@@ -14,34 +14,62 @@ from functools import lru_cache
 
 from .text import fold
 
+_GLUED_MIX = re.compile(r"\b[a-z]+(mix|mx)\b")  # "(Jazzy Gentle solareMix)", "(Lackluster Wavplayermx)"
+# what an edit or version may be called and still be the artist's own cut
+_PLAIN_QUALIFIERS = ("radio", "single", "clean", "album", "original", "short", "shortened", "long", "full", "length",
+                     "club", "dj", "promo", "main", "vocal", "dirty", "lp", "ep", "mono", "stereo", "video", "censored",
+                     "uncensored", "edited", "remastered", "remaster", "digital", "new", "final", "bonus", "us", "uk",
+                     "cd", "vinyl", "inch", "in", "quick", "fade", "edit", "mix", "tv", "amended", "the", "a", "cut")
 # kind -> (pattern on the folded suffix text, relation to the original recording)
 SAME, SOFT, DIFFERENT = "same", "soft", "different"
 VERSION_KINDS: list[tuple[str, re.Pattern[str], str]] = [
     ("live", re.compile(r"\blive\b|\bin concert\b|\bunplugged\b"), DIFFERENT),
+    # a radio or studio session by its name alone: "(Daytrotter Session)", "(BBC Radio One)"; not "(In Session)"
+    ("session", re.compile(r"^(?!in |the )[a-z0-9]+ sessions?$|^bbc radio \w+$"), DIFFERENT),
     # "Original Mix" and "Album Mix" name the original recording (album_version below)
     ("remix", re.compile(r"\bremix\b|\brmx\b|(?<!original )(?<!album )\bmix\b|\bdub\b|\brework\b|\bvip\b"
-                         r"|\bbootleg\b"), DIFFERENT),
+                         r"|\bbootleg\b|\bflip\b|\btool\b|\brefix\b|\breshape\b|\brerub\b|\bre ?version\b|\brevision\b"), DIFFERENT),
+    ("cover", re.compile(r"\bcover\b"), DIFFERENT),
+    ("remix", _GLUED_MIX, DIFFERENT),
     ("acoustic", re.compile(r"\bacoustic\b"), DIFFERENT),
     ("demo", re.compile(r"\bdemo\b"), DIFFERENT),
-    ("instrumental", re.compile(r"\binstrumental\b|\bkaraoke\b"), DIFFERENT),
+    ("instrumental", re.compile(r"\binstrumental\b|\bkaraoke\b|[a-z]*apella\b|\bcappella\b"), DIFFERENT),
     ("rerecorded", re.compile(r"\bre ?recorded\b|\btaylors version\b"), DIFFERENT),
-    ("extended", re.compile(r"\bextended\b|\b12 ?(inch|in)?( version| mix)\b"), DIFFERENT),
+    # a 12" long version is the extended one: "(Original 12' Long Version)"
+    ("extended", re.compile(r"\bextended\b|\bext\b|\blong version\b|\b12 ?(inch|in)?( long)?( version| mix)\b"), DIFFERENT),
     ("reprise", re.compile(r"\breprise\b"), DIFFERENT),
     ("outtake", re.compile(r"\bout ?takes?\b|\balt(ernate)? take\b"), DIFFERENT),
     ("interlude", re.compile(r"\binterlude\b"), DIFFERENT),
-    ("revisited", re.compile(r"\brevisited\b|\breimagined\b|\breversed\b|\bbackwards\b"), DIFFERENT),
-    ("language", re.compile(r"\b(spanish|english|french|german|italian|japanese|portuguese|korean) version\b"),
+    # a numbered or alternate version is another take: "(Baby Mammoth Version 3)", "(Alternate Version)"
+    ("alternate", re.compile(r"\bversion \d+\b|\balternat(e|ive)\b|\bearly (version|mix)\b|\bvariation\b"),
+     DIFFERENT),
+    ("revisited", re.compile(r"\brevisited\b|\breimagined\b|\breversed\b|\bbackwards\b|\brevised\b"), DIFFERENT),
+    ("language", re.compile(r"\b(spanish|english|french|german|italian|japanese|portuguese|korean|russian|ukrainian) "
+                            r"version\b|^(ukr|rus|eng|esp|ita|fra|ger|jpn|kor)$"), DIFFERENT),
+    # an edit or version named after someone or something is theirs: "(Prins Thomas Sneaky Edit)", "(Dogg
+    # edit)", "(Xoki Heavy Metal Version)"; not a radio, single, album, 7" ... one
+    ("named_version", re.compile(r"\b(?!(?:" + "|".join(_PLAIN_QUALIFIERS) + r")\b)[a-z][a-z0-9]*\s+(edit|version)\b"),
      DIFFERENT),
     ("edit", re.compile(r"\b(radio|single|clean) edit\b|\bedit\b"), SOFT),
     ("remaster", re.compile(r"\bremaster(ed)?\b|\bdigital(ly)? remaster"), SAME),
-    ("album_version", re.compile(r"\b(album|single|lp|original|mono|stereo) (version|mix)\b|\bmono\b|\bstereo\b"), SAME),
-    ("explicit", re.compile(r"\bexplicit\b|\bclean\b"), SAME),
+    ("album_version", re.compile(r"\b(album|single|lp|original|mono|stereo|main) (version|mix)\b|\bmono\b|\bstereo\b"), SAME),
+    ("explicit", re.compile(r"\bexplicit\b|\bclean\b|\bdirty\b"), SAME),
     ("year", re.compile(r"^(19|20)\d\d$"), SAME),  # "Song - 2011"; "2112" is a title
 ]
+# a word every pattern above needs (tested against them in test_resolution_rules.py)
+_ANY_VERSION_WORD = re.compile(r"mix|rmx|dub|rework|vip|bootleg|flip|tool|refix|reshape|rerub|version|live|concert|"
+                               r"unplugged|acoustic|demo|instrumental|karaoke|apella|cappella|recorded|ext|reprise|take|"
+                               r"interlude|alternat|early|variation|revisited|reimagined|reversed|backwards|revised|revision|"
+                               r"cover|edit|remaster|mono|stereo|explicit|clean|dirty|mx\b|session|bbc|"
+                               r"^(19|20)\d\d$|^(ukr|rus|eng|esp|ita|fra|ger|jpn|kor)$")
+_LOOSE = {n for n, (kind, pattern, _) in enumerate(VERSION_KINDS)
+          if kind in ("alternate", "named_version", "session") or pattern is _GLUED_MIX}
 _FEAT = re.compile(r"^(feat|ft|featuring|with)\b\.?\s*(.*)$", re.I)
 _BRACKETED_TAIL = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")
 _DASH_TAIL = re.compile(r"\s+[-–—]\s+([^-–—]+)$")
 _OPEN_TAIL = re.compile(r"\s*[(\[](.+)$")
+# a version glued on with a bare hyphen: "Hide And Seek-Club Mix" (taken only when it names a version)
+_GLUED_TAIL = re.compile(r"(?<=[a-z0-9)])-([A-Z0-9][^-–—()\[\]]*\s[^-–—()\[\]]+)$")
 _NUMBERED = re.compile(r"\d|\b[ivx]+\b", re.I)
 _INLINE_FEAT = re.compile(r"\s+(feat\.?|ft\.?|featuring)\s+(.+?)(?=\s+[-–—]\s+\S|$)", re.I)
 
@@ -65,11 +93,17 @@ class Title:
         return fold(self.base) + f" [{self.version}{specific}]"
 
 
+@lru_cache(maxsize=1 << 16)
 def version_kind(text: str) -> tuple[str, str] | None:
     """(kind, relation) of a version text such as "Live at Budokan" or "2011 Remaster"; None if it names none."""
     folded = fold(text)
-    for kind, pattern, relation in VERSION_KINDS:
-        if pattern.search(folded):
+    if not _ANY_VERSION_WORD.search(folded):  # most texts (titles, albums) name none: one search, not twenty
+        return None
+    # a long tail with a colon is an album or a compilation ("Mastermix Classic Cuts 96: Rare and Collectables",
+    # "Planet Dance, Version 3.0: ..."): the loosest patterns read only tails of five words or fewer
+    loose_ok = len(folded.split()) <= 5 and ":" not in text
+    for n, (kind, pattern, relation) in enumerate(VERSION_KINDS):
+        if pattern.search(folded) and (loose_ok or n not in _LOOSE):
             return kind, relation
     return None
 
@@ -77,11 +111,17 @@ def version_kind(text: str) -> tuple[str, str] | None:
 @lru_cache(maxsize=1 << 16)  # standardise and recording_markers parse the same title
 def parse_title(title: str) -> Title:
     rest = " ".join((title or "").split())
+    if "_" in rest and " " not in rest:  # a file name: "days_to_come_(feat_bajka)"
+        rest = rest.replace("_", " ")
     versions: list[tuple[str, str, str]] = []
     featured: list[str] = []
     label_tag = None
     while True:
         m = _BRACKETED_TAIL.search(rest) or _DASH_TAIL.search(rest)
+        if not m:
+            glued = _GLUED_TAIL.search(rest)
+            # of a title of two words or more ("Re-Mix Me" is a title)
+            m = glued if glued and " " in rest[: glued.start()] and version_kind(glued.group(1)) else None
         if not m or m.start() == 0:
             break
         inner = m.group(1).strip()
@@ -104,7 +144,11 @@ def parse_title(title: str) -> Title:
     if not versions:  # a version inside nested or cut-off brackets: "Song (Live at Folsom (1st Show) - 1968)"
         opened = _OPEN_TAIL.search(rest)
         kind = version_kind(opened.group(1)) if opened and opened.start() > 0 else None
-        if kind and kind[1] == DIFFERENT:
+        cut_feat = _FEAT.match(opened.group(1)) if opened and opened.start() > 0 and not kind else None
+        if cut_feat:  # a credit cut off: "Wait For Now (feat. Tawi"
+            featured.append(cut_feat.group(2).strip())
+            rest = rest[: opened.start()].rstrip()
+        elif kind and kind[1] == DIFFERENT:
             versions.append((kind[0], kind[1], fold(opened.group(1))))
             rest = rest[: opened.start()].rstrip()
     inline_feat = _INLINE_FEAT.search(rest)
