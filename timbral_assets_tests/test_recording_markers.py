@@ -30,6 +30,7 @@ DIFFERENT_RECORDINGS = [
     ("Nuit Sur Les Champs-Élysées (Take 1)", "Nuit sur les champs-élysées (take 4) (Florence sur les champs-élysées)",
      "take"),
     ("Sweet Thing", "Sweet Thing (reprise)", "reprise"),
+    ("9:20", "9:20 Intro", "intro"), ("Night Intro", "Night Outro", "intro"),
     ("Missiles", "Missiles Reprise", "reprise"),
     ("・A・ (Notuv Remix)", "・A・ (trorez Remix)", "remixer"),
     ("Four To The Floor (Soulsavers Mix)", "Four To The Floor (Thin White Duke Mix)", "remixer"),
@@ -145,7 +146,7 @@ def test_roman_numerals():
 def test_words_that_look_like_labels_are_not_markers():
     for title in ("Mr. Brightside", "D. Dog", "I Will Survive", "No Surprises", "Act Naturally", "Take On Me",
                   "Part of Me", "Ch-Check It Out"):
-        assert recording_markers(title) == {"remixed": "no", "reprise": "no"}, title
+        assert recording_markers(title) == {"remixed": "no", "reprise": "no", "intro": "no"}, title
 
 
 def test_clustering_never_puts_conflicting_markers_in_one_cluster():
@@ -205,6 +206,11 @@ def test_versions_in_nested_brackets_and_an_album_that_holds_the_title():
     (["Minor Down (Benjamin Dauer Rmx)", "Minor Down (Remix of Benjamin Dauer)"], False),
     (["In The City (12 Version)", "In the City (extended version)"], False),
     (["Karma Police", "Karma Police - 2017 Remaster", "01 - Karma Police"], False),
+    (["East Side Wall", "West Side Wall"], True),  # rule 5: another word
+    (["S-bahn", "U-bahn"], True),
+    (["Hometown", "Hometown (Intro)"], True),
+    (["A Circular Reeducation", "A Circular Reeduction"], False),  # a typo
+    (["Amberkreiss", "Emberkreiss"], False),
 ])
 def test_the_audit_rule(titles, expected):
     """The rule that counts suspicious merges on real exports (audit.py), independent of the markers."""
@@ -249,6 +255,50 @@ def test_clustering_keeps_two_titles_of_one_album_apart():
     listed_apart = constrained_clusters("abcde", edges, ClusterConfig(threshold=0.9), listed_once=listed)
     assert listed_apart["a"] != listed_apart["b"] and listed_apart["c"] == listed_apart["d"]
     assert listed_apart["a"] == listed_apart["e"]  # another album: the titles may be one track
+
+
+@pytest.mark.parametrize("a, b, apart", [
+    ("east side wall", "west side wall", True),  # real pingw33n merges before the rule
+    ("s bahn", "u bahn", True),
+    ("aeon interlude", "kaon interlude", True),
+    ("essential one", "essential two", True),
+    ("the bell tune", "the tone tune", True),
+    ("kokubo sosho battle [remix daedelus]", "kokubo sosho stealth [remix daedelus]", True),
+    ("essential two", "essential three", True),
+    ("shame of the nation", "state of the nation", False),  # two edits inside a word: let through (docstring)
+    ("colored sky colored mind", "colored sky coloured mind", False),  # one slip
+    ("1000 kilometres away", "1000 kilometers away", False),
+    ("essential 2", "essential two", False),  # one number
+    ("no caminho do bem", "o caminho do bem", False),  # a word that ends the other: a first letter dropped
+    ("man of letters", "man f letters", False),
+    ("rock n roll", "rock and roll", False),
+    ("hweels of fire", "wheels of fire", False),  # two letters swapped
+    ("are are so beautiful", "we are so beautiful", False),  # a word written over its neighbour
+    ("amberkreiss", "emberkreiss", False),  # alike: a typo may start a word
+    ("007", "alecrim", False),  # a track number for a title: the markers judge numbers
+    ("a circular reeducation", "a circular reeduction", False),  # the same first letter
+    ("night", "night intro", False),  # a word more is not one word apart
+    ("the abyss the jam", "the jam", False),
+])
+def test_one_word_apart(a, b, apart):
+    from timbral_assets.resolution.clustering import one_word_apart
+
+    assert one_word_apart(a, b) is apart
+    assert one_word_apart(b, a) is apart
+
+
+def test_clustering_keeps_titles_one_word_apart_in_two_clusters():
+    """`titles`: a strong edge between "East Side Wall" and "West Side Wall" is refused, also when it comes
+    through a third record, while the typo's edge joins."""
+    from timbral_assets.resolution.clustering import ClusterConfig, constrained_clusters
+
+    titles = {"a": "east side wall", "b": "west side wall", "c": "east side wal", "d": "wheels of fire",
+              "e": "hweels of fire"}
+    edges = [("a", "b", 0.99), ("a", "c", 0.985), ("c", "b", 0.98), ("d", "e", 0.97)]
+    plain = constrained_clusters("abcde", edges, ClusterConfig(threshold=0.9))
+    assert plain["a"] == plain["b"] == plain["c"] and plain["d"] == plain["e"]
+    kept = constrained_clusters("abcde", edges, ClusterConfig(threshold=0.9), titles=titles)
+    assert kept["a"] == kept["c"] != kept["b"] and kept["d"] == kept["e"]
 
 
 def test_a_work_in_the_artist_field_keeps_its_movements_apart():

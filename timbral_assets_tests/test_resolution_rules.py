@@ -147,7 +147,7 @@ def test_belong_together_rules_are_extensible():
     ("Class Actress Cover", "cover"), ("Acoustic", "acoustic"), ("Demo", "demo"), ("Karaoke", "instrumental"),
     ("Re-recorded", "rerecorded"), ("Taylor's Version", "rerecorded"), ("Extended", "extended"), ("ext", "extended"),
     ("12 Inch Version", "extended"), ("Long Version", "extended"), ("Reprise", "reprise"), ("Outtake", "outtake"),
-    ("Alt Take", "outtake"), ("Interlude", "interlude"), ("Alternative", "alternate"), ("Early Version", "alternate"),
+    ("Alt Take", "outtake"), ("Interlude", "interlude"), ("Intro", "interlude"), ("Prologue", "interlude"), ("Alternative", "alternate"), ("Early Version", "alternate"),
     ("Version 2", "alternate"), ("Revisited", "revisited"), ("Reimagined", "revisited"), ("Backwards", "revisited"),
     ("Spanish Version", "language"), ("Dogg Edit", "named_version"), ("Radio Edit", "edit"), ("Edit", "edit"),
     ("2011 Remaster", "remaster"), ("Digitally Remastered", "remaster"), ("Album Version", "album_version"),

@@ -122,7 +122,7 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
     assignment = constrained_clusters(nodes, [(a, b, p) for (a, b), (p, _) in edges.items()
                                               if a in info and b in info], config,
                                       version={v: info[v][2] for v in nodes}, anchors=anchors,
-                                      markers={v: info[v][5] for v in nodes})
+                                      markers={v: info[v][5] for v in nodes}, titles={v: info[v][1] for v in nodes})
     clusters: dict[str, list[str]] = {}
     for v, root in assignment.items():
         clusters.setdefault(root, []).append(v)

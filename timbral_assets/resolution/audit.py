@@ -6,14 +6,19 @@ differ in any of:
      "Don't 1 2 Lose U" is "Don't 12 Lose U"), and roman numerals of two letters or more, or an "I" that ends
      the title outside brackets ("Synchronicity I" vs "II", not "Who Am I (Animatrix Edit)");
   2. the words that name another recording: reprise, remix, mix, dub, live, demo, instrumental, acoustic,
-     outtake, interlude, bootleg, rework, VIP, extended (and "long version"), alternate, coda, cover, and, with a number after them, take, part, act, movement,
+     outtake, interlude, intro, outro, prologue, epilogue, bootleg, rework, VIP, extended (and "long version"), alternate, coda, cover, and, with a number after them, take, part, act, movement,
      disc, CD, hour ("Take 2", not "Take Care On The Corner");
   3. their remixes: the text of remix brackets (also cut off at the end) or else of a dash tail, without the
      words remix / rmx / mix, "of", "by" and "the". Two differ unless one's words hold the other's, give or
      take a typo (token set ratio 90): "(Notuv Remix)" vs "(trorez Remix)" and "(Remix)" vs "(Notuv Remix)"
      differ; "(Funcy Technicians Remix)" vs "(Funky Technicians Remix)" and "(Boys Noize Classic Mix)" vs
      "(Boys Noize remix)" do not;
-  4. the text after a work title (": ", " - "), when both have one ("Requiem: Sanctus" vs ": Dies irae").
+  4. the text after a work title (": ", " - "), when both have one ("Requiem: Sanctus" vs ": Dies irae");
+  5. one word of the title outside brackets, all others equal and in place, when the two words start with
+     other letters, are not alike (ratio under 85) and neither ends the other (a first letter dropped: "O
+     Caminho" / "No Caminho"): "East Side Wall" vs "West Side Wall", "S-bahn" vs "U-bahn" (added with the
+     resolver's `one_word_apart`, which also lets two letters swapped, "n" / "and" and a word written over
+     its neighbour through).
 Before comparing, a title loses what names the same recording: a leading track number ("01 - "),
 apostrophes, vinyl sizes ("7 Master"; a "12 Version" is an extended version), and bracketed or dashed tails about remasters, years,
 explicit/clean, mono/stereo, album, single or original versions and mixes, featured artists, bonus tracks,
@@ -36,8 +41,9 @@ from rapidfuzz import fuzz
 from .text import fold
 
 SIGNAL_WORDS = frozenset({"reprise", "remix", "rmx", "mix", "dub", "live", "demo", "instrumental", "acoustic",
-                          "outtake", "interlude", "bootleg", "rework", "vip", "extended", "alternate", "coda", "cover"})
+                          "outtake", "interlude", "intro", "outro", "prologue", "epilogue", "bootleg", "rework", "vip", "extended", "alternate", "coda", "cover"})
 NUMBERED_WORDS = frozenset({"take", "part", "pt", "act", "movement", "mvt", "disc", "cd", "hour"})
+ANOTHER_WORD = 85  # rapidfuzz ratio under which one word is another, not the same one mistyped (rule 5)
 SAME_REMIX = 90  # rapidfuzz token_set_ratio from which two remix texts are one
 _NEUTRAL = re.compile(
     r"\s*(?:[(\[{][^()\[\]{}]*|\s-\s[^-]*?)\b(remaster(ed)?|\d{4}|explicit|clean|mono|stereo|album version|"
@@ -71,7 +77,8 @@ def _cleaned(title: str) -> str:
 
 
 def signature(title: str) -> tuple:
-    """What the rule compares of a title: (numbers, signal words, remix texts, section or None)."""
+    """What the rule compares of a title: (numbers, signal words, remix texts, section or None, the words
+    outside brackets)."""
     text = _VINYL_SIZE.sub("", _TWELVE_INCH.sub("extended version", _cleaned(title)))
     remix_texts = [m.group(1) for m in _REMIX_BRACKET.finditer(text)]
     if remix_texts:
@@ -87,7 +94,20 @@ def signature(title: str) -> tuple:
     signal = frozenset(w for i, w in enumerate(words) if w in SIGNAL_WORDS or (
         w in NUMBERED_WORDS and i + 1 < len(words) and re.fullmatch(r"\d+|[ivxlc]+", words[i + 1])))
     section = _SECTION.split(text, maxsplit=1)
-    return (digits, romans), signal, remixes, fold(section[1]) if len(section) == 2 and section[0].strip() else None
+    plain_words = tuple(re.sub(r"[^\w\s]", " ", fold(_BRACKETS.sub(" ", text))).split())
+    return ((digits, romans), signal, remixes, fold(section[1]) if len(section) == 2 and section[0].strip() else None,
+            plain_words)
+
+
+def _another_word(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    if len(a) != len(b):
+        return False
+    changed = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    if len(changed) != 1:
+        return False
+    x, y = changed[0]
+    return (x[0] != y[0] and not (x.isdigit() or y.isdigit() or x.endswith(y) or y.endswith(x))
+            and fuzz.ratio(x, y) < ANOTHER_WORD)
 
 
 def _same_remixes(a: frozenset, b: frozenset) -> bool:
@@ -105,7 +125,9 @@ def suspicious(titles: Iterable[str]) -> bool:
     if any(s[:2] != first[:2] or not _same_remixes(s[2], first[2]) for s in signatures[1:]):
         return True
     sections = {s[3] for s in signatures if s[3] is not None}
-    return len(sections) > 1
+    if len(sections) > 1:
+        return True
+    return any(_another_word(a[4], b[4]) for i, a in enumerate(signatures) for b in signatures[i + 1:])
 
 
 @dataclass

@@ -21,6 +21,9 @@ scores such pairs as near-identical; they are different recordings all the same,
             "(Dub)" and "(Teddy G. Dub)", or a remix's vocal and instrumental mixes
   remixed   always present (yes or no): a remix however written ("SPEEDDIALER_RMX", "(cv313 Reshape)")
   reprise   always present (yes or no): a reprise or a coda is another recording of the song
+  intro     always present (the word or no): an intro, outro, prologue, epilogue or interlude that ends the
+            title proper makes a track of its own ("9:20" / "9:20 Intro", "Night Intro" / "Night Outro"); in
+            a closing bracket it is a version ("Hometown (Intro)", versions.py)
   digits    every digit of the title outside brackets, in order ("sic_m_008_01_Friend": 00801)
   tail      a bracket that ends the title and names no version, which in dance music names a mix by
             its remixer alone: "(cv313 Reduction)", "(Dongtool)"; compared like a section
@@ -102,6 +105,7 @@ _REMIX_BY = re.compile(r"\b(?:remix(?:ed)?|rmx|reworked|mixed)\s+by\s+([^()\[\]]
 _TIME = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])")  # "12:31" is not "21:31"
 _ONLY_DIGITS = re.compile(r"^\d{1,6}$")
 _REPRISE = re.compile(r"\b(reprise|coda)\b")  # "For the Damaged Coda" is a track of its own
+_INTRO = re.compile(r"(?:^|\s)(intro|outro|prologue|epilogue|interlude)$")  # ending the title proper
 # the cuts of one remix, which are recordings of their own
 _CUTS = {"vocal": "vocal", "instrumental": "instrumental", "inst": "instrumental", "dub": "dub",
          "acapella": "acapella", "accapella": "acapella", "extended": "extended", "edit": "edit"}
@@ -130,6 +134,11 @@ def _number(text: str) -> str | None:
         return "-".join(str(int(d)) for d in digits.split("-")) + text[len(digits):].lower()
     value = roman_value(text)
     return None if value is None else str(value)
+
+
+def number_word(word: str) -> str | None:
+    """A word's number: "two", "2", "ii" -> "2"; None for any other word."""
+    return _number(word) if word and (word in _WORDS or word.isdigit() or _WHOLE_ROMAN.match(word.upper())) else None
 
 
 def _numbered(text: str) -> dict[str, str]:
@@ -209,8 +218,8 @@ def _numbers_of(text: str, numbered: dict[str, set], markers: dict[str, str]) ->
 
 # a title with none of these cannot carry a marker (most titles): it skips the parsing below
 _MAYBE_MARKED = re.compile(r"[\d#:,(\[\]{}|.–—]|\s-\s|[a-z)]-[A-Z]|\b[IVXLC]+\b|\bside\b|reprise|coda|\s[A-Z]$|mix|rmx|dub|bootleg|rework|refix|reshape|"
-                           r"reconstruct|remake|rerub|re ?edit|remodel|_|\b(?:" + "|".join(_WORDS) + r")\b", re.I)
-_UNMARKED = {"remixed": "no", "reprise": "no"}
+                           r"reconstruct|remake|rerub|re ?edit|remodel|intro|outro|prologue|epilogue|interlude|_|\b(?:" + "|".join(_WORDS) + r")\b", re.I)
+_UNMARKED = {"remixed": "no", "reprise": "no", "intro": "no"}
 _BRACKETED = re.compile(r"\([^()]*\)|\[[^\]]*\]|\{[^}]*\}")
 _DIGIT_RUN = re.compile(r"\d+")
 _TAIL = re.compile(r"(?<=\S)\s*[(\[]([^()\[\]]+)[)\]]?\s*$")  # also cut off: "Song (Lackluster Limp"
@@ -222,9 +231,9 @@ _NAMED_PARTS = frozenset(_NAMED_PART_WORDS)
 # "(1)", "(#2)", "[No. 3]"; not "(01)", which is a track number
 _BRACKETED_NUMBER = re.compile(r"[(\[]\s*(?:#|no\.?\s*|nr\.?\s*)?[1-9]\d{0,2}\s*[)\]]", re.I)
 _CATCH_ALL = frozenset({"digits", "tail"})
-# kinds whose values are words, compared by their likeness (`compatible`); and the yes/no kinds
+# kinds whose values are words, compared by their likeness (`compatible`); and the always-present flag kinds
 TEXT_KINDS = frozenset({"section", "comma_section", "remixer", "tail"})
-FLAG_KINDS = frozenset({"remixed", "reprise"})
+FLAG_KINDS = frozenset({"remixed", "reprise", "intro"})
 
 
 def recording_markers(title: str) -> dict[str, str]:
@@ -304,6 +313,8 @@ def _parsed_markers(title: str) -> dict[str, str]:
             markers["tail"] = version_tail
     markers["remixed"] = "yes" if remixed else "no"
     markers["reprise"] = "yes" if _REPRISE.search(fold(title or "")) else "no"
+    intro = _INTRO.search(fold(_BRACKETED.sub(" ", _SECTION.split(base, maxsplit=1)[-1])))
+    markers["intro"] = intro.group(1) if intro else "no"
     return markers
 
 

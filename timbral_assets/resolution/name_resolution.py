@@ -391,6 +391,7 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
     assignment = constrained_clusters([r.record_id for r in records], edges, ClusterConfig(threshold=threshold),
                                       exclusive_group=distinct, version={r.record_id: r.version for r in records},
                                       markers={r.record_id: r.markers for r in records},
+                                      titles={r.record_id: r.title_key for r in records},
                                       listed_once=_album_listings(records) if one_library else None)
     best: dict[str, float] = defaultdict(float)
     for a, b, p in edges:

@@ -179,7 +179,8 @@ def cluster_pairs(pairs: pa.Table, records: Sequence[TrackRecord], cluster_confi
         return connected_components(ids, edges, cluster_config.threshold)
     return constrained_clusters(ids, edges, cluster_config, exclusive_group=exclusive_group,
                                 version={r.record_id: r.version for r in records},
-                                markers={r.record_id: r.markers for r in records})
+                                markers={r.record_id: r.markers for r in records},
+                                titles={r.record_id: r.title_key for r in records})
 
 
 def recluster(result: ResolutionResult, records: Sequence[TrackRecord], cluster_config: ClusterConfig,

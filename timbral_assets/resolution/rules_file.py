@@ -61,7 +61,7 @@ def _names(data: dict, key: str, path: Path) -> tuple[str, ...]:
 
 
 # bump when standardisation changes what it derives from a string (keys, versions, recording markers)
-STANDARDISER_VERSION = "6"
+STANDARDISER_VERSION = "7"
 
 
 def load_rules(path: Path | str | None = None) -> ResolutionRules:

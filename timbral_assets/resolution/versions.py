@@ -39,7 +39,8 @@ VERSION_KINDS: list[tuple[str, re.Pattern[str], str]] = [
     ("extended", re.compile(r"\bextended\b|\bext\b|\blong version\b|\b12 ?(inch|in)?( long)?( version| mix)\b"), DIFFERENT),
     ("reprise", re.compile(r"\breprise\b"), DIFFERENT),
     ("outtake", re.compile(r"\bout ?takes?\b|\balt(ernate)? take\b"), DIFFERENT),
-    ("interlude", re.compile(r"\binterlude\b"), DIFFERENT),
+    # an album's intro or outro to a song is a track of its own: "Hometown (Intro)", "Lineage (Prologue)"
+    ("interlude", re.compile(r"\b(interlude|intro|outro|prologue|epilogue)\b"), DIFFERENT),
     # a numbered or alternate version is another take: "(Baby Mammoth Version 3)", "(Alternate Version)"
     ("alternate", re.compile(r"\bversion \d+\b|\balternat(e|ive)\b|\bearly (version|mix)\b|\bvariation\b"),
      DIFFERENT),
@@ -59,7 +60,7 @@ VERSION_KINDS: list[tuple[str, re.Pattern[str], str]] = [
 # a word every pattern above needs (tested against them in test_resolution_rules.py)
 _ANY_VERSION_WORD = re.compile(r"mix|rmx|dub|rework|vip|bootleg|flip|tool|refix|reshape|rerub|version|live|concert|"
                                r"unplugged|acoustic|demo|instrumental|karaoke|apella|cappella|recorded|ext|reprise|take|"
-                               r"interlude|alternat|early|variation|revisited|reimagined|reversed|backwards|revised|revision|"
+                               r"interlude|intro|outro|prologue|epilogue|alternat|early|variation|revisited|reimagined|reversed|backwards|revised|revision|"
                                r"cover|edit|remaster|mono|stereo|explicit|clean|dirty|mx\b|session|bbc|"
                                r"^(19|20)\d\d$|^(ukr|rus|eng|esp|ita|fra|ger|jpn|kor)$")
 _LOOSE = {n for n, (kind, pattern, _) in enumerate(VERSION_KINDS)
