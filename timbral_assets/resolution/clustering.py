@@ -108,15 +108,19 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
     # cluster -> its records' distinct title keys
     keys: dict[str, set] = defaultdict(set)
     for first, group in members.items():
+        if markers and len(group) == 1:
+            marks[first] = marker_sets(markers.get(first) or "")
+        elif markers:  # an anchor's records mostly share one marker text: union each distinct text once
+            texts = iter(sorted({markers.get(i) or "" for i in group}))
+            marks[first] = marker_sets(next(texts))
+            for text in texts:
+                marks[first] = _union(marks[first], marker_sets(text))
         for i in group:
             if titles and titles.get(i):
                 keys[first].add(titles[i])
             if listed_once and listed_once.get(i):
                 album, title = listed_once[i]
                 listings[first].setdefault(album, set()).add(title)
-            if markers:
-                mine = marker_sets(markers.get(i) or "")
-                marks[first] = mine if first not in marks else _union(marks[first], mine)
             if exclusive_group and exclusive_group.get(i) is not None:
                 groups[first].add(exclusive_group[i])
             if version and version.get(i):
