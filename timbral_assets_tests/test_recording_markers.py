@@ -265,7 +265,7 @@ def test_clustering_keeps_two_titles_of_one_album_apart():
     ("the bell tune", "the tone tune", True),
     ("kokubo sosho battle [remix daedelus]", "kokubo sosho stealth [remix daedelus]", True),
     ("essential two", "essential three", True),
-    ("shame of the nation", "state of the nation", False),  # two edits inside a word: let through (docstring)
+    ("shame of the nation", "state of the nation", False),  # two edits inside a word not known as a word
     ("colored sky colored mind", "colored sky coloured mind", False),  # one slip
     ("1000 kilometres away", "1000 kilometers away", False),
     ("essential 2", "essential two", False),  # one number
@@ -285,6 +285,19 @@ def test_one_word_apart(a, b, apart):
 
     assert one_word_apart(a, b) is apart
     assert one_word_apart(b, a) is apart
+
+
+def test_two_edits_between_known_words_are_two_titles():
+    """"Shame" / "State": both words of the input's other titles, so not one word mistyped; "Bordem" is no
+    word of the input, so "Questão de Bordem" may be "Questão de Ordem" mistyped twice."""
+    from timbral_assets.resolution.clustering import known_words, one_word_apart
+
+    known = known_words(["shame on you", "state of mind", "no shame", "the state", "shame", "state of grace",
+                         "questao de ordem", "ordem e progresso", "nova ordem", "shame of the nation"])
+    assert {"shame", "state", "ordem"} <= known and "bordem" not in known
+    assert one_word_apart("shame of the nation", "state of the nation", known)
+    assert not one_word_apart("questao de ordem", "questao de bordem", known)
+    assert not one_word_apart("colored sky colored mind", "colored sky coloured mind", known)  # one edit
 
 
 def test_clustering_keeps_titles_one_word_apart_in_two_clusters():
