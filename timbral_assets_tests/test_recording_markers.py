@@ -300,6 +300,18 @@ def test_two_edits_between_known_words_are_two_titles():
     assert not one_word_apart("colored sky colored mind", "colored sky coloured mind", known)  # one edit
 
 
+def test_a_common_typo_is_no_known_word():
+    """A large input repeats its typos ("runing" in three titles); a word one edit from a word of five times as
+    many titles is a typo's, so "runing shadow" may still be "running shadow" mistyped as "runnnig shadow"."""
+    from timbral_assets.resolution.clustering import known_words, one_word_apart
+
+    titles = [f"running {w}" for w in "abcdefghijklmnop"] + ["runing man", "runing free", "runing late",
+                                                             "runnnig x", "runnnig y", "runnnig z"]
+    known = known_words(titles)
+    assert "running" in known and "runing" not in known and "runnnig" not in known
+    assert not one_word_apart("runing shadow", "runnnig shadow", known)
+
+
 def test_clustering_keeps_titles_one_word_apart_in_two_clusters():
     """`titles`: a strong edge between "East Side Wall" and "West Side Wall" is refused, also when it comes
     through a third record, while the typo's edge joins."""
