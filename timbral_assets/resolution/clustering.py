@@ -109,7 +109,16 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
     listings: dict[str, dict[str, set]] = defaultdict(dict)
     # cluster -> its records' distinct title keys
     keys: dict[str, set] = defaultdict(set)
-    known = known_words(titles.values()) if titles else frozenset()
+    known: frozenset | None = None  # the input's vocabulary, read when a pair first needs it (seldom)
+
+    def one_word_between(x: str, y: str) -> bool:
+        nonlocal known
+        change = word_change(x, y)
+        if isinstance(change, bool):
+            return change
+        if known is None:
+            known = known_words(titles.values())
+        return change[0] in known and change[1] in known
     for first, group in members.items():
         if markers and len(group) == 1:
             marks[first] = marker_sets(markers.get(first) or "")
@@ -141,7 +150,7 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
             continue
         if listed_once and _two_listings(listings[ra], listings[rb]):
             continue
-        if titles and any(one_word_apart(x, y, known) for x in keys[ra] for y in keys[rb] if x != y):
+        if titles and any(one_word_between(x, y) for x in keys[ra] for y in keys[rb] if x != y):
             continue
         small, large = (ra, rb) if len(members[ra]) <= len(members[rb]) else (rb, ra)
         total, count, vetoed = 0.0, 0, False
@@ -226,7 +235,6 @@ def known_words(title_keys: Iterable[str]) -> frozenset:
     return frozenset(known)
 
 
-@lru_cache(maxsize=1 << 16)
 def one_word_apart(a: str, b: str, known: frozenset = frozenset()) -> bool:
     """Whether two title keys are the same words but one, which is another word rather than the same one
     mistyped: another number ("essential two" / "essential three"), or a word that starts with another letter
@@ -240,6 +248,14 @@ def one_word_apart(a: str, b: str, known: frozenset = frozenset()) -> bool:
     stands for; numbers are the recording markers' to judge). Two edits inside a word that is not a known
     word pass: MusicBrainz-20K's sources mistype words that way ("Questão de Bordem"), and its pair F1 fell
     from 0.9506 to 0.9493 when every word of up to 6 letters was held to one edit; with known words it stays."""
+    change = word_change(a, b)
+    return change if isinstance(change, bool) else change[0] in known and change[1] in known
+
+
+@lru_cache(maxsize=1 << 16)
+def word_change(a: str, b: str) -> bool | tuple[str, str]:
+    """`one_word_apart` without the vocabulary: True or False, or the two words two edits apart, which are
+    two titles when both are known words."""
     words_a, words_b = a.split(), b.split()
     if len(words_a) != len(words_b):
         return False
@@ -257,7 +273,7 @@ def one_word_apart(a: str, b: str, known: frozenset = frozenset()) -> bool:
         return False
     if x[0] != y[0] and fuzz.ratio(x, y) < TYPO_ALIKE:
         return True
-    return x in known and y in known and OSA.distance(x, y) > 1  # "shame" / "state", two words of the input
+    return (x, y) if OSA.distance(x, y) > 1 else False
 
 
 def _two_listings(a: Mapping[str, set], b: Mapping[str, set]) -> bool:
