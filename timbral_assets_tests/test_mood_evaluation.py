@@ -82,7 +82,8 @@ def test_the_mood_package_imports_no_dagster():
     import subprocess
     import sys
 
-    code = ("import sys, timbral_assets.mood.evaluation, timbral_assets.mood.features, timbral_assets.mood.labels; "
+    code = ("import sys, timbral_assets.mood.evaluation, timbral_assets.mood.features, timbral_assets.mood.labels, "
+            "timbral_assets.mood.model; "
             "sys.exit(sorted(m for m in sys.modules if m.split('.')[0] == 'dagster')[:1] or 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
