@@ -113,12 +113,9 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
 
     def one_word_between(x: str, y: str) -> bool:
         nonlocal known
-        change = word_change(x, y)
-        if isinstance(change, bool):
-            return change
-        if known is None:
+        if known is None and not isinstance(word_change(x, y), bool):
             known = known_words(titles.values())
-        return change[0] in known and change[1] in known
+        return one_word_apart(x, y, known or frozenset())
     for first, group in members.items():
         if markers and len(group) == 1:
             marks[first] = marker_sets(markers.get(first) or "")
@@ -225,14 +222,15 @@ def known_words(title_keys: Iterable[str]) -> frozenset:
     frequent = {w: n for w, n in counts.items() if n >= KNOWN_WORD_TITLES and len(w) > 2}
     by_deletion: dict[str, list[str]] = defaultdict(list)  # words one edit apart share a key
     for w in counts:
-        for key in {w} | {w[:i] + w[i + 1:] for i in range(len(w))}:
+        for key in _one_deletion(w):
             by_deletion[key].append(w)
-    known = set()
-    for w, n in frequent.items():
-        neighbours = {o for key in {w} | {w[:i] + w[i + 1:] for i in range(len(w))} for o in by_deletion[key]}
-        if not any(counts[o] >= TYPO_FORM_RATIO * n for o in neighbours if o != w):
-            known.add(w)
-    return frozenset(known)
+    return frozenset(w for w, n in frequent.items()
+                     if not any(counts[o] >= TYPO_FORM_RATIO * n for key in _one_deletion(w) for o in by_deletion[key]))
+
+
+def _one_deletion(word: str) -> set[str]:
+    """The word and every string one letter shorter: two words one edit apart share one of these."""
+    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
 
 
 def one_word_apart(a: str, b: str, known: frozenset = frozenset()) -> bool:
