@@ -2,21 +2,23 @@
 
 import dagster as dg
 
-from .assets import ingest, resolution
-from .automation.jobs import daily_ingest_job, first_import_job, main_job
-from .automation.schedules import daily_ingest_schedule
+from .assets import ingest, mood, resolution
+from .automation.jobs import daily_ingest_job, first_import_job, main_job, mood_retrain_job
+from .automation.schedules import daily_ingest_schedule, quarterly_mood
+from .automation.sensors import tag_drift_sensor
 from .resources import default_resources
 from .sql_models import build_sql_assets
 
 # every asset defined in the asset modules, and one SQL model asset per dbt_like_sql file, which may read
 # the Python assets' tables as source()
-python_assets = dg.load_assets_from_modules([ingest, resolution])
+python_assets = dg.load_assets_from_modules([ingest, resolution, mood])
 all_assets = [*python_assets, *build_sql_assets(python_assets)]
 
 defs = dg.Definitions(
     assets=all_assets,
-    jobs=[main_job, daily_ingest_job, first_import_job],
-    schedules=[daily_ingest_schedule],
+    jobs=[main_job, daily_ingest_job, first_import_job, mood_retrain_job],
+    schedules=[daily_ingest_schedule, quarterly_mood],
+    sensors=[tag_drift_sensor],
     resources=default_resources(),
     executor=dg.in_process_executor,
 )

@@ -142,6 +142,7 @@ class AssetLine:
     partitions: int = 0
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
+    checks_warned: list[str] = field(default_factory=list)  # failed checks of WARN severity
 
 
 @dataclass
@@ -153,6 +154,7 @@ class RunOutcome:
     message: str = ""
     log_file: Path | None = None
     stopped_by: str | None = None  # SIGINT / SIGTERM, when a person stopped the run
+    warned_checks: list[str] = field(default_factory=list)  # failed checks of WARN severity
 
     @property
     def success(self) -> bool:
@@ -221,7 +223,7 @@ class Supervisor:
         status = run.status.value if run is not None else "FAILURE"
         stopped_by = signal.Signals(self._stop_signal).name if self._stop_signal is not None else None
         return RunOutcome(run_id, status, seconds, self._failed_checks, outcome_message,
-                          None if self.verbose else log_file, stopped_by)
+                          None if self.verbose else log_file, stopped_by, warned_checks=self._warned_checks)
 
     def _on_signal(self, signum: int, _frame) -> None:
         self._stop_signal = signum
@@ -234,6 +236,7 @@ class Supervisor:
         self._step_assets: dict[str, list[str]] = {}
         self._step_started: dict[str, float] = {}
         self._failed_checks: list[str] = []
+        self._warned_checks: list[str] = []
         blocked_since: float | None = None
         announced_wait = False
         stop_requested_at: float | None = None
@@ -320,6 +323,9 @@ class Supervisor:
             line = self._asset(step, check.asset_key.to_user_string())
             if check.passed:
                 line.checks_passed += 1
+            elif check.severity == dg.AssetCheckSeverity.WARN:
+                line.checks_warned.append(check.check_name)
+                self._warned_checks.append(f"{check.asset_key.to_user_string()}:{check.check_name}")
             else:
                 line.checks_failed.append(check.check_name)
                 self._failed_checks.append(f"{check.asset_key.to_user_string()}:{check.check_name}")
@@ -350,5 +356,7 @@ class Supervisor:
             checks = f"  checks FAILED: {', '.join(line.checks_failed)}"
         elif line.checks_passed:
             checks = f"  {line.checks_passed} checks passed"
+        if line.checks_warned:
+            checks += f"  checks WARNED: {', '.join(line.checks_warned)}"
         mark = "FAILED" if failed else "ok"
         return f"  {mark:<6} {line.name:<30}{rows} {seconds:7.1f} s{days}{checks}"

@@ -35,6 +35,7 @@ SMALLEST_CASES: dict[str, tuple[list[str], list[str]]] = {
                          "--mlflow-uri", "{mlflow}"], []),
     "eval_musicbrainz.py": ([], ["musicbrainz_20k"]),
     "eval_freedb.py": ([], ["cddb_freedb"]),
+    "mood.py": (["--limit", "2000", "--folds", "3", "--trees", "40"], ["spotify_tracks"]),
     "eval_itunes_amazon.py": (["--mlflow-uri", "{mlflow}", "--cv-seeds", "1"], ["itunes_amazon"]),
     "eval_audioscrobbler.py": (["--sample", "5"], ["audioscrobbler_small"]),
     "audit_real_merges.py": (["--exports", "sachawheeler_scrobbles_with_mbids.csv"], ["lastfm_scrobble_exports"]),

@@ -4,7 +4,6 @@ cross-validation is artist-disjoint and compares with its baselines."""
 import numpy as np
 import pytest
 
-from timbral_assets.mood.evaluation import artist_groups
 from timbral_assets.mood.features import TrackMeta
 from timbral_assets.mood.labels import MOOD_LABELS, mood_labels
 from timbral_assets.mood.model import ModelParams, cross_validate, train_mood_model
@@ -28,13 +27,12 @@ def _fixture(n=240, seed=0):
         energy.append(e), valence.append(v), dance.append(rng.random()), acoustic.append(1 - e), mode.append(i % 2)
     labels = mood_labels({"energy": energy, "valence": valence, "danceability": dance, "acousticness": acoustic,
                           "mode": mode})
-    groups = artist_groups([[t.artists] for t in tracks])
-    return tracks, np.array(energy), np.array(valence), labels, groups
+    return tracks, np.array(energy), np.array(valence), labels
 
 
 def test_the_model_trains_and_predicts_in_range():
-    tracks, energy, valence, labels, groups = _fixture()
-    model = train_mood_model(tracks, energy, valence, labels, groups, params=FAST)
+    tracks, energy, valence, labels = _fixture()
+    model = train_mood_model(tracks, energy, valence, labels, params=FAST)
     predicted = model.predict(tracks[:50])
     assert predicted.energy.shape == predicted.valence.shape == (50,)
     assert predicted.probabilities.shape == predicted.labels.shape == (50, len(MOOD_LABELS))
@@ -48,8 +46,8 @@ def test_the_model_trains_and_predicts_in_range():
 
 
 def test_a_track_with_only_a_genre_gets_the_genre_prior():
-    tracks, energy, valence, labels, groups = _fixture()
-    model = train_mood_model(tracks, energy, valence, labels, groups, params=FAST)
+    tracks, energy, valence, labels = _fixture()
+    model = train_mood_model(tracks, energy, valence, labels, params=FAST)
     predicted = model.predict([TrackMeta("x", genre="metal"), TrackMeta("y", genre="unheard of")])
     assert predicted.low_confidence.tolist() == [True, True]
     metal = np.array([t.genre == "metal" for t in tracks])
@@ -59,8 +57,8 @@ def test_a_track_with_only_a_genre_gets_the_genre_prior():
 
 
 def test_cross_validation_is_artist_disjoint_and_beats_the_constant():
-    tracks, energy, valence, labels, groups = _fixture()
-    cv = cross_validate(tracks, energy, valence, labels, groups, params=FAST)
+    tracks, energy, valence, labels = _fixture()
+    cv = cross_validate(tracks, energy, valence, labels, params=FAST)
     for train, test in cv.folds:
         assert not {tracks[i].artists for i in train} & {tracks[i].artists for i in test}
     rows = {(r["target"], r["predictor"]): r for r in cv.rows}
@@ -71,7 +69,7 @@ def test_cross_validation_is_artist_disjoint_and_beats_the_constant():
 
 
 def test_a_label_never_seen_in_training_is_an_error():
-    tracks, energy, valence, labels, groups = _fixture()
+    tracks, energy, valence, labels = _fixture()
     labels[:, 0] = False
     with pytest.raises(ValueError, match="upbeat is off for every training track"):
-        train_mood_model(tracks, energy, valence, labels, groups, params=FAST)
+        train_mood_model(tracks, energy, valence, labels, params=FAST)

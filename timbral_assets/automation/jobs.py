@@ -18,7 +18,7 @@ main_job = dg.define_asset_job(
 # fresh home they must exist, and they are cheap to rebuild from whatever raw tables hold.
 # Models are retrained when their training asset is materialized (by hand, schedule or sensor), not by
 # every day's ingest: days are scored by the registered version.
-MODELS = dg.AssetSelection.assets("track_matcher_model")
+MODELS = dg.AssetSelection.assets("track_matcher_model", "mood_model")
 DAILY = (dg.AssetSelection.assets("raw_scrobbles").downstream() | dg.AssetSelection.groups("staging")
          | dg.AssetSelection.assets("resolution_rules"))
 
@@ -38,4 +38,15 @@ first_import_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     tags=WRITES_DUCKDB,
     description="daily_ingest plus the model training assets, for a home that has no registered model yet.",
+)
+
+# the mood model's retraining: the tag distribution it records, the training, and the scores of the new
+# version (the quarterly schedule and the tag-drift sensor run it)
+mood_retrain_job = dg.define_asset_job(
+    name="mood_retrain",
+    selection=dg.AssetSelection.assets("tag_distribution", "mood_model", "track_mood_pred"),
+    executor_def=dg.in_process_executor,
+    tags=WRITES_DUCKDB,
+    description="Retrain mood_model (recording the tag distribution it was trained at) and re-score "
+                "track_mood_pred with the new version.",
 )
