@@ -515,10 +515,6 @@ def cmd_train_pair_model(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def cmd_mood_predict(args: argparse.Namespace) -> int:
     """One output row per input row, in input order, by a registered version of mood_model."""
     import tempfile
@@ -557,3 +553,8 @@ def cmd_mood_predict(args: argparse.Namespace) -> int:
           f"({int(predicted.low_confidence.sum()):,} from the genre prior, low confidence; {unknown:,} with a genre "
           f"the model never saw; {len(issues):,} values unreadable, treated as unknown) -> {args.output}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -136,6 +136,17 @@ class Tracker:
         found = self._client().MlflowClient().search_model_versions(f"name = '{model_name}'")
         return sorted(int(v.version) for v in found)
 
+    def latest_version_tag(self, model_name: str, key: str) -> tuple[ModelVersion, str | None] | None:
+        """The newest registered version of `model_name` and the value of run tag `key` on the run that
+        logged it; None when no version is registered."""
+        if not self._store_exists():
+            return None
+        client = self._client().MlflowClient()
+        newest = max(client.search_model_versions(f"name = '{model_name}'"), key=lambda v: int(v.version), default=None)
+        if newest is None:
+            return None
+        return ModelVersion(model_name, int(newest.version), newest.run_id), client.get_run(newest.run_id).data.tags.get(key)
+
     def model_file(self, model_name: str, version: str, artifact: str, into: Path) -> tuple[ModelVersion, Path]:
         """One artifact file of a registered version ("latest" or a number), downloaded into `into`.
         Raises LookupError naming the model when no such version is registered."""

@@ -19,7 +19,14 @@ from ..mood import drift
 from ..mood.dataset import LabelledSet, labelled_set
 from ..mood.features import TrackMeta
 from ..mood.labels import MOOD_LABELS
-from ..mood.model import CrossValidation, ModelParams, MoodModel, cross_validate, train_mood_model
+from ..mood.model import (
+    ModelParams,
+    MoodModel,
+    cross_validate,
+    table_markdown,
+    train_mood_model,
+    training_fingerprint,
+)
 from ..mood.plots import importance_figure, predicted_vs_true_figure
 from ..mood.text import text_of
 from ..resolution.embeddings import EmbeddingCache, TextEncoder
@@ -141,6 +148,9 @@ class MoodModelConfig(dg.Config):
     use_text_embedding: bool = True
     encoder_model: str = ""  # empty: the resolver's encoder, as track_text_embedding
     max_training_tracks: int = 0  # 0: every labelled Spotify track; else a seeded sample of this many
+    # the same training input and settings as the latest version give the same (seeded) model: keep that
+    # version, unless this is set
+    retrain_unchanged: bool = False
     # the design's targets, checked (as warnings) on the cross-validated figures
     energy_rmse_target: float = 0.10
     mood_micro_f1_target: float = 0.62
@@ -181,14 +191,14 @@ def _training_set(con) -> tuple[LabelledSet, dict[str, list[str]]]:
     return data, snippets
 
 
-def _table_rows(cv: CrossValidation, version: int) -> pa.Table:
-    return pa.table({"model_version": [version] * len(cv.rows), "target": [r["target"] for r in cv.rows],
-                     "predictor": [r["predictor"] for r in cv.rows]}
-                    | {k: [r.get(k) for r in cv.rows] for k in ("rmse", "r2", "micro_f1", "macro_f1")})
+def _table_rows(rows: list[dict], version: int) -> pa.Table:
+    return pa.table({"model_version": [version] * len(rows), "target": [r["target"] for r in rows],
+                     "predictor": [r["predictor"] for r in rows]}
+                    | {k: [r.get(k) for r in rows] for k in ("rmse", "r2", "micro_f1", "macro_f1")})
 
 
-def _metric(cv: CrossValidation, target: str, predictor: str, key: str) -> float:
-    return next(r[key] for r in cv.rows if r["target"] == target and r["predictor"] == predictor)
+def _metric(rows: list[dict], target: str, predictor: str, key: str) -> float:
+    return next(r[key] for r in rows if r["target"] == target and r["predictor"] == predictor)
 
 
 BEATS_BASELINES = "mood_model_beats_baselines"
@@ -238,66 +248,89 @@ def mood_model(context: dg.AssetExecutionContext, config: MoodModelConfig, wareh
         encoder_model, encoded = encoder.model, encoder.encoded_count
         context.log.info(f"training texts embedded ({encoder.encoded_count:,} encoded, the rest cached)")
     params = ModelParams(config.n_estimators, config.learning_rate, config.max_depth, config.num_leaves, config.seed)
-    cv = cross_validate(data.tracks, data.energy, data.valence, data.labels, embeddings,
-                        config.n_folds, params)
-    context.log.info("cross-validated:\n" + cv.table_markdown())
-    model = train_mood_model(data.tracks, data.energy, data.valence, data.labels, embeddings, params,
-                             encoder_model)
-    importances = model.feature_importances()
     training_shares = (tag_event.asset_materialization.metadata["top_tag_shares"].value
                        if tag_event is not None and "top_tag_shares" in tag_event.asset_materialization.metadata else {})
-    metrics = {f"{r['target']}/{r['predictor'].split(' ')[0]}/{k}": r[k] for r in cv.rows
-               for k in ("rmse", "r2", "micro_f1", "macro_f1") if r.get(k) is not None}
-    metrics.update({"training_tracks": len(data), "artists": data.n_artists,
-                    "label_rate_mean": float(data.labels.mean())})
-    run_params = {**dataclasses.asdict(params), "n_folds": config.n_folds, "features": "metadata" + (" + text embedding" if
-                  embeddings is not None else ""), "encoder_model": encoder_model or "none",
-                  "thresholds": dict(zip(MOOD_LABELS, np.round(model.thresholds, 2).tolist(), strict=True))}
+    fingerprint = training_fingerprint(data.tracks, data.energy, data.valence, data.labels, embeddings, params,
+                                       config.n_folds, encoder_model)
     tracker = mlflow.tracker()
-    with tempfile.TemporaryDirectory() as tmp:
-        model_file = Path(tmp) / ARTIFACT
-        model.save(model_file)
-        version = tracker.log_model_version(
-            "mood", MODEL_NAME, MoodPyfuncModel(), {ARTIFACT: model_file}, run_params, metrics,
-            tags=mlflow_tags(context),
-            json_artifacts={"evaluation.json": cv.rows, "feature_importances.json": importances,
-                            "training_tag_shares.json": training_shares},
-            figures={"predicted_vs_true.png": predicted_vs_true_figure(data.energy, cv.energy_pred, data.valence,
-                                                                        cv.valence_pred),
-                     "feature_importances.png": importance_figure(importances)})
-    with warehouse_db.get_connection() as con, transaction(con):
-        con.execute("CREATE TABLE IF NOT EXISTS models.mood_model_evaluation (model_version INTEGER, target VARCHAR, "
-                    "predictor VARCHAR, rmse DOUBLE, r2 DOUBLE, micro_f1 DOUBLE, macro_f1 DOUBLE)")
-        con.execute("DELETE FROM models.mood_model_evaluation WHERE model_version = ?", [version.version])
-        con.register("evaluation_rows", _table_rows(cv, version.version))
-        con.execute("INSERT INTO models.mood_model_evaluation SELECT * FROM evaluation_rows")
-        con.unregister("evaluation_rows")
-        schema = column_schema(con, "models.mood_model_evaluation")
-    energy_rmse = _metric(cv, "energy", "model", "rmse")
-    micro = _metric(cv, "moods", "model", "micro_f1")
-    beats = (all(_metric(cv, t, "model", "rmse") < _metric(cv, t, "constant (training mean)", "rmse")
-                 and _metric(cv, t, "model", "rmse") <= GENRE_MEAN_TOLERANCE * _metric(cv, t, "genre mean", "rmse")
-                 for t in ("energy", "valence")) and micro > _metric(cv, "moods", "majority", "micro_f1"))
-    seconds = time.perf_counter() - started
-    return dg.MaterializeResult(
-        metadata={
-            "model": f"{version.name} version {version.version}", "model_version": version.version,
-            "evaluation": dg.MetadataValue.md(cv.table_markdown()), "dagster/column_schema": schema,
-            "training_tracks": len(data), "artists": data.n_artists,
-            "features": run_params["features"], "encoder_model": encoder_model or "none",
-            "texts_encoded": encoded, "texts_from_cache": len(data) - encoded if embeddings is not None else 0,
-            "energy_rmse": round(energy_rmse, 4), "mood_micro_f1": round(micro, 4),
-            "top_features": dg.MetadataValue.md(_importance_markdown(importances)),
-            "training_tag_shares": dg.MetadataValue.json(training_shares),
-            "seconds": round(seconds, 1), "mlflow_run_id": version.run_id,
-            "mlflow_run": dg.MetadataValue.url(tracker.run_url(version.run_id))},
-        check_results=[
-            dg.AssetCheckResult(check_name=BEATS_BASELINES, passed=bool(beats), metadata={
-                "energy_rmse": round(energy_rmse, 4), "mood_micro_f1": round(micro, 4)}),
-            dg.AssetCheckResult(check_name=DESIGN_TARGETS, severity=dg.AssetCheckSeverity.WARN,
-                                passed=energy_rmse <= config.energy_rmse_target and micro >= config.mood_micro_f1_target,
-                                metadata={"energy_rmse": round(energy_rmse, 4), "target_rmse": config.energy_rmse_target,
-                                          "mood_micro_f1": round(micro, 4), "target_f1": config.mood_micro_f1_target})])
+    metadata = {"training_tracks": len(data), "artists": data.n_artists, "encoder_model": encoder_model or "none",
+                "features": "metadata" + (" + text embedding" if embeddings is not None else ""),
+                "texts_encoded": encoded, "texts_from_cache": len(data) - encoded if embeddings is not None else 0,
+                "training_tag_shares": dg.MetadataValue.json(training_shares), "training_fingerprint": fingerprint}
+    latest = tracker.latest_version_tag(MODEL_NAME, FINGERPRINT_TAG)
+    unchanged = latest is not None and latest[1] == fingerprint and not config.retrain_unchanged
+    rows = _stored_rows(warehouse_db, latest[0].version) if unchanged else None
+    if rows:
+        # seeded training on the same input gives the same model: keep its version rather than register a copy
+        version = latest[0]
+        context.log.info(f"the training input and settings are those of {version.name} version {version.version}: "
+                         "kept it (set retrain_unchanged to register a new version anyway)")
+        metadata["unchanged"] = f"the same training input and settings as version {version.version}"
+    else:
+        cv = cross_validate(data.tracks, data.energy, data.valence, data.labels, embeddings, config.n_folds, params)
+        context.log.info("cross-validated:\n" + cv.table_markdown())
+        model = train_mood_model(data.tracks, data.energy, data.valence, data.labels, embeddings, params,
+                                 encoder_model)
+        rows, importances = cv.rows, model.feature_importances()
+        metrics = {f"{r['target']}/{r['predictor'].split(' ')[0]}/{k}": r[k] for r in rows
+                   for k in ("rmse", "r2", "micro_f1", "macro_f1") if r.get(k) is not None}
+        metrics.update({"training_tracks": len(data), "artists": data.n_artists,
+                        "label_rate_mean": float(data.labels.mean())})
+        run_params = {**dataclasses.asdict(params), "n_folds": config.n_folds, "features": metadata["features"],
+                      "encoder_model": encoder_model or "none", "trees": model.trees,
+                      "thresholds": dict(zip(MOOD_LABELS, np.round(model.thresholds, 2).tolist(), strict=True))}
+        with tempfile.TemporaryDirectory() as tmp:
+            model_file = Path(tmp) / ARTIFACT
+            model.save(model_file)
+            version = tracker.log_model_version(
+                "mood", MODEL_NAME, MoodPyfuncModel(), {ARTIFACT: model_file}, run_params, metrics,
+                tags={**mlflow_tags(context), FINGERPRINT_TAG: fingerprint},
+                json_artifacts={"evaluation.json": rows, "feature_importances.json": importances,
+                                "training_tag_shares.json": training_shares},
+                figures={"predicted_vs_true.png": predicted_vs_true_figure(data.energy, cv.energy_pred, data.valence,
+                                                                            cv.valence_pred),
+                         "feature_importances.png": importance_figure(importances)})
+        with warehouse_db.get_connection() as con, transaction(con):
+            con.execute(EVALUATION_TABLE)
+            con.execute("DELETE FROM models.mood_model_evaluation WHERE model_version = ?", [version.version])
+            con.register("evaluation_rows", _table_rows(rows, version.version))
+            con.execute("INSERT INTO models.mood_model_evaluation SELECT * FROM evaluation_rows")
+            con.unregister("evaluation_rows")
+        metadata["top_features"] = dg.MetadataValue.md(_importance_markdown(importances))
+    with warehouse_db.get_connection() as con:
+        metadata["dagster/column_schema"] = column_schema(con, "models.mood_model_evaluation")
+    energy_rmse = _metric(rows, "energy", "model", "rmse")
+    micro = _metric(rows, "moods", "model", "micro_f1")
+    beats = (all(_metric(rows, t, "model", "rmse") < _metric(rows, t, "constant (training mean)", "rmse")
+                 and _metric(rows, t, "model", "rmse") <= GENRE_MEAN_TOLERANCE * _metric(rows, t, "genre mean", "rmse")
+                 for t in ("energy", "valence")) and micro > _metric(rows, "moods", "majority", "micro_f1"))
+    metadata.update({
+        "model": f"{version.name} version {version.version}", "model_version": version.version,
+        "evaluation": dg.MetadataValue.md(table_markdown(rows)),
+        "energy_rmse": round(energy_rmse, 4), "mood_micro_f1": round(micro, 4),
+        "seconds": round(time.perf_counter() - started, 1), "mlflow_run_id": version.run_id,
+        "mlflow_run": dg.MetadataValue.url(tracker.run_url(version.run_id))})
+    return dg.MaterializeResult(metadata=metadata, check_results=[
+        dg.AssetCheckResult(check_name=BEATS_BASELINES, passed=bool(beats), metadata={
+            "energy_rmse": round(energy_rmse, 4), "mood_micro_f1": round(micro, 4)}),
+        dg.AssetCheckResult(check_name=DESIGN_TARGETS, severity=dg.AssetCheckSeverity.WARN,
+                            passed=energy_rmse <= config.energy_rmse_target and micro >= config.mood_micro_f1_target,
+                            metadata={"energy_rmse": round(energy_rmse, 4), "target_rmse": config.energy_rmse_target,
+                                      "mood_micro_f1": round(micro, 4), "target_f1": config.mood_micro_f1_target})])
+
+
+FINGERPRINT_TAG = "timbral/training_fingerprint"
+EVALUATION_TABLE = """CREATE TABLE IF NOT EXISTS models.mood_model_evaluation (model_version INTEGER, target VARCHAR,
+    predictor VARCHAR, rmse DOUBLE, r2 DOUBLE, micro_f1 DOUBLE, macro_f1 DOUBLE)"""
+
+
+def _stored_rows(warehouse_db: WarehouseResource, version: int) -> list[dict]:
+    """A registered version's comparison rows from models.mood_model_evaluation (none if never stored)."""
+    with warehouse_db.get_connection() as con:
+        con.execute(EVALUATION_TABLE)
+        table = con.sql(f"SELECT * EXCLUDE (model_version) FROM models.mood_model_evaluation "
+                        f"WHERE model_version = {int(version)}").to_arrow_table()
+    return [{k: v for k, v in row.items() if v is not None} for row in table.to_pylist()]
 
 
 def _importance_markdown(importances: list[dict], top: int = 10) -> str:

@@ -18,13 +18,17 @@ main_job = dg.define_asset_job(
 # fresh home they must exist, and they are cheap to rebuild from whatever raw tables hold.
 # Models are retrained when their training asset is materialized (by hand, schedule or sensor), not by
 # every day's ingest: days are scored by the registered version.
-MODELS = dg.AssetSelection.assets("track_matcher_model", "mood_model")
+MODELS = dg.AssetSelection.assets("track_matcher_model")
+# The mood model learns from Spotify tracks with audio features, which an imported history need not have:
+# it is trained, and the catalog re-scored, by `mood_retrain` (quarterly, on tag drift, or by hand) and by
+# timbral_main; the daily jobs keep its inputs (text embeddings, tag distribution) current.
+MOOD = dg.AssetSelection.assets("mood_model", "track_mood_pred")
 DAILY = (dg.AssetSelection.assets("raw_scrobbles").downstream() | dg.AssetSelection.groups("staging")
          | dg.AssetSelection.assets("resolution_rules"))
 
 daily_ingest_job = dg.define_asset_job(
     name="daily_ingest",
-    selection=DAILY - MODELS,
+    selection=DAILY - MODELS - MOOD,
     executor_def=dg.in_process_executor,
     tags=WRITES_DUCKDB,
     description="Scrobbles for a range of days (one by the schedule, years by `timbral import`), then "
@@ -34,10 +38,10 @@ daily_ingest_job = dg.define_asset_job(
 # the first import into a home has no model version yet: it trains them too
 first_import_job = dg.define_asset_job(
     name="first_import",
-    selection=DAILY,
+    selection=DAILY - MOOD,
     executor_def=dg.in_process_executor,
     tags=WRITES_DUCKDB,
-    description="daily_ingest plus the model training assets, for a home that has no registered model yet.",
+    description="daily_ingest plus the track matcher's training, for a home that has no registered model yet.",
 )
 
 # the mood model's retraining: the tag distribution it records, the training, and the scores of the new

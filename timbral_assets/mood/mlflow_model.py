@@ -9,9 +9,13 @@ so the model in the MLflow UI is usable on its own.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import mlflow.pyfunc
+
+# predict takes a DataFrame or records, as the CLI does; MLflow's type-hint validation is not wanted
+warnings.filterwarnings("ignore", message="Add type hints to the `predict` method")
 
 MODEL_NAME = "mood_model"
 ARTIFACT = "mood_model.joblib"

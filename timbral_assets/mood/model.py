@@ -250,11 +250,41 @@ class CrossValidation:
     valence_pred: np.ndarray
 
     def table_markdown(self) -> str:
-        lines = ["| target | predictor | RMSE | R² | micro-F1 | macro-F1 |", "|---|---|---|---|---|---|"]
-        for r in self.rows:
-            cells = [f"{r[k]:.4f}" if r.get(k) is not None else "" for k in ("rmse", "r2", "micro_f1", "macro_f1")]
-            lines.append(f"| {r['target']} | {r['predictor']} | " + " | ".join(cells) + " |")
-        return "\n".join(lines)
+        return table_markdown(self.rows)
+
+
+def table_markdown(rows: Sequence[dict]) -> str:
+    """The comparison table: one line per (target, predictor)."""
+    lines = ["| target | predictor | RMSE | R² | micro-F1 | macro-F1 |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [f"{r[k]:.4f}" if r.get(k) is not None else "" for k in ("rmse", "r2", "micro_f1", "macro_f1")]
+        lines.append(f"| {r['target']} | {r['predictor']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def training_fingerprint(tracks: Sequence[TrackMeta], energy: np.ndarray, valence: np.ndarray, labels: np.ndarray,
+                         embeddings: np.ndarray | None, params: ModelParams, n_folds: int,
+                         encoder_model: str | None) -> str:
+    """A hash of everything a training reads: the tracks, targets, labels and embeddings, the settings, and
+    the source of the code that turns them into a model. Training is seeded, so two trainings with one
+    fingerprint give the same model."""
+    import dataclasses
+    import hashlib
+    import inspect
+    import json
+
+    from . import features, model, text
+    from . import labels as labels_module
+
+    digest = hashlib.blake2b(digest_size=16)
+    for module in (features, labels_module, model, text):
+        digest.update(inspect.getsource(module).encode())
+    digest.update(json.dumps([dataclasses.astuple(t) for t in tracks], default=str).encode())
+    for array in (energy, valence, labels, embeddings):
+        if array is not None:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(json.dumps([dataclasses.asdict(params), n_folds, encoder_model]).encode())
+    return digest.hexdigest()
 
 
 def cross_validate(tracks: Sequence[TrackMeta], energy: np.ndarray, valence: np.ndarray, labels: np.ndarray,

@@ -10,9 +10,13 @@ format of `timbral match-pairs`, so the MLflow UI's model is usable on its own.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import mlflow.pyfunc
+
+# predict takes a DataFrame or records, as the CLI does; MLflow's type-hint validation is not wanted
+warnings.filterwarnings("ignore", message="Add type hints to the `predict` method")
 
 MODEL_NAME = "track_matcher"
 ARTIFACT = "track_matcher.json"
