@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -22,43 +21,28 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.results_file import append_results, log_evaluation, out_dir  # noqa: E402
-from timbral_assets.mood.dataset import labelled_set  # noqa: E402
+from timbral_assets.mood.dataset import read_labelled_spotify, top_tags_by_artist  # noqa: E402
+from timbral_assets.mood.features import title_cues  # noqa: E402
 from timbral_assets.mood.model import ModelParams, cross_validate, train_mood_model  # noqa: E402
 from timbral_assets.mood.text import text_of  # noqa: E402
 from timbral_assets.resolution.embeddings import EmbeddingCache, TextEncoder  # noqa: E402
-from timbral_assets.sources.metadata_files import read_artist_tags, read_spotify_tracks_csv  # noqa: E402
+from timbral_assets.sources.metadata_files import read_artist_tags  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def _fold(name: str) -> str:
-    return " ".join(name.casefold().split())
-
-
 def artist_tags(path: Path) -> dict[str, list[str]]:
-    """hetrec's tags per artist (folded name): the ten with the most taggers, as stg_artist_tags ranks them."""
+    """hetrec's tags per artist: the ten with the most taggers, as the mood_model asset ranks them."""
     if not path.exists():
         return {}
     table = read_artist_tags(path).tables["artist_tags"]
-    taggers: dict[str, Counter] = defaultdict(Counter)
-    for artist, tag in zip(table["artist_name"].to_pylist(), table["tag"].to_pylist(), strict=True):
-        if artist and tag and tag.strip():
-            taggers[_fold(artist)][" ".join(tag.lower().split())] += 1
-    return {a: [t for t, _ in sorted(c.items(), key=lambda tc: (-tc[1], tc[0]))[:10]] for a, c in taggers.items()}
+    return top_tags_by_artist((a, t, 1) for a, t in zip(table["artist_name"].to_pylist(), table["tag"].to_pylist(),
+                                                         strict=True))
 
 
 def load(spotify: Path, hetrec: Path, limit: int, seed: int):
-    imported = read_spotify_tracks_csv(spotify)
-    features = {r["spotify_track_id"]: r for r in imported.tables["audio_features"].to_pylist()}
     tags_by_artist = artist_tags(hetrec)
-    rows, label_tags = [], []
-    for r in imported.tables["tracks"].to_pylist():
-        first = _fold(r["artists"][0]) if r["artists"] else ""
-        label_tags.append(tags_by_artist.get(first, []))
-        genre = (r["track_genre"] or "").lower()
-        rows.append({**r, **features.get(r["spotify_track_id"], {}), "genre": genre,
-                     "tags": list(dict.fromkeys(([genre] if genre else []) + label_tags[-1]))})
-    data = labelled_set(rows, label_tags)
+    data = read_labelled_spotify(spotify, tags_by_artist)
     if limit and len(data) > limit:
         data = data.subset(np.sort(np.random.default_rng(seed).permutation(len(data))[:limit]))
     return data, len(tags_by_artist)
@@ -110,6 +94,7 @@ def main() -> None:
     model = train_mood_model(data.tracks, data.energy, data.valence, data.labels, embeddings, params,
                              "sentence-transformers/all-MiniLM-L6-v2" if embeddings is not None else None)
     train_s = time.perf_counter() - t0
+    title_cues.cache_clear()  # score as for titles never seen, not the training's cached cues
     t0 = time.perf_counter()
     model.predict(data.tracks, embeddings)
     score_s = time.perf_counter() - t0

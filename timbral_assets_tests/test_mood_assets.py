@@ -221,3 +221,26 @@ def test_text_embedding_is_cached_by_content_and_shared_with_the_resolver(traine
         result = dg.materialize(all_assets, selection=["mood_model"], resources=local_resources(copy), instance=instance,
                                 run_config={"ops": {"mood_model": {"config": {**SMALL_MODEL, "retrain_unchanged": True}}}})
     assert result.asset_materializations_for_node("mood_model")[0].metadata["model_version"].value == 2
+
+
+def test_a_configured_spotify_file_is_the_labelled_set(trained_home, tiny_world, tmp_path):
+    """spotify_file: learn from a Spotify Tracks CSV (as ../shared/data/spotify_tracks) rather than the
+    warehouse's Spotify tracks; a file that is not there fails clearly."""
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home)
+    rows = (tiny_world / "spotify" / "tracks.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    sample = tmp_path / "spotify_sample.csv"
+    sample.write_text("".join(rows[:1201]), encoding="utf-8")
+    config = {**SMALL_MODEL, "spotify_file": str(sample), "use_text_embedding": False}
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(all_assets, selection=["mood_model"], resources=local_resources(home),
+                                instance=instance, run_config={"ops": {"mood_model": {"config": config}}})
+        metadata = result.asset_materializations_for_node("mood_model")[0].metadata
+        assert metadata["training_tracks"].value == 1200 and metadata["features"].value == "metadata"
+        assert metadata["model_version"].value == 2
+        missing = dg.materialize(all_assets, selection=["mood_model"], resources=local_resources(home),
+                                 instance=instance, raise_on_error=False, run_config={"ops": {"mood_model": {
+                                     "config": {**config, "spotify_file": str(tmp_path / "nowhere.csv")}}}})
+    assert not missing.success
+    failure = [e for e in missing.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    assert "cannot read spotify_file" in failure.event_specific_data.error.message

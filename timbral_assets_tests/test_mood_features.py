@@ -73,7 +73,7 @@ def test_embeddings_append_as_dense_columns():
     ("Song (Notuv Remix) (feat. Y)", ["remix", "feat"]), ("Song (Radio Edit)", ["edit"]), ("Song", []),
 ])
 def test_title_cues(title, cues):
-    assert title_cues(title) == cues
+    assert list(title_cues(title)) == cues
 
 
 def test_year_buckets():

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..mood import drift
-from ..mood.dataset import LabelledSet, labelled_set
+from ..mood.dataset import LabelledSet, labelled_set, read_labelled_spotify, top_tags_by_artist
 from ..mood.features import TrackMeta
 from ..mood.labels import MOOD_LABELS
 from ..mood.model import (
@@ -148,6 +148,9 @@ class MoodModelConfig(dg.Config):
     use_text_embedding: bool = True
     encoder_model: str = ""  # empty: the resolver's encoder, as track_text_embedding
     max_training_tracks: int = 0  # 0: every labelled Spotify track; else a seeded sample of this many
+    # a Spotify Tracks CSV to learn from instead of the warehouse's Spotify tracks (raw_spotify), e.g.
+    # ../shared/data/spotify_tracks/spotify_tracks.csv.gz; its artists are tagged from raw.raw_artist_tags
+    spotify_file: str = ""
     # the same training input and settings as the latest version give the same (seeded) model: keep that
     # version, unless this is set
     retrain_unchanged: bool = False
@@ -231,7 +234,15 @@ def mood_model(context: dg.AssetExecutionContext, config: MoodModelConfig, wareh
 
     started = time.perf_counter()
     with warehouse_db.get_connection() as con:
-        data, snippets = _training_set(con)
+        if config.spotify_file:
+            tags = top_tags_by_artist(con.execute("SELECT artist_name, tag, count(DISTINCT user_id) FROM "
+                                                  "raw.raw_artist_tags GROUP BY ALL").fetchall())
+            try:
+                data, snippets = read_labelled_spotify(Path(config.spotify_file), tags), {}
+            except (OSError, ValueError) as error:
+                raise dg.Failure(f"cannot read spotify_file: {error}", allow_retries=False) from error
+        else:
+            data, snippets = _training_set(con)
         tag_event = context.instance.get_latest_materialization_event(dg.AssetKey("tag_distribution"))
     if len(data) < 50:
         raise dg.Failure(f"only {len(data)} Spotify tracks with audio features to learn from: materialize "

@@ -93,6 +93,39 @@ def labelled_set(rows: Iterable[Mapping], label_tags: Sequence[Sequence[str]] | 
     return LabelledSet(tracks, arrays["energy"], arrays["valence"], labels, arrays)
 
 
+def fold_name(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def top_tags_by_artist(rows: Iterable[tuple[str, str, int]], k: int = 10) -> dict[str, list[str]]:
+    """(artist name, tag, taggers) rows -> each artist's (folded name) k tags with the most taggers."""
+    taggers: dict[str, dict[str, int]] = {}
+    for artist, tag, count in rows:
+        if artist and tag and tag.strip():
+            by_tag = taggers.setdefault(fold_name(artist), {})
+            tag = " ".join(tag.lower().split())
+            by_tag[tag] = by_tag.get(tag, 0) + int(count)
+    return {a: [t for t, _ in sorted(c.items(), key=lambda tc: (-tc[1], tc[0]))[:k]] for a, c in taggers.items()}
+
+
+def read_labelled_spotify(path: Path, tags_by_artist: Mapping[str, list[str]] | None = None) -> LabelledSet:
+    """A labelled set from a Spotify Tracks CSV (the Kaggle format of ../shared/data/spotify_tracks), tagged
+    as the warehouse tags a track: its genre, and its first-credited artist's tags (`top_tags_by_artist`),
+    which may also set a label."""
+    from ..sources.metadata_files import read_spotify_tracks_csv
+
+    imported = read_spotify_tracks_csv(path)
+    features = {r["spotify_track_id"]: r for r in imported.tables["audio_features"].to_pylist()}
+    rows, label_tags = [], []
+    for r in imported.tables["tracks"].to_pylist():
+        first = fold_name(r["artists"][0]) if r["artists"] else ""
+        label_tags.append(list((tags_by_artist or {}).get(first, [])))
+        genre = (r["track_genre"] or "").lower()
+        rows.append({**r, **features.get(r["spotify_track_id"], {}), "genre": genre,
+                     "tags": list(dict.fromkeys(([genre] if genre else []) + label_tags[-1]))})
+    return labelled_set(rows, label_tags)
+
+
 def read_predict_input(path: Path) -> tuple[list[TrackMeta], list[RowIssue]]:
     """The rows of a mood-predict CSV (.csv or .csv.gz), one TrackMeta per record in file order, so that the
     output has a row for every input row. A missing required column is a FileFormatError naming it; an empty

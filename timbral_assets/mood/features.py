@@ -15,6 +15,7 @@ The text embedding of the track's strings joins as dense columns emb_0 ... (see 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,7 +56,8 @@ def year_bucket(year: int | None) -> str:
     return f"{min(year, 2029) // 10 * 10}s"
 
 
-def title_cues(title: str) -> list[str]:
+@functools.lru_cache(maxsize=200_000)
+def title_cues(title: str) -> tuple[str, ...]:
     """The cues a title gives: the version kind it names (as TITLE_CUES spells them) and feat."""
     parsed = parse_title(title)
     cues = []
@@ -65,7 +67,7 @@ def title_cues(title: str) -> list[str]:
         cues.append(kind)
     if parsed.featured:
         cues.append("feat")
-    return cues
+    return tuple(cues)
 
 
 def _tag_text(tags: Sequence[str]) -> str:
@@ -102,12 +104,13 @@ class MetadataFeaturizer:
 
     def transform(self, tracks: Sequence[TrackMeta]) -> tuple[sp.csr_matrix, list[str]]:
         genre_index = {g: i for i, g in enumerate(self.genres)}
-        genre = sp.lil_matrix((len(tracks), len(self.genres)), dtype=np.float32)
+        genre_rows, genre_columns = [], []
         plain = np.zeros((len(tracks), 6 + len(YEAR_BUCKETS) + len(TITLE_CUES)), dtype=np.float32)
         cue_index = {c: 6 + len(YEAR_BUCKETS) + i for i, c in enumerate(TITLE_CUES)}
         for row, t in enumerate(tracks):
             if t.genre in genre_index:
-                genre[row, genre_index[t.genre]] = 1.0
+                genre_rows.append(row)
+                genre_columns.append(genre_index[t.genre])
             if t.popularity is None or math.isnan(t.popularity):
                 plain[row, 1] = 1.0
             else:
@@ -123,7 +126,9 @@ class MetadataFeaturizer:
             plain[row, 6 + YEAR_BUCKETS.index(year_bucket(t.year))] = 1.0
             for cue in title_cues(t.track_name):
                 plain[row, cue_index[cue]] = 1.0
-        parts = [genre.tocsr()]
+        genre = sp.csr_matrix((np.ones(len(genre_rows), dtype=np.float32), (genre_rows, genre_columns)),
+                              shape=(len(tracks), len(self.genres)))
+        parts = [genre]
         if self._tags is not None:
             parts.append(self._tags.transform([_tag_text(t.tags) for t in tracks]).astype(np.float32))
         parts.append(sp.csr_matrix(plain))
