@@ -31,8 +31,10 @@ def test_definitions_load_with_jobs_schedules_and_checks():
         "stg_scrobbles", "stg_spotify_tracks", "stg_artist_tags", "stg_aoty_album_tracks",
         "resolution_rules", "entity_candidates", "track_matcher_model", "entity_match_scores", "entity_clusters",
         "resolution_report", "int_track_keys", "int_scrobble_tracks",
-        "tracks_core", "track_aliases", "artists_core", "albums_core", "track_tags", "track_feature_view"}
-    assert {j.name for j in defs.resolve_all_job_defs()} >= {"timbral_main", "daily_ingest", "first_import"}
+        "tracks_core", "track_aliases", "artists_core", "albums_core", "track_tags", "track_feature_view",
+        "tag_distribution", "track_text_embedding", "mood_model", "track_mood_pred"}
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {"timbral_main", "daily_ingest", "first_import",
+                                                              "mood_retrain"}
     daily = defs.resolve_job_def("daily_ingest").asset_layer.selected_asset_keys
     assert dg.AssetKey("entity_match_scores") in daily and dg.AssetKey("track_matcher_model") not in daily
     # lineage: the SQL models' source() tables lead to the assets that write them
