@@ -19,15 +19,6 @@ from ..mood import drift
 from ..mood.dataset import LabelledSet, labelled_set, read_labelled_spotify, top_tags_by_artist
 from ..mood.features import TrackMeta
 from ..mood.labels import MOOD_LABELS
-from ..mood.model import (
-    ModelParams,
-    MoodModel,
-    cross_validate,
-    table_markdown,
-    train_mood_model,
-    training_fingerprint,
-)
-from ..mood.plots import importance_figure, predicted_vs_true_figure
 from ..mood.text import text_of
 from ..resolution.embeddings import EmbeddingCache, TextEncoder
 from ..resources import MlflowResource, ResolutionResource, WarehouseResource, home_path
@@ -158,6 +149,13 @@ class MoodModelConfig(dg.Config):
     energy_rmse_target: float = 0.10
     mood_micro_f1_target: float = 0.62
 
+    def model_params(self):
+        """mood.model.ModelParams from the fields of the same names (the rest keep their defaults)."""
+        from ..mood.model import ModelParams
+
+        return ModelParams(**{f.name: getattr(self, f.name) for f in dataclasses.fields(ModelParams)
+                              if f.name in type(self).model_fields})
+
 
 TRAINING_SQL = f"""
     WITH artist_tags AS (
@@ -230,7 +228,10 @@ def mood_model(context: dg.AssetExecutionContext, config: MoodModelConfig, wareh
     (raw_spotify: the synthetic world's file by default, ../shared/data/spotify_tracks when configured).
     Evaluated by artist-disjoint k-fold against baselines, logged to MLflow with the table, a predicted-vs-true
     plot and feature importances, and registered as the next version of the MLflow model `mood_model`."""
+    # the model libraries load when a model trains, not with the definitions every process reads
     from ..mood.mlflow_model import ARTIFACT, MODEL_NAME, MoodPyfuncModel
+    from ..mood.model import cross_validate, table_markdown, train_mood_model, training_fingerprint
+    from ..mood.plots import importance_figure, predicted_vs_true_figure
 
     started = time.perf_counter()
     with warehouse_db.get_connection() as con:
@@ -258,7 +259,7 @@ def mood_model(context: dg.AssetExecutionContext, config: MoodModelConfig, wareh
         embeddings = encoder.encode([text_of(t, snippets.get(t.track_id, ())) for t in data.tracks])
         encoder_model, encoded = encoder.model, encoder.encoded_count
         context.log.info(f"training texts embedded ({encoder.encoded_count:,} encoded, the rest cached)")
-    params = ModelParams(config.n_estimators, config.learning_rate, config.max_depth, config.num_leaves, config.seed)
+    params = config.model_params()
     training_shares = (tag_event.asset_materialization.metadata["top_tag_shares"].value
                        if tag_event is not None and "top_tag_shares" in tag_event.asset_materialization.metadata else {})
     fingerprint = training_fingerprint(data.tracks, data.energy, data.valence, data.labels, embeddings, params,
@@ -364,6 +365,7 @@ def track_mood_pred(context: dg.AssetExecutionContext, config: MoodScoringConfig
     config names: energy, valence, the six mood probabilities and labels, and a confidence. A track with
     little to go on (no Spotify metadata, no tag beyond a genre) gets its genre's prior, flagged low."""
     from ..mood.mlflow_model import ARTIFACT, MODEL_NAME
+    from ..mood.model import MoodModel
 
     with tempfile.TemporaryDirectory() as tmp:
         try:

@@ -39,7 +39,6 @@ class LabelledSet:
     energy: np.ndarray
     valence: np.ndarray
     labels: np.ndarray  # tracks x MOOD_LABELS
-    audio: dict[str, np.ndarray]  # every audio column, for the variant that may read them
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -49,8 +48,7 @@ class LabelledSet:
         return len({a for artists in track_artists([t.artists for t in self.tracks]) for a in artists})
 
     def subset(self, rows: np.ndarray) -> LabelledSet:
-        return LabelledSet([self.tracks[i] for i in rows], self.energy[rows], self.valence[rows], self.labels[rows],
-                           {k: v[rows] for k, v in self.audio.items()})
+        return LabelledSet([self.tracks[i] for i in rows], self.energy[rows], self.valence[rows], self.labels[rows])
 
 
 def _number(value) -> float | None:
@@ -90,7 +88,7 @@ def labelled_set(rows: Iterable[Mapping], label_tags: Sequence[Sequence[str]] | 
             year=int(year) if year is not None else None, tags=tuple(row.get("tags") or ())))
     arrays = {c: np.asarray(v, dtype=float) for c, v in audio.items()}
     labels = mood_labels(arrays, tag_lists if label_tags is not None else None)
-    return LabelledSet(tracks, arrays["energy"], arrays["valence"], labels, arrays)
+    return LabelledSet(tracks, arrays["energy"], arrays["valence"], labels)
 
 
 def fold_name(name: str) -> str:
@@ -124,6 +122,24 @@ def read_labelled_spotify(path: Path, tags_by_artist: Mapping[str, list[str]] | 
         rows.append({**r, **features.get(r["spotify_track_id"], {}), "genre": genre,
                      "tags": list(dict.fromkeys(([genre] if genre else []) + label_tags[-1]))})
     return labelled_set(rows, label_tags)
+
+
+def predict_track(values: Mapping[str, object]) -> tuple[TrackMeta, list[tuple[str, str]]]:
+    """One mood-predict row (PREDICT_COLUMNS, values as text or as pandas gives them) as a TrackMeta, and the
+    (field, problem) pairs of values that could not be read, which are taken as unknown."""
+    value = {c: "" if values.get(c) is None else str(values[c]).strip() for c in PREDICT_COLUMNS}
+    problems, numbers = [], {}
+    for c in ("popularity", "duration_ms"):
+        numbers[c] = _number(value[c]) if value[c] else None
+        if value[c] and numbers[c] is None:
+            problems.append((c, f"is not a number: {value[c][:40]!r} (treated as unknown)"))
+    explicit = {"true": True, "1": True, "false": False, "0": False}.get(value["explicit"].lower())
+    if value["explicit"] and explicit is None:
+        problems.append(("explicit", f"is not true/false: {value['explicit'][:40]!r} (treated as unknown)"))
+    return TrackMeta(track_id=value["track_id"], artists=";".join(split_artists(value["artists"])),
+                     album_name=value["album_name"], track_name=value["track_name"],
+                     genre=value["track_genre"].lower(), popularity=numbers["popularity"],
+                     duration_ms=numbers["duration_ms"], explicit=explicit), problems
 
 
 def read_predict_input(path: Path) -> tuple[list[TrackMeta], list[RowIssue]]:
@@ -161,18 +177,7 @@ def read_predict_input(path: Path) -> tuple[list[TrackMeta], list[RowIssue]]:
         if len(fields) < len(names):
             issues.append(RowIssue(str(path), line, names[len(fields)],
                                    f"missing: the record has {len(fields)} of {len(names)} fields"))
-        value = {c: fields[i].strip() if i < len(fields) else "" for c, i in pos.items()}
-        numbers = {}
-        for c in ("popularity", "duration_ms"):
-            numbers[c] = _number(value[c]) if value[c] else None
-            if value[c] and numbers[c] is None:
-                issues.append(RowIssue(str(path), line, c, f"is not a number: {value[c][:40]!r} (treated as unknown)"))
-        explicit = {"true": True, "1": True, "false": False, "0": False}.get(value["explicit"].lower())
-        if value["explicit"] and explicit is None:
-            issues.append(RowIssue(str(path), line, "explicit",
-                                   f"is not true/false: {value['explicit'][:40]!r} (treated as unknown)"))
-        tracks.append(TrackMeta(
-            track_id=value["track_id"], artists=";".join(split_artists(value["artists"])),
-            album_name=value["album_name"], track_name=value["track_name"], genre=value["track_genre"].lower(),
-            popularity=numbers["popularity"], duration_ms=numbers["duration_ms"], explicit=explicit))
+        track, problems = predict_track({c: fields[i] if i < len(fields) else "" for c, i in pos.items()})
+        tracks.append(track)
+        issues += [RowIssue(str(path), line, field, problem) for field, problem in problems]
     return tracks, issues

@@ -19,13 +19,16 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ..resolution.versions import parse_title
 from .labels import LABEL_TAG_WORDS
+
+if TYPE_CHECKING:  # scikit-learn takes a second and a half to import: loaded when a featurizer is fitted
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 TITLE_CUES = ("live", "acoustic", "remix", "instrumental", "demo", "remaster", "edit", "extended", "cover",
               "reprise", "interlude", "feat")
@@ -84,6 +87,8 @@ class MetadataFeaturizer:
         self._tags: TfidfVectorizer | None = None
 
     def fit(self, tracks: Sequence[TrackMeta]) -> MetadataFeaturizer:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.genres = sorted({t.genre for t in tracks if t.genre})
         documents = [_tag_text(t.tags) for t in tracks]
         stop = {"_".join(w.split()) for w in LABEL_TAG_WORDS}  # a label's own words would leak it

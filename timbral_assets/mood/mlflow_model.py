@@ -31,23 +31,11 @@ class MoodPyfuncModel(mlflow.pyfunc.PythonModel):
         import pandas as pd
 
         from ..resolution.embeddings import TextEncoder
-        from .dataset import split_artists
-        from .features import TrackMeta
+        from .dataset import predict_track
         from .scoring import output_rows, predict_tracks
 
         records = model_input.to_dict("records") if hasattr(model_input, "to_dict") else list(model_input)
-
-        def number(value):
-            try:
-                return None if value is None or value != value else float(value)  # NaN != NaN
-            except (TypeError, ValueError):
-                return None
-
-        tracks = [TrackMeta(track_id=str(r.get("track_id", "")), artists=";".join(split_artists(str(r.get("artists") or ""))),
-                            album_name=str(r.get("album_name") or ""), track_name=str(r.get("track_name") or ""),
-                            genre=str(r.get("track_genre") or "").lower(), popularity=number(r.get("popularity")),
-                            duration_ms=number(r.get("duration_ms")),
-                            explicit=None if r.get("explicit") is None else str(r["explicit"]).lower() in ("true", "1"))
-                  for r in records]
+        # NaN (pandas' missing value) reads as unknown, as an empty CSV field does
+        tracks = [predict_track({k: None if v != v else v for k, v in r.items()})[0] for r in records]
         encoder = TextEncoder(self.model.encoder_model) if self.model.embedding_dim else None
         return pd.DataFrame(output_rows(tracks, predict_tracks(self.model, tracks, encoder)))
