@@ -10,6 +10,7 @@
     timbral finetune-encoder   fine-tune the sentence encoder on a synthetic world, compare it with the base
     timbral train-context-head train the head over splink, embedding cosine and listening context
     timbral mood-predict       energy, valence and mood probabilities for Spotify-style track rows
+    timbral recommend-batch    train the hybrid recommender on user-item-weight rows, write top-k lists
 """
 
 from __future__ import annotations
@@ -302,6 +303,16 @@ def main(argv: list[str] | None = None) -> int:
                       help="a registered version of the MLflow model mood_model (default: the latest)")
     mood.add_argument("--mlflow-uri", help="tracking URI (default: TIMBRAL_HOME/mlflow.db)")
     mood.set_defaults(func=cmd_mood_predict)
+    batch = sub.add_parser("recommend-batch", help="train the hybrid on TRAIN.tsv and write top-k lists for users")
+    batch.add_argument("--train", required=True, help="TSV with a header: user_id, item_id, weight (play counts)")
+    batch.add_argument("--item-tags", help="TSV with a header: item_id, tag, count (adds the tag content model)")
+    batch.add_argument("--users", required=True, help="one user id per line")
+    batch.add_argument("--k", type=int, default=50, help="list length (default 50)")
+    batch.add_argument("--output", required=True, help="TSV: user_id, item_id, rank, score")
+    batch.add_argument("--reranker", action="store_true",
+                       help="re-rank the fused top 150 by LightGBM LambdaMART (off by default: on hetrec it ranks "
+                            "worse than the fusion alone; see docs/recommend.md)")
+    batch.set_defaults(func=cmd_recommend_batch)
     args = parser.parse_args(argv)
     return args.func(args)
 
@@ -558,3 +569,43 @@ def cmd_mood_predict(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
+
+
+def cmd_recommend_batch(args: argparse.Namespace) -> int:
+    """Up to k rows per listed user, in the users file's order; training items never come back."""
+    import time
+
+    from .recommend.batch import read_item_tags, read_train, read_users, recommend_batch, write_recs
+    from .sources.errors import FileFormatError
+
+    started = time.perf_counter()
+    if args.k < 1:
+        print("error: --k must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        data, issues = read_train(Path(args.train))
+        tags = None
+        if args.item_tags:
+            tags, tag_issues = read_item_tags(Path(args.item_tags), data.item_ids)
+            issues += tag_issues
+        users = read_users(Path(args.users))
+    except (FileFormatError, OSError, UnicodeDecodeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for issue in issues[:20]:
+        print(f"skipped {issue}", file=sys.stderr)
+    if len(issues) > 20:
+        print(f"... and {len(issues) - 20:,} more rows skipped", file=sys.stderr)
+    print(f"read {data.plays.nnz:,} interactions: {data.n_users:,} users x {data.n_items:,} items"
+          f"{f', {tags.nnz:,} item tags' if tags is not None else ''}; {len(users):,} users to list "
+          f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+
+    def progress(step: str) -> None:
+        print(f"  {step} ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+
+    result = recommend_batch(data, users, args.k, tags, use_ranker=args.reranker, progress=progress)
+    write_recs(Path(args.output), result.rows)
+    print(f"{len(result.rows):,} rows for {len(users):,} users ({result.unknown_users:,} unknown, given the most "
+          f"listened; {result.users_with_nothing_left:,} with every item already played) in "
+          f"{time.perf_counter() - started:.1f} s -> {args.output}", file=sys.stderr)
+    return 0

@@ -23,12 +23,16 @@ MODELS = dg.AssetSelection.assets("track_matcher_model")
 # it is trained, and the catalog re-scored, by `mood_retrain` (quarterly, on tag drift, or by hand) and by
 # timbral_main; the daily jobs keep its inputs (text embeddings, tag distribution) current.
 MOOD = dg.AssetSelection.assets("mood_model", "track_mood_pred")
+# the recommender's nightly chain (nightly_cf): its own schedule, never a day's ingest
+RECOMMENDER = dg.AssetSelection.assets("user_item_interactions", "als_model", "als_user_factors", "als_item_factors",
+                                       "session_coplay_similarity", "track_vector", "recs_for_you", "similar_tracks",
+                                       "eval_metrics")
 DAILY = (dg.AssetSelection.assets("raw_scrobbles").downstream() | dg.AssetSelection.groups("staging")
          | dg.AssetSelection.assets("resolution_rules"))
 
 daily_ingest_job = dg.define_asset_job(
     name="daily_ingest",
-    selection=DAILY - MODELS - MOOD,
+    selection=DAILY - MODELS - MOOD - RECOMMENDER,
     executor_def=dg.in_process_executor,
     tags=WRITES_DUCKDB,
     description="Scrobbles for a range of days (one by the schedule, years by `timbral import`), then "
@@ -38,7 +42,7 @@ daily_ingest_job = dg.define_asset_job(
 # the first import into a home has no model version yet: it trains them too
 first_import_job = dg.define_asset_job(
     name="first_import",
-    selection=DAILY - MOOD,
+    selection=DAILY - MOOD - RECOMMENDER,
     executor_def=dg.in_process_executor,
     tags=WRITES_DUCKDB,
     description="daily_ingest plus the track matcher's training, for a home that has no registered model yet.",
@@ -53,4 +57,14 @@ mood_retrain_job = dg.define_asset_job(
     tags=WRITES_DUCKDB,
     description="Retrain mood_model (recording the tag distribution it was trained at) and re-score "
                 "track_mood_pred with the new version.",
+)
+
+# interactions -> ALS -> co-play -> vectors -> recs -> eval, each night on the catalog as it stands
+nightly_cf_job = dg.define_asset_job(
+    name="nightly_cf",
+    selection=RECOMMENDER,
+    executor_def=dg.in_process_executor,
+    tags=WRITES_DUCKDB,
+    description="Rebuild interactions, retrain ALS (a new als_model version), session co-play, track vectors and "
+                "their index, recs_for_you and similar_tracks, and evaluate them (eval_metrics).",
 )

@@ -1,0 +1,725 @@
+"""The recommender: thin wiring of `timbral_assets.recommend` to the warehouse and MLflow.
+
+user_item_interactions    features.user_item_interactions    plays per (user, canonical track), confidence, last play
+als_model                 models.als_training                trains implicit ALS, registers MLflow model als_model
+als_user_factors          models.als_user_factors            a registered version's user factors
+als_item_factors          models.als_item_factors            a registered version's item factors
+session_coplay_similarity features.session_coplay_similarity top-k session neighbours per track
+track_vector              features.track_vector              256-d vectors; FAISS index registered as track_vector_index
+recs_for_you              recs.recs_for_you                  top 100 per active user, post-filtered
+similar_tracks            recs.similar_tracks                top 50 per track, artist-capped
+eval_metrics              evaluation.eval_metrics            the models side by side, hetrec and the last 30 days
+"""
+
+import json
+import os
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+
+from ..recommend.coplay import CoplayParams
+from ..recommend.postfilter import FilterParams
+from ..resources import MlflowResource, WarehouseResource
+from ..warehouse import transaction
+from .common import DUCKDB_POOL, column_schema, mlflow_tags, preview, writes
+
+FEATURES, MODELS, RECS, EVALUATION = "features", "models", "recs", "evaluation"
+FEEDBACK_TABLE = """CREATE TABLE IF NOT EXISTS recs.feedback (user_id VARCHAR NOT NULL, track_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP)"""
+
+
+def _write_table(con, table: str, data: pa.Table) -> None:
+    con.register("new_rows", data)
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM new_rows")
+    con.unregister("new_rows")
+
+
+class InteractionsConfig(dg.Config):
+    # 0: no decay; else a play's weight halves every this many days before the newest play
+    recency_half_life_days: float = 0.0
+
+
+@dg.asset(deps=["int_scrobble_tracks"], group_name=FEATURES, pool=DUCKDB_POOL, kinds={"duckdb"},
+          metadata=writes("features.user_item_interactions"))
+def user_item_interactions(context: dg.AssetExecutionContext, config: InteractionsConfig,
+                           warehouse_db: WarehouseResource) -> dg.MaterializeResult:
+    """Plays per (user, canonical track) from mappings of quality high or better, with the confidence weight
+    log(1 + plays) (decayed by recency when configured) and the first and last play, which the post-filters
+    read ("played in the last 60 days")."""
+    half_life = config.recency_half_life_days
+    with warehouse_db.get_connection() as con, transaction(con):
+        con.execute("""
+            CREATE OR REPLACE TABLE features.user_item_interactions AS
+            WITH plays AS (
+                SELECT user_id, track_id, artist_id, played_at,
+                       max(played_at) OVER () AS newest
+                FROM intermediate.int_scrobble_tracks WHERE resolution_quality IN ('exact', 'high'))
+            SELECT user_id, track_id, any_value(artist_id) AS artist_id, count(*) AS plays,
+                   min(played_at) AS first_played_at, max(played_at) AS last_played_at,
+                   round(ln(1 + CASE WHEN $half_life > 0
+                       THEN sum(pow(0.5, date_diff('second', played_at, newest) / 86400.0 / $half_life))
+                       ELSE count(*) END), 6) AS confidence
+            FROM plays GROUP BY user_id, track_id ORDER BY user_id, track_id""", {"half_life": half_life})
+        users, tracks, rows, plays = con.execute(
+            "SELECT count(DISTINCT user_id), count(DISTINCT track_id), count(*), coalesce(sum(plays), 0) "
+            "FROM features.user_item_interactions").fetchone()
+        schema = column_schema(con, "features.user_item_interactions")
+        sample = preview(con, "SELECT * FROM features.user_item_interactions ORDER BY plays DESC, user_id, track_id")
+    density = rows / (users * tracks) if users and tracks else 0.0
+    context.log.info(f"{rows:,} (user, track) pairs from {plays:,} plays: {users:,} users x {tracks:,} tracks")
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "dagster/column_schema": schema,
+                                          "users": users, "tracks": tracks, "plays": int(plays),
+                                          "density": round(density, 6), "recency_half_life_days": half_life,
+                                          "preview": sample})
+
+
+def _interactions(con, where: str = "", params: list | None = None):
+    """The interactions table as an Interactions matrix of confidence-weighted plays (rows: users)."""
+    from ..recommend.interactions import Interactions
+
+    table = con.sql(f"SELECT user_id, track_id, plays, confidence FROM features.user_item_interactions {where}",
+                    params=params).to_arrow_table()
+    plays = np.expm1(table["confidence"].to_numpy())  # the decayed play count; log1p is applied by the models
+    return Interactions.from_triples(table["user_id"].to_numpy(zero_copy_only=False),
+                                     table["track_id"].to_numpy(zero_copy_only=False), plays)
+
+
+class AlsConfig(dg.Config):
+    # chosen by bench/recommend.py --tune (Optuna, NDCG@10 on a validation split; see docs/recommend.md)
+    factors: int = 64
+    regularization: float = 12.39
+    alpha: float = 1.067
+    iterations: int = 18
+    seed: int = 0
+    validation_share: float = 0.2  # per user, for the validation NDCG@10 logged with the model
+    compare_bare_implicit: bool = True  # fit implicit directly on the same matrix too and report the overhead
+
+
+@dg.asset(deps=[user_item_interactions], group_name=MODELS, pool=DUCKDB_POOL, kinds={"implicit", "mlflow", "duckdb"},
+          metadata=writes("models.als_training"))
+def als_model(context: dg.AssetExecutionContext, config: AlsConfig, warehouse_db: WarehouseResource,
+              mlflow: MlflowResource) -> dg.MaterializeResult:
+    """implicit ALS on log(1 + plays) confidence. Measures NDCG@10 on a seeded per-user validation split, then
+    trains on every interaction and registers the next version of the MLflow model `als_model` with its
+    parameters, metrics and loss-free factor file. One row per training goes to models.als_training."""
+    from ..recommend.interactions import confidence, split_per_user
+    from ..recommend.mlflow_models import ALS_ARTIFACT, ALS_MODEL, AlsFactors, AlsPyfuncModel
+    from ..recommend.models import ALS, fit_implicit_als
+    from ..recommend.tuning import validation_ndcg
+
+    started = time.perf_counter()
+    with warehouse_db.get_connection() as con:
+        data = _interactions(con)
+    if data.n_users < 2 or data.n_items < 2:
+        raise dg.Failure("fewer than two users or tracks in features.user_item_interactions: materialize "
+                         "user_item_interactions over some scrobbles first", allow_retries=False)
+    loaded = time.perf_counter() - started
+    params = {"factors": config.factors, "regularization": config.regularization, "alpha": config.alpha,
+              "iterations": config.iterations}
+    train, held = split_per_user(data.plays, config.validation_share, seed=config.seed)
+    validation = validation_ndcg(ALS(**params, seed=config.seed), train, held)
+    context.log.info(f"validation NDCG@10 {validation:.4f} ({data.n_users:,} users x {data.n_items:,} tracks)")
+    fit_started = time.perf_counter()
+    model = ALS(**params, seed=config.seed).fit(data.plays)
+    fit_seconds = time.perf_counter() - fit_started
+    metrics = {"validation_ndcg_at_10": validation, "users": data.n_users, "items": data.n_items,
+               "interactions": data.plays.nnz, "fit_seconds": fit_seconds, "load_seconds": loaded}
+    if config.compare_bare_implicit:
+        matrix = confidence(data.plays)
+        bare_started = time.perf_counter()
+        fit_implicit_als(matrix, **params, seed=config.seed)
+        metrics["bare_implicit_seconds"] = time.perf_counter() - bare_started
+        metrics["fit_overhead_ratio"] = fit_seconds / max(metrics["bare_implicit_seconds"], 1e-9)
+    factors = AlsFactors(data.user_ids, data.item_ids, model.user_factors, model.item_factors, params)
+    tracker = mlflow.tracker()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ALS_ARTIFACT
+        factors.save(path)
+        version = tracker.log_model_version("recommender", ALS_MODEL, AlsPyfuncModel(), {ALS_ARTIFACT: path},
+                                            {**params, "seed": config.seed, "confidence": "log(1 + plays)"},
+                                            metrics, tags=mlflow_tags(context))
+    total = time.perf_counter() - started
+    with warehouse_db.get_connection() as con, transaction(con):
+        con.execute("CREATE TABLE IF NOT EXISTS models.als_training (model_version INTEGER, trained_at TIMESTAMP, "
+                    "users INTEGER, items INTEGER, interactions BIGINT, params JSON, validation_ndcg_at_10 DOUBLE, "
+                    "fit_seconds DOUBLE, bare_implicit_seconds DOUBLE, asset_seconds DOUBLE)")
+        con.execute("DELETE FROM models.als_training WHERE model_version = ?", [version.version])
+        con.execute("INSERT INTO models.als_training VALUES (?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [version.version, data.n_users, data.n_items, data.plays.nnz, json.dumps(params), validation,
+                     fit_seconds, metrics.get("bare_implicit_seconds"), total])
+    return dg.MaterializeResult(metadata={
+        "model": f"{ALS_MODEL} version {version.version}", "model_version": version.version,
+        "mlflow_run": dg.MetadataValue.url(tracker.run_url(version.run_id)), "mlflow_run_id": version.run_id,
+        "users": data.n_users, "tracks": data.n_items, "interactions": data.plays.nnz, **params,
+        "validation_ndcg_at_10": round(validation, 4), "fit_seconds": round(fit_seconds, 2),
+        "bare_implicit_seconds": round(metrics.get("bare_implicit_seconds", float("nan")), 2),
+        "fit_overhead_ratio": round(metrics.get("fit_overhead_ratio", float("nan")), 3),
+        "asset_seconds": round(total, 2)})
+
+
+class ModelVersionConfig(dg.Config):
+    model_version: str = "latest"  # a registered version of the MLflow model als_model, or "latest"
+
+
+def _load_als(mlflow: MlflowResource, version: str):
+    from ..recommend.mlflow_models import ALS_ARTIFACT, ALS_MODEL, AlsFactors
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            found, path = mlflow.tracker().model_file(ALS_MODEL, version, ALS_ARTIFACT, Path(tmp))
+        except LookupError as error:
+            raise dg.Failure(f"{error}; materialize als_model to train one", allow_retries=False) from error
+        return found, AlsFactors.load(path)
+
+
+def _factor_table(ids: np.ndarray, factors: np.ndarray, id_column: str, version: int) -> pa.Table:
+    width = factors.shape[1]
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(factors.astype(np.float32).ravel()), width)
+    return pa.table({id_column: pa.array(ids.astype(str)), "model_version": pa.array([version] * len(ids), pa.int32()),
+                     "factors": vectors})
+
+
+def _factor_asset(kind: str):
+    id_column = "user_id" if kind == "user" else "track_id"
+    table = f"models.als_{kind}_factors"
+
+    @dg.asset(name=f"als_{kind}_factors", deps=[als_model], group_name=MODELS, pool=DUCKDB_POOL,
+              kinds={"mlflow", "duckdb"}, metadata=writes(table))
+    def factors_asset(context: dg.AssetExecutionContext, config: ModelVersionConfig, warehouse_db: WarehouseResource,
+                      mlflow: MlflowResource) -> dg.MaterializeResult:
+        version, als = _load_als(mlflow, config.model_version)
+        ids, factors = (als.user_ids, als.user_factors) if kind == "user" else (als.item_ids, als.item_factors)
+        with warehouse_db.get_connection() as con, transaction(con):
+            _write_table(con, table, _factor_table(ids, factors, id_column, version.version))
+            schema = column_schema(con, table)
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": len(ids), "dagster/column_schema": schema, "factors": int(factors.shape[1]),
+            "model": f"{version.name} version {version.version}", "model_version": version.version,
+            "model_run_id": version.run_id, "mean_norm": round(float(np.linalg.norm(factors, axis=1).mean()), 4)})
+
+    factors_asset.__doc__ = (f"The {kind} factors of the registered als_model version the config names (default "
+                             f"latest), one FLOAT[] row per {id_column}.")
+    return factors_asset
+
+
+als_user_factors = _factor_asset("user")
+als_item_factors = _factor_asset("item")
+
+
+class CoplayConfig(dg.Config):
+    session_gap_minutes: float = 30.0
+    skip_share: float = 0.5  # the next play starts before this share of the track passed: a skip
+    window: int = 5  # each play pairs with the next plays of its session, up to this many
+    per_user_cap: int = 3  # the most one user adds to one pair
+    neighbours: int = 50  # per track and per kind (cross-artist, same-artist)
+
+    def params(self) -> CoplayParams:
+        return CoplayParams(session_gap_minutes=self.session_gap_minutes, skip_share=self.skip_share,
+                            window=self.window, per_user_cap=self.per_user_cap, neighbours=self.neighbours)
+
+
+SESSION_PLAYS_SQL = """SELECT s.user_id, s.played_at, s.track_id, s.artist_id,
+           coalesce(s.duration_ms, t.duration_ms) AS duration_ms
+    FROM intermediate.int_scrobble_tracks s LEFT JOIN marts.tracks_core t USING (track_id)
+    WHERE s.resolution_quality IN ('exact', 'high') {where}"""
+
+
+@dg.asset(deps=["int_scrobble_tracks", "tracks_core"], group_name=FEATURES, pool=DUCKDB_POOL, kinds={"duckdb"},
+          metadata=writes("features.session_coplay_similarity"))
+def session_coplay_similarity(context: dg.AssetExecutionContext, config: CoplayConfig,
+                              warehouse_db: WarehouseResource) -> dg.MaterializeResult:
+    """Tracks played near each other in one session (a 30-minute gap ends it): skips left out, each user's
+    share of a pair capped, scored by count / sqrt(plays_a * plays_b), and the top neighbours per track kept
+    twice, cross-artist and same-artist (same_artist), so an artist's catalogue cannot crowd out the rest."""
+    import polars as pl
+
+    from ..recommend.coplay import coplay_pairs, mark_sessions, neighbour_lists
+
+    params = config.params()
+    with warehouse_db.get_connection() as con:
+        plays = pl.from_arrow(con.sql(SESSION_PLAYS_SQL.format(where="")).to_arrow_table())
+    sessions = mark_sessions(plays, params)
+    pairs = coplay_pairs(sessions, params)
+    neighbours = neighbour_lists(sessions, pairs, params)
+    n_sessions = sessions.select(pl.struct("user_id", "session").n_unique()).item() if len(sessions) else 0
+    with warehouse_db.get_connection() as con, transaction(con):
+        _write_table(con, "features.session_coplay_similarity", neighbours.to_arrow())
+        schema = column_schema(con, "features.session_coplay_similarity")
+        sample = preview(con, "SELECT a.artist_name || ' - ' || a.title AS track, b.artist_name || ' - ' || b.title "
+                              "AS neighbour, s.score, s.users, s.same_artist FROM features.session_coplay_similarity s "
+                              "JOIN marts.tracks_core a USING (track_id) JOIN marts.tracks_core b "
+                              "ON b.track_id = s.neighbour_id WHERE s.rank = 1 ORDER BY s.score DESC, a.track_id")
+    skipped = int(sessions["skipped"].sum()) if len(sessions) else 0
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(neighbours), "dagster/column_schema": schema, "plays": len(sessions),
+        "sessions": n_sessions, "skipped_plays": skipped, "pairs": len(pairs),
+        "tracks_with_neighbours": neighbours["track_id"].n_unique() if len(neighbours) else 0,
+        "same_artist_rows": int(neighbours["same_artist"].sum()) if len(neighbours) else 0, "preview": sample})
+
+
+class TrackVectorConfig(dg.Config):
+    dimensions: int = 256
+    exact_limit: int = 100_000  # below: exact inner-product search; above: HNSW
+
+
+@dg.asset(deps=["track_text_embedding", "track_mood_pred", "track_feature_view"], group_name=FEATURES,
+          pool=DUCKDB_POOL, kinds={"faiss", "mlflow", "duckdb"}, metadata=writes("features.track_vector"))
+def track_vector(context: dg.AssetExecutionContext, config: TrackVectorConfig, warehouse_db: WarehouseResource,
+                 mlflow: MlflowResource) -> dg.MaterializeResult:
+    """Text embedding ‖ mood predictions ‖ normalised audio features (where Spotify has them), reduced to
+    `dimensions` by PCA and L2-normalised. The FAISS index over them (exact below 100k vectors, HNSW above) and
+    the PCA are registered as the next version of the MLflow model `track_vector_index`; recall@10 against exact
+    search is measured on 1,000 sampled queries."""
+    from ..recommend.mlflow_models import (
+        INDEX_ARTIFACT,
+        INDEX_IDS,
+        INDEX_MODEL,
+        PCA_ARTIFACT,
+        TrackIndexPyfuncModel,
+    )
+    from ..recommend.vectors import (
+        AUDIO_FEATURES,
+        MOOD_COLUMNS,
+        TrackVectorModel,
+        VectorParams,
+        build_index,
+        index_kind,
+        join_blocks,
+        recall_at_10,
+        write_index,
+    )
+
+    params = VectorParams(dimensions=config.dimensions, exact_limit=config.exact_limit)
+    with warehouse_db.get_connection() as con:
+        table = con.sql(f"""SELECT e.track_id, e.embedding, {', '.join('m.' + c for c in MOOD_COLUMNS)},
+                                   {', '.join('f.' + c for c in AUDIO_FEATURES)}
+                            FROM features.track_text_embedding e JOIN features.track_mood_pred m USING (track_id)
+                            JOIN marts.track_feature_view f USING (track_id) ORDER BY e.track_id""").to_arrow_table()
+    n = table.num_rows
+    if n < 2:
+        raise dg.Failure("fewer than two tracks with a text embedding and a mood prediction: materialize "
+                         "track_text_embedding and track_mood_pred first", allow_retries=False)
+    text = np.asarray(table["embedding"].combine_chunks().flatten().to_numpy(zero_copy_only=False),
+                      dtype=np.float32).reshape(n, -1)
+    mood = np.column_stack([table[c].to_numpy(zero_copy_only=False).astype(np.float32) for c in MOOD_COLUMNS])
+    audio = np.column_stack([np.asarray(table[c].to_pandas(), dtype=np.float32) for c in AUDIO_FEATURES])
+    joined = join_blocks(text, np.nan_to_num(mood), audio, params)
+    pca = TrackVectorModel.fit(joined, params)
+    vectors = pca.transform(joined)
+    started = time.perf_counter()
+    index = build_index(vectors, params)
+    build_seconds = time.perf_counter() - started
+    recall, qps = recall_at_10(index, vectors)
+    track_ids = np.array(table["track_id"].to_pylist())
+    metrics = {"tracks": n, "dimensions": vectors.shape[1], "explained_variance": pca.explained_variance_ratio,
+               "recall_at_10": recall, "queries_per_second": qps, "index_build_seconds": build_seconds,
+               "with_audio_features": int((~np.isnan(audio).any(axis=1)).sum())}
+    tracker = mlflow.tracker()
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {INDEX_ARTIFACT: Path(tmp) / INDEX_ARTIFACT, INDEX_IDS: Path(tmp) / INDEX_IDS,
+                 PCA_ARTIFACT: Path(tmp) / PCA_ARTIFACT}
+        write_index(index, files[INDEX_ARTIFACT])
+        np.save(files[INDEX_IDS], track_ids.astype(str))
+        pca.save(files[PCA_ARTIFACT])
+        version = tracker.log_model_version("recommender", INDEX_MODEL, TrackIndexPyfuncModel(), files,
+                                            {**vars(params), "index": index_kind(index)}, metrics,
+                                            tags=mlflow_tags(context))
+    with warehouse_db.get_connection() as con, transaction(con):
+        vector_column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
+        _write_table(con, "features.track_vector", pa.table({
+            "track_id": pa.array(track_ids), "index_version": pa.array([version.version] * n, pa.int32()),
+            "vector": vector_column}))
+        schema = column_schema(con, "features.track_vector")
+    context.log.info(f"{n:,} track vectors ({vectors.shape[1]}-d), {index_kind(index)}, recall@10 {recall:.3f}")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": n, "dagster/column_schema": schema, "dimensions": int(vectors.shape[1]),
+        "index": index_kind(index), "index_model": f"{INDEX_MODEL} version {version.version}",
+        "index_version": version.version, "index_run_id": version.run_id,
+        "recall_at_10_vs_exact": round(recall, 4), "queries_per_second": round(qps),
+        "explained_variance": round(pca.explained_variance_ratio, 4),
+        "tracks_with_audio_features": metrics["with_audio_features"]})
+
+
+# the catalog hybrid's fusion weights (bench/recommend.py --tune-world, NDCG@10 on a validation split of the
+# synthetic world's training side)
+CATALOG_WEIGHTS = {"als": 1.0, "content": 0.3, "coplay": 0.5, "popularity": 0.2}
+
+
+class RecsConfig(dg.Config):
+    als_version: str = "latest"
+    weight_als: float = CATALOG_WEIGHTS["als"]
+    weight_content: float = CATALOG_WEIGHTS["content"]
+    weight_coplay: float = CATALOG_WEIGHTS["coplay"]
+    weight_popularity: float = CATALOG_WEIGHTS["popularity"]
+    list_length: int = 100
+    recent_days: int = 60
+    per_artist: int = 2
+    window: int = 10
+    # "now" for the recent-play and do-not-recommend filters; empty: the newest play in the interactions
+    as_of: str = ""
+
+    def weights(self) -> dict[str, float]:
+        return {"als": self.weight_als, "content": self.weight_content, "coplay": self.weight_coplay,
+                "popularity": self.weight_popularity}
+
+
+def _catalog_models(con, data, als, coplay_table: str = "features.session_coplay_similarity"):
+    """The catalog hybrid's members over `data`'s users and tracks: the ALS factors (users or tracks the version
+    does not know score 0), content by track vectors, session co-play and popularity."""
+    import polars as pl
+
+    from ..recommend.coplay import similarity_matrix
+    from ..recommend.models import FactorScores, ItemSimilarity, Popularity, VectorContent
+
+    def aligned(ids_from, factors, ids_to):
+        out = np.zeros((len(ids_to), factors.shape[1]), dtype=np.float32)
+        position = {t: i for i, t in enumerate(ids_from.tolist())}
+        for j, t in enumerate(ids_to.tolist()):
+            if t in position:
+                out[j] = factors[position[t]]
+        return out
+
+    vectors = con.sql("SELECT track_id, vector FROM features.track_vector").to_arrow_table()
+    item_vectors = np.zeros((data.n_items, vectors["vector"].type.list_size if vectors.num_rows else 1), np.float32)
+    if vectors.num_rows:
+        matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(
+            vectors.num_rows, -1)
+        item_vectors = aligned(np.array(vectors["track_id"].to_pylist()), matrix, data.item_ids)
+    neighbours = pl.from_arrow(con.sql(f"SELECT track_id, neighbour_id, score, same_artist FROM {coplay_table}"
+                                       ).to_arrow_table())
+    models = {"als": FactorScores(aligned(als.user_ids, als.user_factors, data.user_ids),
+                                  aligned(als.item_ids, als.item_factors, data.item_ids)),
+              "content": VectorContent(item_vectors=item_vectors),
+              "coplay": ItemSimilarity(similarity=similarity_matrix(neighbours, data.item_ids)),
+              "popularity": Popularity()}
+    return {name: m.fit(data.plays) for name, m in models.items()}, item_vectors
+
+
+@dg.asset(deps=[user_item_interactions, als_user_factors, als_item_factors, session_coplay_similarity, track_vector],
+          group_name=RECS, pool=DUCKDB_POOL, kinds={"mlflow", "duckdb"}, metadata=writes("recs.recs_for_you"))
+def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehouse_db: WarehouseResource,
+                 mlflow: MlflowResource) -> dg.MaterializeResult:
+    """Top 100 per active user: α·ALS + β·cosine(track vector, user vector) + γ·session co-play +
+    δ·popularity, each standardised per user, then the post-filters: no track played in the last 60 days, no
+    active do-not-recommend entry from recs.feedback, at most 2 tracks per artist in any 10. A user whose
+    history holds no canonical track gets the most-played tracks of the last 30 days (cold start)."""
+    import scipy.sparse as sp
+
+    from ..recommend.fusion import fuse, standardize
+    from ..recommend.postfilter import DoNotRecommend, blocked_tracks, filter_list, recently_played
+
+    version, als = _load_als(mlflow, config.als_version)
+    params = FilterParams(recent_days=config.recent_days, per_artist=config.per_artist, window=config.window)
+    with warehouse_db.get_connection() as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS recs")
+        con.execute(FEEDBACK_TABLE)
+        data = _interactions(con)
+        models, _ = _catalog_models(con, data, als)
+        artist_of = dict(con.execute("SELECT track_id, artist_id FROM marts.tracks_core").fetchall())
+        history = con.execute("SELECT user_id, track_id, last_played_at FROM features.user_item_interactions"
+                              ).fetchall()
+        newest = con.execute("SELECT max(last_played_at) FROM features.user_item_interactions").fetchone()[0]
+        now = datetime.fromisoformat(config.as_of) if config.as_of else newest
+        feedback = [DoNotRecommend(*row) for row in con.execute(
+            "SELECT user_id, track_id, expires_at FROM recs.feedback WHERE kind = 'do_not_recommend'").fetchall()]
+        cold_users = [u for (u,) in con.execute(
+            "SELECT DISTINCT user_id FROM staging.stg_scrobbles WHERE user_id NOT IN "
+            "(SELECT user_id FROM features.user_item_interactions) ORDER BY user_id").fetchall()]
+        trending = [t for (t,) in con.execute(
+            "SELECT track_id FROM features.user_item_interactions WHERE last_played_at >= ? GROUP BY track_id "
+            "ORDER BY count(*) DESC, sum(plays) DESC, track_id LIMIT 1000", [now - timedelta(days=30)]).fetchall()]
+    by_user: dict[str, list[tuple[str, datetime]]] = {}
+    for user, track, played in history:
+        by_user.setdefault(user, []).append((track, played))
+    weights = config.weights()
+    candidates = min(data.n_items, config.list_length * 4 + 100)
+    users_col, tracks_col, ranks, scores, sources = [], [], [], [], []
+    for start in range(0, data.n_users, 1024):
+        batch = np.arange(start, min(start + 1024, data.n_users))
+        # recent plays leave by the filter; older favourites may come back, so nothing is masked as seen
+        unmasked = sp.csr_matrix((len(batch), data.n_items))
+        fused = fuse({n: standardize(m.scores(batch), unmasked) for n, m in models.items()}, weights)
+        order = np.argsort(-fused, axis=1, kind="stable")[:, :candidates]
+        for row, u in enumerate(batch):
+            user = str(data.user_ids[u])
+            exclude = recently_played(by_user.get(user, []), now, params.recent_days) | blocked_tracks(
+                feedback, user, now)
+            ranked = [str(data.item_ids[i]) for i in order[row]]
+            score_of = {str(data.item_ids[i]): float(fused[row, i]) for i in order[row]}
+            for rank, track in enumerate(filter_list(ranked, artist_of, config.list_length, exclude, params), 1):
+                users_col.append(user)
+                tracks_col.append(track)
+                ranks.append(rank)
+                scores.append(round(score_of[track], 6))
+                sources.append("hybrid")
+        context.log.info(f"ranked {batch[-1] + 1:,} of {data.n_users:,} users")
+    for user in cold_users:
+        exclude = blocked_tracks(feedback, user, now)
+        for rank, track in enumerate(filter_list(trending, artist_of, config.list_length, exclude, params), 1):
+            users_col.append(user)
+            tracks_col.append(track)
+            ranks.append(rank)
+            scores.append(None)
+            sources.append("cold_start")
+    table = pa.table({"user_id": pa.array(users_col, pa.string()), "track_id": pa.array(tracks_col, pa.string()),
+                      "rank": pa.array(ranks, pa.int32()), "score": pa.array(scores, pa.float64()),
+                      "source": pa.array(sources, pa.string()),
+                      "als_version": pa.array([version.version] * len(users_col), pa.int32())})
+    with warehouse_db.get_connection() as con, transaction(con):
+        _write_table(con, "recs.recs_for_you", table)
+        schema = column_schema(con, "recs.recs_for_you")
+        sample = preview(con, "SELECT r.user_id, r.rank, t.artist_name, t.title, r.score, r.source FROM recs.recs_for_you r "
+                              "JOIN marts.tracks_core t USING (track_id) WHERE r.user_id = (SELECT min(user_id) FROM "
+                              "recs.recs_for_you) ORDER BY r.rank")
+        index_version = con.execute("SELECT max(index_version) FROM features.track_vector").fetchone()[0]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": table.num_rows, "dagster/column_schema": schema, "users": data.n_users + len(cold_users),
+        "cold_start_users": len(cold_users), "als_model": f"als_model version {version.version}",
+        "als_version": version.version, "track_vector_index_version": index_version,
+        "weights": dg.MetadataValue.json(weights), "as_of": str(now), "do_not_recommend_entries": len(feedback),
+        "preview": sample})
+
+
+class SimilarConfig(dg.Config):
+    als_version: str = "latest"
+    list_length: int = 50
+    weight_content: float = 1.0
+    weight_coplay: float = 0.6
+    weight_als: float = 0.6
+    per_artist: int = 2
+    window: int = 10
+
+
+@dg.asset(deps=[als_item_factors, session_coplay_similarity, track_vector], group_name=RECS, pool=DUCKDB_POOL,
+          kinds={"faiss", "duckdb"}, metadata=writes("recs.similar_tracks"))
+def similar_tracks(context: dg.AssetExecutionContext, config: SimilarConfig, warehouse_db: WarehouseResource,
+                   mlflow: MlflowResource) -> dg.MaterializeResult:
+    """Top 50 per track: candidates from the FAISS index (the 200 nearest track vectors) and the session co-play
+    neighbours, scored by weighted, standardised vector cosine, co-play and ALS item-item cosine, then capped at
+    2 tracks per artist in any 10 (the seed track's artist included)."""
+    import polars as pl
+
+    from ..recommend.coplay import similarity_matrix
+    from ..recommend.models import unit_rows
+    from ..recommend.postfilter import filter_list
+    from ..recommend.vectors import build_index
+
+    version, als = _load_als(mlflow, config.als_version)
+    with warehouse_db.get_connection() as con:
+        vectors = con.sql("SELECT track_id, vector FROM features.track_vector ORDER BY track_id").to_arrow_table()
+        neighbours = pl.from_arrow(con.sql("SELECT track_id, neighbour_id, score, same_artist "
+                                           "FROM features.session_coplay_similarity").to_arrow_table())
+        artist_of = dict(con.execute("SELECT track_id, artist_id FROM marts.tracks_core").fetchall())
+        index_version = con.execute("SELECT max(index_version) FROM features.track_vector").fetchone()[0]
+    track_ids = np.array(vectors["track_id"].to_pylist())
+    n = len(track_ids)
+    matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(n, -1)
+    index = build_index(matrix)
+    k_search = min(n, 201)
+    similarity, found = index.search(matrix, k_search)
+    coplay = similarity_matrix(neighbours, track_ids, include_same_artist=True).tocsr()
+    position = {t: i for i, t in enumerate(als.item_ids.tolist())}
+    item_factors = unit_rows(np.array([als.item_factors[position[t]] if t in position else
+                                       np.zeros(als.item_factors.shape[1], np.float32) for t in track_ids]))
+
+    def z(values: np.ndarray) -> np.ndarray:
+        deviation = values.std()
+        return (values - values.mean()) / deviation if deviation > 0 else values * 0
+
+    rows = {"track_id": [], "similar_track_id": [], "rank": [], "score": []}
+    for i in range(n):
+        row = coplay.getrow(i)
+        candidate = np.unique(np.concatenate([found[i][found[i] >= 0], row.indices]))
+        candidate = candidate[candidate != i]
+        if not len(candidate):
+            continue
+        cosine = matrix[candidate] @ matrix[i]
+        coplay_score = np.asarray(row[:, candidate].todense()).ravel()
+        cf = item_factors[candidate] @ item_factors[i]
+        score = config.weight_content * z(cosine) + config.weight_coplay * z(coplay_score) + config.weight_als * z(cf)
+        order = np.argsort(-score, kind="stable")
+        ranked = [str(track_ids[candidate[j]]) for j in order]
+        score_of = {str(track_ids[candidate[j]]): float(score[j]) for j in order}
+        # the seed's own artist counts toward the cap from the first place
+        capped = filter_list([str(track_ids[i]), *ranked], artist_of, config.list_length + 1, set(),
+                             FilterParams(per_artist=config.per_artist, window=config.window))[1:]
+        for rank, t in enumerate(capped, start=1):
+            rows["track_id"].append(str(track_ids[i]))
+            rows["similar_track_id"].append(t)
+            rows["rank"].append(rank)
+            rows["score"].append(round(score_of[t], 6))
+        if (i + 1) % 5000 == 0:
+            context.log.info(f"similar tracks for {i + 1:,} of {n:,} tracks")
+    table = pa.table({"track_id": pa.array(rows["track_id"], pa.string()),
+                      "similar_track_id": pa.array(rows["similar_track_id"], pa.string()),
+                      "rank": pa.array(rows["rank"], pa.int32()), "score": pa.array(rows["score"], pa.float64())})
+    with warehouse_db.get_connection() as con, transaction(con):
+        _write_table(con, "recs.similar_tracks", table)
+        schema = column_schema(con, "recs.similar_tracks")
+        sample = preview(con, "SELECT a.artist_name || ' - ' || a.title AS track, s.rank, b.artist_name || ' - ' || "
+                              "b.title AS similar FROM recs.similar_tracks s JOIN marts.tracks_core a USING (track_id) "
+                              "JOIN marts.tracks_core b ON b.track_id = s.similar_track_id WHERE s.track_id = (SELECT "
+                              "track_id FROM marts.tracks_core ORDER BY play_count DESC, track_id LIMIT 1) ORDER BY s.rank")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": table.num_rows, "dagster/column_schema": schema, "tracks": n,
+        "als_version": version.version, "track_vector_index_version": index_version, "preview": sample})
+
+
+def _default_hetrec() -> str:
+    """../shared/data/hetrec_lastfm_2k beside the checkout, when present (TIMBRAL_HETREC_DIR overrides)."""
+    configured = os.environ.get("TIMBRAL_HETREC_DIR")
+    if configured:
+        return configured
+    found = Path(__file__).resolve().parents[3] / "shared" / "data" / "hetrec_lastfm_2k"
+    return str(found) if found.exists() else ""
+
+
+class EvalConfig(dg.Config):
+    test_days: int = 30  # protocol (b): the last days of listening are the test slice
+    hetrec_dir: str = ""  # protocol (a); empty: ../shared/data/hetrec_lastfm_2k when present, else skipped
+    hetrec_seed: int = 0
+    hetrec_test_share: float = 0.2
+
+
+HYBRID_FLOOR = "hybrid_beats_als_ndcg"
+EVAL_TABLE = """CREATE TABLE IF NOT EXISTS evaluation.eval_metrics (evaluated_at TIMESTAMP, dagster_run_id VARCHAR,
+    protocol VARCHAR, model VARCHAR, users INTEGER, "precision@10" DOUBLE, "recall@50" DOUBLE, "ndcg@10" DOUBLE,
+    "map@10" DOUBLE, "coverage@10" DOUBLE, "popularity_bias@10" DOUBLE, "diversity@10" DOUBLE,
+    als_version INTEGER, track_vector_index_version INTEGER)"""
+METRIC_KEYS = ("precision@10", "recall@50", "ndcg@10", "map@10", "coverage@10", "popularity_bias@10", "diversity@10")
+
+
+@dg.asset(deps=[recs_for_you, similar_tracks], group_name=EVALUATION, pool=DUCKDB_POOL,
+          kinds={"mlflow", "duckdb"}, metadata=writes("evaluation.eval_metrics"),
+          check_specs=[dg.AssetCheckSpec(HYBRID_FLOOR, asset="eval_metrics", blocking=True,
+                                         description="the hybrid's NDCG@10 is at least ALS's, on every protocol")])
+def eval_metrics(context: dg.AssetExecutionContext, config: EvalConfig, warehouse_db: WarehouseResource,
+                 mlflow: MlflowResource) -> dg.MaterializeResult:
+    """The models side by side, full ranking with training items excluded: popularity, item-KNN, ALS, session
+    co-play, content (track vectors) and the hybrid.
+    (b) the world: every play before the last `test_days` days trains, the tracks a user first plays in those
+        days are the test (co-play is rebuilt from the training days' sessions);
+    (a) hetrec lastfm-2k, when present: a seeded per-user split, with the batch hybrid (recommend-batch's).
+    Each run appends its rows to evaluation.eval_metrics with the time and model versions, and logs to MLflow
+    with a plot."""
+    import polars as pl
+
+    from ..recommend.coplay import coplay_pairs, mark_sessions, neighbour_lists, similarity_matrix
+    from ..recommend.evaluation import evaluate, table_markdown
+    from ..recommend.interactions import Interactions
+    from ..recommend.models import ALS, ItemKNN, ItemSimilarity, Popularity, VectorContent
+
+    als_params = AlsConfig()
+    started = time.perf_counter()
+    with warehouse_db.get_connection() as con:
+        newest = con.execute("SELECT max(played_at) FROM intermediate.int_scrobble_tracks").fetchone()[0]
+        cutoff = newest - timedelta(days=config.test_days)
+        train_rows = con.execute("SELECT user_id, track_id, count(*) FROM intermediate.int_scrobble_tracks WHERE "
+                                 "resolution_quality IN ('exact', 'high') AND played_at < ? GROUP BY ALL",
+                                 [cutoff]).fetchall()
+        test_rows = con.execute("SELECT DISTINCT user_id, track_id FROM intermediate.int_scrobble_tracks WHERE "
+                                "resolution_quality IN ('exact', 'high') AND played_at >= ?", [cutoff]).fetchall()
+        plays = pl.from_arrow(con.sql(SESSION_PLAYS_SQL.format(where="AND s.played_at < $cutoff"),
+                                      params={"cutoff": cutoff}).to_arrow_table())
+        catalog = np.array([t for (t,) in con.execute("SELECT track_id FROM marts.tracks_core").fetchall()])
+        vectors = con.sql("SELECT track_id, vector FROM features.track_vector").to_arrow_table()
+        versions = con.execute("SELECT (SELECT max(als_version) FROM recs.recs_for_you), "
+                               "(SELECT max(index_version) FROM features.track_vector)").fetchone()
+    if not train_rows or not test_rows:
+        raise dg.Failure(f"no plays on one side of the test cut {cutoff}: protocol (b) needs more than "
+                         f"{config.test_days} days of listening", allow_retries=False)
+    data = Interactions.from_triples(np.array([r[0] for r in train_rows]), np.array([r[1] for r in train_rows]),
+                                     [r[2] for r in train_rows], item_ids=catalog)
+    user_row = {u: i for i, u in enumerate(data.user_ids.tolist())}
+    item_col = {t: i for i, t in enumerate(data.item_ids.tolist())}
+    held = [set() for _ in range(data.n_users)]
+    for user, track in test_rows:
+        if user in user_row and track in item_col and data.plays[user_row[user], item_col[track]] == 0:
+            held[user_row[user]].add(item_col[track])
+    sessions = mark_sessions(plays)
+    neighbours = neighbour_lists(sessions, coplay_pairs(sessions))
+    position = {t: i for i, t in enumerate(vectors["track_id"].to_pylist())}
+    matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(
+        vectors.num_rows, -1) if vectors.num_rows else np.zeros((0, 1), np.float32)
+    item_vectors = np.array([matrix[position[t]] if t in position else np.zeros(matrix.shape[1], np.float32)
+                             for t in data.item_ids.tolist()], dtype=np.float32)
+    models = {"popularity": Popularity(), "item_knn": ItemKNN(),
+              "als": ALS(factors=als_params.factors, regularization=als_params.regularization, alpha=als_params.alpha,
+                         iterations=als_params.iterations, seed=als_params.seed),
+              "coplay": ItemSimilarity(similarity=similarity_matrix(neighbours, data.item_ids)),
+              "content": VectorContent(item_vectors=item_vectors)}
+    models = {name: m.fit(data.plays) for name, m in models.items()}
+    rows = [{"protocol": "world_last_days", **r}
+            for r in evaluate(data.plays, held, models, RecsConfig().weights(), item_vectors=item_vectors)]
+    context.log.info(f"protocol (b): {len(data.user_ids):,} users, test slice from {cutoff}")
+    hetrec = config.hetrec_dir or _default_hetrec()
+    if hetrec and Path(hetrec, "user_artists.dat").exists():
+        rows += _hetrec_rows(Path(hetrec), config.hetrec_seed, config.hetrec_test_share)
+        context.log.info("protocol (a): hetrec lastfm-2k")
+    else:
+        context.log.info("protocol (a) skipped: no hetrec lastfm-2k folder (set hetrec_dir or TIMBRAL_HETREC_DIR)")
+    evaluated_at = datetime.now().replace(microsecond=0)
+    with warehouse_db.get_connection() as con, transaction(con):
+        con.execute("CREATE SCHEMA IF NOT EXISTS evaluation")
+        con.execute(EVAL_TABLE)
+        for r in rows:
+            con.execute(f"INSERT INTO evaluation.eval_metrics VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(METRIC_KEYS))}, ?, ?)",
+                        [evaluated_at, context.run_id, r["protocol"], r["model"], r["users"],
+                         *[r.get(k) for k in METRIC_KEYS], versions[0], versions[1]])
+        schema = column_schema(con, "evaluation.eval_metrics")
+    table_md = table_markdown(rows)
+    failing = [p for p in {r["protocol"] for r in rows}
+               if _ndcg(rows, p, "hybrid") < _ndcg(rows, p, "als")]
+    tracker = mlflow.tracker()
+    run_id = tracker.log_run("recommender", "eval_metrics", {"test_days": config.test_days, "hetrec": hetrec or "none",
+                                                             "als_version": versions[0], "index_version": versions[1]},
+                             {f"{r['protocol']}/{r['model']}/{k}": r[k] for r in rows for k in METRIC_KEYS if k in r},
+                             json_artifacts={"eval_metrics.json": rows}, figures={"ndcg_at_10.png": _ndcg_figure(rows)})
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(rows), "dagster/column_schema": schema, "comparison": dg.MetadataValue.md(table_md),
+        "mlflow_run": dg.MetadataValue.url(tracker.run_url(run_id)), "seconds": round(time.perf_counter() - started, 1),
+        "als_version": versions[0], "track_vector_index_version": versions[1]},
+        check_results=[dg.AssetCheckResult(check_name=HYBRID_FLOOR, passed=not failing, metadata={
+            **{f"{p}: hybrid ndcg@10": round(_ndcg(rows, p, "hybrid"), 4) for p in {r["protocol"] for r in rows}},
+            **{f"{p}: als ndcg@10": round(_ndcg(rows, p, "als"), 4) for p in {r["protocol"] for r in rows}}})])
+
+
+def _ndcg(rows: list[dict], protocol: str, model: str) -> float:
+    return next(r["ndcg@10"] for r in rows if r["protocol"] == protocol and r["model"] == model)
+
+
+def _hetrec_rows(folder: Path, seed: int, test_share: float) -> list[dict]:
+    """Protocol (a): the batch hybrid (recommend-batch's models and weights) and its members on hetrec."""
+    from ..recommend.batch import default_components
+    from ..recommend.evaluation import evaluate
+    from ..recommend.hetrec import read_hetrec
+    from ..recommend.hybrid import DEFAULT_WEIGHTS
+    from ..recommend.interactions import split_per_user
+
+    data, tags = read_hetrec(folder)
+    train, held = split_per_user(data.plays, test_share, seed=seed)
+    models = {name: factory().fit(train) for name, factory in default_components(tags).items()}
+    return [{"protocol": "hetrec_lastfm_2k", **r} for r in evaluate(train, held, models, DEFAULT_WEIGHTS)]
+
+
+def _ndcg_figure(rows: list[dict]):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    protocols = sorted({r["protocol"] for r in rows})
+    fig, axes = plt.subplots(1, len(protocols), figsize=(5 * len(protocols), 3.5), squeeze=False)
+    for ax, protocol in zip(axes[0], protocols, strict=True):
+        part = [r for r in rows if r["protocol"] == protocol]
+        ax.barh([r["model"] for r in part], [r["ndcg@10"] for r in part],
+                color=["tab:orange" if r["model"] == "hybrid" else "tab:blue" for r in part])
+        ax.set_title(protocol)
+        ax.set_xlabel("NDCG@10")
+    fig.tight_layout()
+    return fig

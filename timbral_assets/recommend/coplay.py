@@ -1,0 +1,96 @@
+"""Session co-play: which tracks people play near each other in one sitting.
+
+A session is a user's run of plays with no gap over 30 minutes. A play cut short (the next play starts before
+half the track has passed) is a skip and pairs with nothing. Each play pairs with the next `window` kept plays
+of its session; a user adds at most `per_user_cap` to any pair, so one heavy listener cannot make a pair. The
+score is the capped count over sqrt(plays_i · plays_j) with a shrink, and same-artist pairs are ranked apart from
+cross-artist pairs (an artist's own catalogue would otherwise fill every list)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class CoplayParams:
+    session_gap_minutes: float = 30.0
+    skip_share: float = 0.5
+    window: int = 5
+    per_user_cap: int = 3
+    shrink: float = 5.0
+    neighbours: int = 50
+    min_pair_users: int = 1
+
+
+def mark_sessions(plays: pl.DataFrame, params: CoplayParams = CoplayParams()) -> pl.DataFrame:
+    """Adds session (per user, from 0), position (in the session) and skipped to plays with columns user_id,
+    played_at (datetime), track_id, artist_id, duration_ms (null: unknown, never a skip)."""
+    gap = pl.duration(minutes=params.session_gap_minutes)
+    ordered = plays.sort(["user_id", "played_at", "track_id"])
+    until_next = pl.col("played_at").shift(-1).over("user_id") - pl.col("played_at")
+    return (ordered
+            .with_columns(new_session=(pl.col("played_at").diff().over("user_id") > gap).fill_null(True),
+                          skipped=(until_next.dt.total_milliseconds()
+                                   < pl.col("duration_ms") * params.skip_share).fill_null(False))
+            .with_columns(session=pl.col("new_session").cum_sum().over("user_id") - 1)
+            .with_columns(position=pl.int_range(pl.len()).over(["user_id", "session"]))
+            .drop("new_session"))
+
+
+def coplay_pairs(sessions: pl.DataFrame, params: CoplayParams = CoplayParams()) -> pl.DataFrame:
+    """Undirected pair counts (track_a < track_b) over kept plays: users (distinct), count (capped per user),
+    same_artist."""
+    kept = (sessions.filter(~pl.col("skipped"))
+            .with_columns(position=pl.int_range(pl.len()).over(["user_id", "session"]))
+            .select("user_id", "session", "position", "track_id", "artist_id"))
+    parts = []
+    for offset in range(1, params.window + 1):
+        later = kept.with_columns(position=pl.col("position") - offset).rename(
+            {"track_id": "track_b", "artist_id": "artist_b"})
+        parts.append(kept.join(later, on=["user_id", "session", "position"], how="inner")
+                     .filter(pl.col("track_id") != pl.col("track_b"))
+                     .select("user_id", pl.min_horizontal("track_id", "track_b").alias("track_a"),
+                             pl.max_horizontal("track_id", "track_b").alias("track_b"),
+                             (pl.col("artist_id") == pl.col("artist_b")).alias("same_artist")))
+    if not parts:
+        return pl.DataFrame(schema={"track_a": pl.String, "track_b": pl.String, "users": pl.UInt32,
+                                    "count": pl.Int64, "same_artist": pl.Boolean})
+    per_user = (pl.concat(parts).group_by("user_id", "track_a", "track_b")
+                .agg(pl.len().alias("n"), pl.col("same_artist").first())
+                .with_columns(n=pl.min_horizontal("n", pl.lit(params.per_user_cap))))
+    return (per_user.group_by("track_a", "track_b")
+            .agg(pl.len().alias("users"), pl.col("n").sum().alias("count"), pl.col("same_artist").first())
+            .filter(pl.col("users") >= params.min_pair_users))
+
+
+def neighbour_lists(sessions: pl.DataFrame, pairs: pl.DataFrame, params: CoplayParams = CoplayParams()) -> pl.DataFrame:
+    """Top `neighbours` per track and per kind (same_artist false / true): track_id, neighbour_id, score, count,
+    users, same_artist, rank (from 1 within the kind)."""
+    plays = sessions.filter(~pl.col("skipped")).group_by("track_id").agg(pl.len().alias("plays"))
+    both = pl.concat([pairs, pairs.rename({"track_a": "track_b", "track_b": "track_a"}).select(pairs.columns)])
+    scored = (both.rename({"track_a": "track_id", "track_b": "neighbour_id"})
+              .join(plays, on="track_id").join(plays.rename({"track_id": "neighbour_id", "plays": "plays_b"}),
+                                               on="neighbour_id")
+              .with_columns(score=pl.col("count") / ((pl.col("plays") * pl.col("plays_b")).sqrt() + params.shrink)))
+    return (scored.with_columns(rank=pl.col("score").rank("ordinal", descending=True)
+                                .over(["track_id", "same_artist"]))
+            .filter(pl.col("rank") <= params.neighbours)
+            .select("track_id", "neighbour_id", pl.col("score").round(6), "count", "users", "same_artist",
+                    pl.col("rank").cast(pl.Int32))
+            .sort(["track_id", "same_artist", "rank"]))
+
+
+def similarity_matrix(neighbours: pl.DataFrame, item_ids: np.ndarray, include_same_artist: bool = False) -> sp.csr_matrix:
+    """The neighbour lists as an items × items matrix in `item_ids`' order (ids not listed are left out)."""
+    if not include_same_artist:
+        neighbours = neighbours.filter(~pl.col("same_artist"))
+    position = {t: i for i, t in enumerate(item_ids.tolist())}
+    rows = np.array([position.get(t, -1) for t in neighbours["track_id"].to_list()], dtype=np.int64)
+    cols = np.array([position.get(t, -1) for t in neighbours["neighbour_id"].to_list()], dtype=np.int64)
+    keep = (rows >= 0) & (cols >= 0)
+    values = neighbours["score"].to_numpy()[keep].astype(np.float32)
+    return sp.csr_matrix((values, (rows[keep], cols[keep])), shape=(len(item_ids), len(item_ids)))
