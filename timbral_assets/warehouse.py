@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from .sources.errors import FileFormatError, RowIssue
 
-SCHEMAS = ("raw", "staging", "intermediate", "marts", "features", "models")
+SCHEMAS = ("raw", "staging", "intermediate", "marts", "features", "models", "recs", "evaluation")
 
 RAW_TABLES: dict[str, str] = {
     "raw_scrobbles": """

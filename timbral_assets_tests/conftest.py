@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 
 import pytest
+
+# eval_metrics' protocol (a) (hetrec lastfm-2k, ~20 s) is left out of the test runs of the whole graph;
+# test_recommend.py and the bench smoke test run it
+os.environ.setdefault("TIMBRAL_HETREC_DIR", "off")
 
 from timbral_assets.sources.synthetic import WorldConfig, generate_world
 

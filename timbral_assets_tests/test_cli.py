@@ -87,6 +87,7 @@ def test_run_materializes_everything_and_prints_the_summary(tmp_path, monkeypatc
     evaluation = client.get_experiment_by_name("resolution_evaluation")
     (report_run,) = client.search_runs([evaluation.experiment_id])
     assert abs(report_run.data.metrics["track_f1"] - metadata["track_f1"].value) < 1e-4
+    _check_recommender(home, client)
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     ids_before = dict(con.execute("SELECT variant_id, track_id FROM resolution.entity_clusters").fetchall())
     con.close()
@@ -103,3 +104,33 @@ def test_generate_writes_a_world(tmp_path, capsys):
     assert main(["generate", str(tmp_path / "w"), "--n-scrobbles", "2000", "--days", "5"]) == 0
     assert (tmp_path / "w" / "manifest.json").exists()
     assert "scrobbles" in capsys.readouterr().out
+
+
+def _check_recommender(home, client) -> None:
+    """The nightly chain ran inside timbral run: registered versions, named by the scoring assets, lists that
+    respect the post-filters, and the evaluation table with its check."""
+    assert [int(v.version) for v in client.search_model_versions("name = 'als_model'")] == [1]
+    assert [int(v.version) for v in client.search_model_versions("name = 'track_vector_index'")] == [1]
+    with dg.DagsterInstance.get() as instance:
+        recs = instance.get_latest_materialization_event(dg.AssetKey("recs_for_you")).asset_materialization.metadata
+        factors = instance.get_latest_materialization_event(dg.AssetKey("als_item_factors")).asset_materialization
+        evaluated = instance.get_latest_materialization_event(dg.AssetKey("eval_metrics")).asset_materialization
+    assert recs["als_model"].value == "als_model version 1" and factors.metadata["model_version"].value == 1
+    assert "| world_last_days | hybrid |" in evaluated.metadata["comparison"].value
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    per_user, recent_repeats, over_cap = con.execute("""
+        WITH r AS (SELECT r.*, t.artist_id FROM recs.recs_for_you r JOIN marts.tracks_core t USING (track_id)),
+             newest AS (SELECT max(last_played_at) AS t FROM features.user_item_interactions)
+        SELECT (SELECT max(n) FROM (SELECT count(*) AS n FROM r GROUP BY user_id)),
+               (SELECT count(*) FROM r JOIN features.user_item_interactions i USING (user_id, track_id), newest
+                WHERE i.last_played_at >= newest.t - INTERVAL 60 DAY),
+               (SELECT count(*) FROM r a JOIN r b ON a.user_id = b.user_id AND a.artist_id = b.artist_id
+                  AND b.rank BETWEEN a.rank AND a.rank + 9
+                GROUP BY a.user_id, a.rank HAVING count(*) > 2 LIMIT 1)""").fetchone()
+    models = {m for (m,) in con.execute("SELECT DISTINCT model FROM evaluation.eval_metrics").fetchall()}
+    vectors, dims = con.execute("SELECT count(*), max(len(vector)) FROM features.track_vector").fetchone()
+    tracks = con.execute("SELECT count(*) FROM marts.tracks_core").fetchone()[0]
+    con.close()
+    assert per_user == 100 and recent_repeats == 0 and over_cap is None
+    assert models == {"popularity", "item_knn", "als", "coplay", "content", "hybrid"}
+    assert vectors == tracks and 1 < dims <= 256

@@ -32,7 +32,9 @@ def test_definitions_load_with_jobs_schedules_and_checks():
         "resolution_rules", "entity_candidates", "track_matcher_model", "entity_match_scores", "entity_clusters",
         "resolution_report", "int_track_keys", "int_scrobble_tracks",
         "tracks_core", "track_aliases", "artists_core", "albums_core", "track_tags", "track_feature_view",
-        "tag_distribution", "track_text_embedding", "mood_model", "track_mood_pred"}
+        "tag_distribution", "track_text_embedding", "mood_model", "track_mood_pred",
+        "user_item_interactions", "als_model", "als_user_factors", "als_item_factors", "session_coplay_similarity",
+        "track_vector", "recs_for_you", "similar_tracks", "eval_metrics"}
     assert {j.name for j in defs.resolve_all_job_defs()} >= {"timbral_main", "daily_ingest", "first_import",
                                                               "mood_retrain"}
     daily = defs.resolve_job_def("daily_ingest").asset_layer.selected_asset_keys
@@ -42,6 +44,16 @@ def test_definitions_load_with_jobs_schedules_and_checks():
         dg.AssetKey("int_scrobble_tracks")).parent_keys
     assert dg.AssetKey("track_matcher_model") in graph.get(dg.AssetKey("entity_match_scores")).parent_keys
     assert defs.resolve_schedule_def("daily_ingest_schedule").cron_schedule == "30 2 * * *"
+    # the nightly CF chain: interactions -> ALS -> co-play -> vectors -> recs -> eval, and no day's ingest trains it
+    nightly = defs.resolve_schedule_def("nightly_cf")
+    assert nightly.cron_schedule == "0 2 * * *" and nightly.job_name == "nightly_cf"
+    chain = {k.to_user_string() for k in defs.resolve_job_def("nightly_cf").asset_layer.selected_asset_keys}
+    assert chain == {"user_item_interactions", "als_model", "als_user_factors", "als_item_factors",
+                     "session_coplay_similarity", "track_vector", "recs_for_you", "similar_tracks", "eval_metrics"}
+    assert not chain & {k.to_user_string() for k in daily}
+    assert {dg.AssetKey("als_model"), dg.AssetKey("track_vector"), dg.AssetKey("session_coplay_similarity")} <= (
+        dg.AssetSelection.assets("recs_for_you").upstream().resolve(graph))
+    assert "hybrid_beats_als_ndcg" in {c.name for c in graph.asset_check_keys}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         if key.to_user_string() != "synthetic_world":

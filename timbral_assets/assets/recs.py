@@ -121,6 +121,18 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, warehouse_db
     loaded = time.perf_counter() - started
     params = {"factors": config.factors, "regularization": config.regularization, "alpha": config.alpha,
               "iterations": config.iterations}
+    tracker = mlflow.tracker()
+    fingerprint = fingerprint_of(data.user_ids, data.item_ids, data.plays, {**params, "seed": config.seed,
+                                                                              "validation": config.validation_share})
+    latest = tracker.latest_version_tag(ALS_MODEL, FINGERPRINT_TAG)
+    if latest is not None and latest[1] == fingerprint:
+        version = latest[0]
+        context.log.info(f"the interactions and settings are those of {ALS_MODEL} version {version.version}: kept it")
+        return dg.MaterializeResult(metadata={
+            "model": f"{ALS_MODEL} version {version.version}", "model_version": version.version,
+            "mlflow_run": dg.MetadataValue.url(tracker.run_url(version.run_id)), "mlflow_run_id": version.run_id,
+            "unchanged": "the same interactions and settings as this version", "users": data.n_users,
+            "tracks": data.n_items, "interactions": data.plays.nnz, **params})
     train, held = split_per_user(data.plays, config.validation_share, seed=config.seed)
     validation = validation_ndcg(ALS(**params, seed=config.seed), train, held)
     context.log.info(f"validation NDCG@10 {validation:.4f} ({data.n_users:,} users x {data.n_items:,} tracks)")
@@ -136,22 +148,22 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, warehouse_db
         metrics["bare_implicit_seconds"] = time.perf_counter() - bare_started
         metrics["fit_overhead_ratio"] = fit_seconds / max(metrics["bare_implicit_seconds"], 1e-9)
     factors = AlsFactors(data.user_ids, data.item_ids, model.user_factors, model.item_factors, params)
-    tracker = mlflow.tracker()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / ALS_ARTIFACT
         factors.save(path)
         version = tracker.log_model_version("recommender", ALS_MODEL, AlsPyfuncModel(), {ALS_ARTIFACT: path},
                                             {**params, "seed": config.seed, "confidence": "log(1 + plays)"},
-                                            metrics, tags=mlflow_tags(context))
+                                            metrics, tags={**mlflow_tags(context), FINGERPRINT_TAG: fingerprint})
     total = time.perf_counter() - started
     with warehouse_db.get_connection() as con, transaction(con):
-        con.execute("CREATE TABLE IF NOT EXISTS models.als_training (model_version INTEGER, trained_at TIMESTAMP, "
-                    "users INTEGER, items INTEGER, interactions BIGINT, params JSON, validation_ndcg_at_10 DOUBLE, "
-                    "fit_seconds DOUBLE, bare_implicit_seconds DOUBLE, asset_seconds DOUBLE)")
+        # timings live in MLflow and the metadata: the table holds what a rerun on the same input reproduces
+        con.execute("CREATE TABLE IF NOT EXISTS models.als_training (model_version INTEGER, users INTEGER, "
+                    "items INTEGER, interactions BIGINT, params JSON, validation_ndcg_at_10 DOUBLE, "
+                    "fingerprint VARCHAR, recorded_at TIMESTAMP)")
         con.execute("DELETE FROM models.als_training WHERE model_version = ?", [version.version])
-        con.execute("INSERT INTO models.als_training VALUES (?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [version.version, data.n_users, data.n_items, data.plays.nnz, json.dumps(params), validation,
-                     fit_seconds, metrics.get("bare_implicit_seconds"), total])
+        con.execute("INSERT INTO models.als_training VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                    [version.version, data.n_users, data.n_items, data.plays.nnz, json.dumps(params),
+                     round(validation, 6), fingerprint])
     return dg.MaterializeResult(metadata={
         "model": f"{ALS_MODEL} version {version.version}", "model_version": version.version,
         "mlflow_run": dg.MetadataValue.url(tracker.run_url(version.run_id)), "mlflow_run_id": version.run_id,
@@ -160,6 +172,35 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, warehouse_db
         "bare_implicit_seconds": round(metrics.get("bare_implicit_seconds", float("nan")), 2),
         "fit_overhead_ratio": round(metrics.get("fit_overhead_ratio", float("nan")), 3),
         "asset_seconds": round(total, 2)})
+
+
+FINGERPRINT_TAG = "timbral/training_fingerprint"
+
+
+def fingerprint_of(*parts) -> str:
+    """A hash of a training's input arrays and settings, and of the recommend code: seeded training on one
+    fingerprint gives the same model, so its version is kept rather than registered again."""
+    import hashlib
+    import inspect
+
+    import scipy.sparse as sp
+
+    from ..recommend import interactions, models, vectors
+
+    digest = hashlib.blake2b(digest_size=16)
+    for module in (interactions, models, vectors):
+        digest.update(inspect.getsource(module).encode())
+    for part in parts:
+        if sp.issparse(part):
+            part = part.tocsr()
+            for array in (part.indptr, part.indices, part.data):
+                digest.update(np.ascontiguousarray(array).tobytes())
+        elif isinstance(part, np.ndarray) and part.dtype != object:
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(json.dumps(part.tolist() if isinstance(part, np.ndarray) else part, sort_keys=True,
+                                     default=str).encode())
+    return digest.hexdigest()
 
 
 class ModelVersionConfig(dg.Config):
@@ -276,11 +317,7 @@ def track_vector(context: dg.AssetExecutionContext, config: TrackVectorConfig, w
     the PCA are registered as the next version of the MLflow model `track_vector_index`; recall@10 against exact
     search is measured on 1,000 sampled queries."""
     from ..recommend.mlflow_models import (
-        INDEX_ARTIFACT,
-        INDEX_IDS,
         INDEX_MODEL,
-        PCA_ARTIFACT,
-        TrackIndexPyfuncModel,
     )
     from ..recommend.vectors import (
         AUDIO_FEATURES,
@@ -291,7 +328,6 @@ def track_vector(context: dg.AssetExecutionContext, config: TrackVectorConfig, w
         index_kind,
         join_blocks,
         recall_at_10,
-        write_index,
     )
 
     params = VectorParams(dimensions=config.dimensions, exact_limit=config.exact_limit)
@@ -309,26 +345,24 @@ def track_vector(context: dg.AssetExecutionContext, config: TrackVectorConfig, w
     mood = np.column_stack([table[c].to_numpy(zero_copy_only=False).astype(np.float32) for c in MOOD_COLUMNS])
     audio = np.column_stack([np.asarray(table[c].to_pandas(), dtype=np.float32) for c in AUDIO_FEATURES])
     joined = join_blocks(text, np.nan_to_num(mood), audio, params)
+    track_ids = np.array(table["track_id"].to_pylist())
+    tracker = mlflow.tracker()
+    fingerprint = fingerprint_of(track_ids, joined, vars(params))
+    latest = tracker.latest_version_tag(INDEX_MODEL, FINGERPRINT_TAG)
     pca = TrackVectorModel.fit(joined, params)
     vectors = pca.transform(joined)
     started = time.perf_counter()
     index = build_index(vectors, params)
     build_seconds = time.perf_counter() - started
     recall, qps = recall_at_10(index, vectors)
-    track_ids = np.array(table["track_id"].to_pylist())
     metrics = {"tracks": n, "dimensions": vectors.shape[1], "explained_variance": pca.explained_variance_ratio,
                "recall_at_10": recall, "queries_per_second": qps, "index_build_seconds": build_seconds,
                "with_audio_features": int((~np.isnan(audio).any(axis=1)).sum())}
-    tracker = mlflow.tracker()
-    with tempfile.TemporaryDirectory() as tmp:
-        files = {INDEX_ARTIFACT: Path(tmp) / INDEX_ARTIFACT, INDEX_IDS: Path(tmp) / INDEX_IDS,
-                 PCA_ARTIFACT: Path(tmp) / PCA_ARTIFACT}
-        write_index(index, files[INDEX_ARTIFACT])
-        np.save(files[INDEX_IDS], track_ids.astype(str))
-        pca.save(files[PCA_ARTIFACT])
-        version = tracker.log_model_version("recommender", INDEX_MODEL, TrackIndexPyfuncModel(), files,
-                                            {**vars(params), "index": index_kind(index)}, metrics,
-                                            tags=mlflow_tags(context))
+    if latest is not None and latest[1] == fingerprint:
+        version = latest[0]  # the same vectors as that version's index: keep it
+        context.log.info(f"the vectors are those of {INDEX_MODEL} version {version.version}: kept it")
+    else:
+        version = _register_index(context, tracker, index, track_ids, pca, params, metrics, fingerprint)
     with warehouse_db.get_connection() as con, transaction(con):
         vector_column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
         _write_table(con, "features.track_vector", pa.table({
@@ -345,14 +379,37 @@ def track_vector(context: dg.AssetExecutionContext, config: TrackVectorConfig, w
         "tracks_with_audio_features": metrics["with_audio_features"]})
 
 
+def _register_index(context, tracker, index, track_ids, pca, params, metrics, fingerprint):
+    """The index, its track ids and the PCA as the next version of the MLflow model track_vector_index."""
+    from ..recommend.mlflow_models import (
+        INDEX_ARTIFACT,
+        INDEX_IDS,
+        INDEX_MODEL,
+        PCA_ARTIFACT,
+        TrackIndexPyfuncModel,
+    )
+    from ..recommend.vectors import index_kind, write_index
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {INDEX_ARTIFACT: Path(tmp) / INDEX_ARTIFACT, INDEX_IDS: Path(tmp) / INDEX_IDS,
+                 PCA_ARTIFACT: Path(tmp) / PCA_ARTIFACT}
+        write_index(index, files[INDEX_ARTIFACT])
+        np.save(files[INDEX_IDS], track_ids.astype(str))
+        pca.save(files[PCA_ARTIFACT])
+        return tracker.log_model_version("recommender", INDEX_MODEL, TrackIndexPyfuncModel(), files,
+                                         {**vars(params), "index": index_kind(index)}, metrics,
+                                         tags={**mlflow_tags(context), FINGERPRINT_TAG: fingerprint})
+
+
 # the catalog hybrid's fusion weights (bench/recommend.py --tune-world, NDCG@10 on a validation split of the
 # synthetic world's training side)
-CATALOG_WEIGHTS = {"als": 1.0, "content": 0.3, "coplay": 0.5, "popularity": 0.2}
+CATALOG_WEIGHTS = {"als": 0.9696, "item_knn": 0.5034, "content": 0.8933, "coplay": 0.028, "popularity": 1.0}
 
 
 class RecsConfig(dg.Config):
     als_version: str = "latest"
     weight_als: float = CATALOG_WEIGHTS["als"]
+    weight_item_knn: float = CATALOG_WEIGHTS["item_knn"]
     weight_content: float = CATALOG_WEIGHTS["content"]
     weight_coplay: float = CATALOG_WEIGHTS["coplay"]
     weight_popularity: float = CATALOG_WEIGHTS["popularity"]
@@ -364,17 +421,17 @@ class RecsConfig(dg.Config):
     as_of: str = ""
 
     def weights(self) -> dict[str, float]:
-        return {"als": self.weight_als, "content": self.weight_content, "coplay": self.weight_coplay,
+        return {"als": self.weight_als, "item_knn": self.weight_item_knn, "content": self.weight_content, "coplay": self.weight_coplay,
                 "popularity": self.weight_popularity}
 
 
 def _catalog_models(con, data, als, coplay_table: str = "features.session_coplay_similarity"):
     """The catalog hybrid's members over `data`'s users and tracks: the ALS factors (users or tracks the version
-    does not know score 0), content by track vectors, session co-play and popularity."""
+    does not know score 0), item-KNN, content by track vectors, session co-play and popularity."""
     import polars as pl
 
     from ..recommend.coplay import similarity_matrix
-    from ..recommend.models import FactorScores, ItemSimilarity, Popularity, VectorContent
+    from ..recommend.models import FactorScores, ItemKNN, ItemSimilarity, Popularity, VectorContent
 
     def aligned(ids_from, factors, ids_to):
         out = np.zeros((len(ids_to), factors.shape[1]), dtype=np.float32)
@@ -394,7 +451,7 @@ def _catalog_models(con, data, als, coplay_table: str = "features.session_coplay
                                        ).to_arrow_table())
     models = {"als": FactorScores(aligned(als.user_ids, als.user_factors, data.user_ids),
                                   aligned(als.item_ids, als.item_factors, data.item_ids)),
-              "content": VectorContent(item_vectors=item_vectors),
+              "item_knn": ItemKNN(), "content": VectorContent(item_vectors=item_vectors),
               "coplay": ItemSimilarity(similarity=similarity_matrix(neighbours, data.item_ids)),
               "popularity": Popularity()}
     return {name: m.fit(data.plays) for name, m in models.items()}, item_vectors
@@ -404,8 +461,8 @@ def _catalog_models(con, data, als, coplay_table: str = "features.session_coplay
           group_name=RECS, pool=DUCKDB_POOL, kinds={"mlflow", "duckdb"}, metadata=writes("recs.recs_for_you"))
 def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehouse_db: WarehouseResource,
                  mlflow: MlflowResource) -> dg.MaterializeResult:
-    """Top 100 per active user: α·ALS + β·cosine(track vector, user vector) + γ·session co-play +
-    δ·popularity, each standardised per user, then the post-filters: no track played in the last 60 days, no
+    """Top 100 per active user: α·CF (ALS and item-KNN) + β·cosine(track vector, user vector) + γ·session
+    co-play + δ·popularity, each standardised per user, then the post-filters: no track played in the last 60 days, no
     active do-not-recommend entry from recs.feedback, at most 2 tracks per artist in any 10. A user whose
     history holds no canonical track gets the most-played tracks of the last 30 days (cold start)."""
     import scipy.sparse as sp
@@ -571,23 +628,26 @@ def similar_tracks(context: dg.AssetExecutionContext, config: SimilarConfig, war
 
 
 def _default_hetrec() -> str:
-    """../shared/data/hetrec_lastfm_2k beside the checkout, when present (TIMBRAL_HETREC_DIR overrides)."""
+    """../shared/data/hetrec_lastfm_2k beside the checkout, when present (TIMBRAL_HETREC_DIR overrides; "off"
+    skips protocol (a))."""
     configured = os.environ.get("TIMBRAL_HETREC_DIR")
     if configured:
-        return configured
+        return "" if configured == "off" else configured
     found = Path(__file__).resolve().parents[3] / "shared" / "data" / "hetrec_lastfm_2k"
     return str(found) if found.exists() else ""
 
 
 class EvalConfig(dg.Config):
     test_days: int = 30  # protocol (b): the last days of listening are the test slice
-    hetrec_dir: str = ""  # protocol (a); empty: ../shared/data/hetrec_lastfm_2k when present, else skipped
+    hetrec_dir: str = ""  # protocol (a); empty: TIMBRAL_HETREC_DIR, else ../shared/data/hetrec_lastfm_2k if present
     hetrec_seed: int = 0
     hetrec_test_share: float = 0.2
 
 
 HYBRID_FLOOR = "hybrid_beats_als_ndcg"
-EVAL_TABLE = """CREATE TABLE IF NOT EXISTS evaluation.eval_metrics (evaluated_at TIMESTAMP, dagster_run_id VARCHAR,
+# one evaluation per (ALS version, index version): a rerun on the same versions replaces its rows; recorded_at
+# is when it ran (the Dagster run and MLflow run are in the materialization's metadata)
+EVAL_TABLE = """CREATE TABLE IF NOT EXISTS evaluation.eval_metrics (recorded_at TIMESTAMP, test_days DOUBLE,
     protocol VARCHAR, model VARCHAR, users INTEGER, "precision@10" DOUBLE, "recall@50" DOUBLE, "ndcg@10" DOUBLE,
     "map@10" DOUBLE, "coverage@10" DOUBLE, "popularity_bias@10" DOUBLE, "diversity@10" DOUBLE,
     als_version INTEGER, track_vector_index_version INTEGER)"""
@@ -607,69 +667,37 @@ def eval_metrics(context: dg.AssetExecutionContext, config: EvalConfig, warehous
     (a) hetrec lastfm-2k, when present: a seeded per-user split, with the batch hybrid (recommend-batch's).
     Each run appends its rows to evaluation.eval_metrics with the time and model versions, and logs to MLflow
     with a plot."""
-    import polars as pl
-
-    from ..recommend.coplay import coplay_pairs, mark_sessions, neighbour_lists, similarity_matrix
     from ..recommend.evaluation import evaluate, table_markdown
-    from ..recommend.interactions import Interactions
-    from ..recommend.models import ALS, ItemKNN, ItemSimilarity, Popularity, VectorContent
 
-    als_params = AlsConfig()
     started = time.perf_counter()
     with warehouse_db.get_connection() as con:
-        newest = con.execute("SELECT max(played_at) FROM intermediate.int_scrobble_tracks").fetchone()[0]
-        cutoff = newest - timedelta(days=config.test_days)
-        train_rows = con.execute("SELECT user_id, track_id, count(*) FROM intermediate.int_scrobble_tracks WHERE "
-                                 "resolution_quality IN ('exact', 'high') AND played_at < ? GROUP BY ALL",
-                                 [cutoff]).fetchall()
-        test_rows = con.execute("SELECT DISTINCT user_id, track_id FROM intermediate.int_scrobble_tracks WHERE "
-                                "resolution_quality IN ('exact', 'high') AND played_at >= ?", [cutoff]).fetchall()
-        plays = pl.from_arrow(con.sql(SESSION_PLAYS_SQL.format(where="AND s.played_at < $cutoff"),
-                                      params={"cutoff": cutoff}).to_arrow_table())
-        catalog = np.array([t for (t,) in con.execute("SELECT track_id FROM marts.tracks_core").fetchall()])
-        vectors = con.sql("SELECT track_id, vector FROM features.track_vector").to_arrow_table()
+        oldest, newest = con.execute("SELECT min(played_at), max(played_at) FROM intermediate.int_scrobble_tracks"
+                                     ).fetchone()
+        if newest is None:
+            raise dg.Failure("no scrobbles in intermediate.int_scrobble_tracks to evaluate on", allow_retries=False)
+        # a history shorter than three test slices keeps its last third for the test
+        test_days = min(float(config.test_days), (newest - oldest).total_seconds() / 86400 / 3)
+        cutoff = newest - timedelta(days=test_days)
+        data, held, models, item_vectors = world_split(con, cutoff)
         versions = con.execute("SELECT (SELECT max(als_version) FROM recs.recs_for_you), "
                                "(SELECT max(index_version) FROM features.track_vector)").fetchone()
-    if not train_rows or not test_rows:
-        raise dg.Failure(f"no plays on one side of the test cut {cutoff}: protocol (b) needs more than "
-                         f"{config.test_days} days of listening", allow_retries=False)
-    data = Interactions.from_triples(np.array([r[0] for r in train_rows]), np.array([r[1] for r in train_rows]),
-                                     [r[2] for r in train_rows], item_ids=catalog)
-    user_row = {u: i for i, u in enumerate(data.user_ids.tolist())}
-    item_col = {t: i for i, t in enumerate(data.item_ids.tolist())}
-    held = [set() for _ in range(data.n_users)]
-    for user, track in test_rows:
-        if user in user_row and track in item_col and data.plays[user_row[user], item_col[track]] == 0:
-            held[user_row[user]].add(item_col[track])
-    sessions = mark_sessions(plays)
-    neighbours = neighbour_lists(sessions, coplay_pairs(sessions))
-    position = {t: i for i, t in enumerate(vectors["track_id"].to_pylist())}
-    matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(
-        vectors.num_rows, -1) if vectors.num_rows else np.zeros((0, 1), np.float32)
-    item_vectors = np.array([matrix[position[t]] if t in position else np.zeros(matrix.shape[1], np.float32)
-                             for t in data.item_ids.tolist()], dtype=np.float32)
-    models = {"popularity": Popularity(), "item_knn": ItemKNN(),
-              "als": ALS(factors=als_params.factors, regularization=als_params.regularization, alpha=als_params.alpha,
-                         iterations=als_params.iterations, seed=als_params.seed),
-              "coplay": ItemSimilarity(similarity=similarity_matrix(neighbours, data.item_ids)),
-              "content": VectorContent(item_vectors=item_vectors)}
-    models = {name: m.fit(data.plays) for name, m in models.items()}
     rows = [{"protocol": "world_last_days", **r}
             for r in evaluate(data.plays, held, models, RecsConfig().weights(), item_vectors=item_vectors)]
-    context.log.info(f"protocol (b): {len(data.user_ids):,} users, test slice from {cutoff}")
+    context.log.info(f"protocol (b): {len(data.user_ids):,} users, test slice of {test_days:.1f} days from {cutoff}")
     hetrec = config.hetrec_dir or _default_hetrec()
     if hetrec and Path(hetrec, "user_artists.dat").exists():
         rows += _hetrec_rows(Path(hetrec), config.hetrec_seed, config.hetrec_test_share)
         context.log.info("protocol (a): hetrec lastfm-2k")
     else:
         context.log.info("protocol (a) skipped: no hetrec lastfm-2k folder (set hetrec_dir or TIMBRAL_HETREC_DIR)")
-    evaluated_at = datetime.now().replace(microsecond=0)
     with warehouse_db.get_connection() as con, transaction(con):
-        con.execute("CREATE SCHEMA IF NOT EXISTS evaluation")
         con.execute(EVAL_TABLE)
+        con.execute("DELETE FROM evaluation.eval_metrics WHERE als_version IS NOT DISTINCT FROM ? AND "
+                    "track_vector_index_version IS NOT DISTINCT FROM ?", list(versions))
         for r in rows:
-            con.execute(f"INSERT INTO evaluation.eval_metrics VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(METRIC_KEYS))}, ?, ?)",
-                        [evaluated_at, context.run_id, r["protocol"], r["model"], r["users"],
+            con.execute(f"INSERT INTO evaluation.eval_metrics VALUES (now()::TIMESTAMP, ?, ?, ?, ?, "
+                        f"{', '.join('?' * len(METRIC_KEYS))}, ?, ?)",
+                        [round(test_days, 4), r["protocol"], r["model"], r["users"],
                          *[r.get(k) for k in METRIC_KEYS], versions[0], versions[1]])
         schema = column_schema(con, "evaluation.eval_metrics")
     table_md = table_markdown(rows)
@@ -687,6 +715,54 @@ def eval_metrics(context: dg.AssetExecutionContext, config: EvalConfig, warehous
         check_results=[dg.AssetCheckResult(check_name=HYBRID_FLOOR, passed=not failing, metadata={
             **{f"{p}: hybrid ndcg@10": round(_ndcg(rows, p, "hybrid"), 4) for p in {r["protocol"] for r in rows}},
             **{f"{p}: als ndcg@10": round(_ndcg(rows, p, "als"), 4) for p in {r["protocol"] for r in rows}}})])
+
+
+def world_split(con, cutoff: datetime, until: datetime | None = None):
+    """Protocol (b) at `cutoff`: plays before it train (co-play too, from those days' sessions); the tracks a
+    user first plays from `cutoff` (until `until`) are held out. Returns the training interactions, the held-out
+    sets, the fitted single models and the item vectors."""
+    import polars as pl
+
+    from ..recommend.coplay import coplay_pairs, mark_sessions, neighbour_lists, similarity_matrix
+    from ..recommend.interactions import Interactions
+    from ..recommend.models import ALS, ItemKNN, ItemSimilarity, Popularity, VectorContent
+
+    until = until or datetime.max
+    train_rows = con.execute("SELECT user_id, track_id, count(*) FROM intermediate.int_scrobble_tracks WHERE "
+                             "resolution_quality IN ('exact', 'high') AND played_at < ? GROUP BY ALL "
+                             "ORDER BY user_id, track_id", [cutoff]).fetchall()
+    test_rows = con.execute("SELECT DISTINCT user_id, track_id FROM intermediate.int_scrobble_tracks WHERE "
+                            "resolution_quality IN ('exact', 'high') AND played_at >= ? AND played_at < ? "
+                            "ORDER BY user_id, track_id", [cutoff, until]).fetchall()
+    if not train_rows or not test_rows:
+        raise dg.Failure(f"no plays on one side of the test cut {cutoff}: protocol (b) needs more listening "
+                         "than its test slice", allow_retries=False)
+    plays = pl.from_arrow(con.sql(SESSION_PLAYS_SQL.format(where="AND s.played_at < $cutoff"),
+                                  params={"cutoff": cutoff}).to_arrow_table())
+    catalog = np.array([t for (t,) in con.execute("SELECT track_id FROM marts.tracks_core").fetchall()])
+    vectors = con.sql("SELECT track_id, vector FROM features.track_vector").to_arrow_table()
+    data = Interactions.from_triples(np.array([r[0] for r in train_rows]), np.array([r[1] for r in train_rows]),
+                                     [r[2] for r in train_rows], item_ids=catalog)
+    user_row = {u: i for i, u in enumerate(data.user_ids.tolist())}
+    item_col = {t: i for i, t in enumerate(data.item_ids.tolist())}
+    held = [set() for _ in range(data.n_users)]
+    for user, track in test_rows:
+        if user in user_row and track in item_col and data.plays[user_row[user], item_col[track]] == 0:
+            held[user_row[user]].add(item_col[track])
+    sessions = mark_sessions(plays)
+    neighbours = neighbour_lists(sessions, coplay_pairs(sessions))
+    position = {t: i for i, t in enumerate(vectors["track_id"].to_pylist())}
+    matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(
+        vectors.num_rows, -1) if vectors.num_rows else np.zeros((0, 1), np.float32)
+    item_vectors = np.array([matrix[position[t]] if t in position else np.zeros(matrix.shape[1], np.float32)
+                             for t in data.item_ids.tolist()], dtype=np.float32)
+    als = AlsConfig()
+    models = {"popularity": Popularity(), "item_knn": ItemKNN(),
+              "als": ALS(factors=als.factors, regularization=als.regularization, alpha=als.alpha,
+                         iterations=als.iterations, seed=als.seed),
+              "coplay": ItemSimilarity(similarity=similarity_matrix(neighbours, data.item_ids)),
+              "content": VectorContent(item_vectors=item_vectors)}
+    return data, held, {name: m.fit(data.plays) for name, m in models.items()}, item_vectors
 
 
 def _ndcg(rows: list[dict], protocol: str, model: str) -> float:

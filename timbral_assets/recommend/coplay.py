@@ -76,8 +76,9 @@ def neighbour_lists(sessions: pl.DataFrame, pairs: pl.DataFrame, params: CoplayP
               .join(plays, on="track_id").join(plays.rename({"track_id": "neighbour_id", "plays": "plays_b"}),
                                                on="neighbour_id")
               .with_columns(score=pl.col("count") / ((pl.col("plays") * pl.col("plays_b")).sqrt() + params.shrink)))
-    return (scored.with_columns(rank=pl.col("score").rank("ordinal", descending=True)
-                                .over(["track_id", "same_artist"]))
+    # ties broken by neighbour id, so two runs rank alike whatever order the group-bys left
+    return (scored.sort(["track_id", "same_artist", "score", "neighbour_id"], descending=[False, False, True, False])
+            .with_columns(rank=pl.int_range(1, pl.len() + 1).over(["track_id", "same_artist"]))
             .filter(pl.col("rank") <= params.neighbours)
             .select("track_id", "neighbour_id", pl.col("score").round(6), "count", "users", "same_artist",
                     pl.col("rank").cast(pl.Int32))

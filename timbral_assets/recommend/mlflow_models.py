@@ -7,11 +7,15 @@ track_vector_index  the FAISS index of track vectors with its track ids and the 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow.pyfunc
 import numpy as np
+
+# predict takes a DataFrame or records; MLflow's type-hint validation is not wanted
+warnings.filterwarnings("ignore", message="Add type hints to the `predict` method")
 
 ALS_MODEL = "als_model"
 ALS_ARTIFACT = "als_factors.npz"
