@@ -566,8 +566,6 @@ def cmd_mood_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 
@@ -609,3 +607,7 @@ def cmd_recommend_batch(args: argparse.Namespace) -> int:
           f"listened; {result.users_with_nothing_left:,} with every item already played) in "
           f"{time.perf_counter() - started:.1f} s -> {args.output}", file=sys.stderr)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

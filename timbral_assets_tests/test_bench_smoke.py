@@ -38,6 +38,8 @@ SMALLEST_CASES: dict[str, tuple[list[str], list[str]]] = {
     "mood.py": (["--limit", "2000", "--folds", "3", "--trees", "40"], ["spotify_tracks"]),
     "eval_itunes_amazon.py": (["--mlflow-uri", "{mlflow}", "--cv-seeds", "1"], ["itunes_amazon"]),
     "eval_audioscrobbler.py": (["--sample", "5"], ["audioscrobbler_small"]),
+    "recommend.py": (["--splits", "1", "--skip-scale"], ["hetrec_lastfm_2k"]),
+    "recommend_world.py": (["--scrobbles", "100000"], []),
     "audit_real_merges.py": (["--exports", "sachawheeler_scrobbles_with_mbids.csv"], ["lastfm_scrobble_exports"]),
 }
 NOT_SCRIPTS = {"results_file.py", "splink_baseline.py"}  # helpers the scripts import

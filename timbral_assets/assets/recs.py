@@ -467,6 +467,7 @@ def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehous
     history holds no canonical track gets the most-played tracks of the last 30 days (cold start)."""
     import scipy.sparse as sp
 
+    from ..recommend.evaluation import user_batch
     from ..recommend.fusion import fuse, standardize
     from ..recommend.postfilter import DoNotRecommend, blocked_tracks, filter_list, recently_played
 
@@ -478,10 +479,11 @@ def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehous
         data = _interactions(con)
         models, _ = _catalog_models(con, data, als)
         artist_of = dict(con.execute("SELECT track_id, artist_id FROM marts.tracks_core").fetchall())
-        history = con.execute("SELECT user_id, track_id, last_played_at FROM features.user_item_interactions"
-                              ).fetchall()
         newest = con.execute("SELECT max(last_played_at) FROM features.user_item_interactions").fetchone()[0]
         now = datetime.fromisoformat(config.as_of) if config.as_of else newest
+        # only what the recent-play filter can use
+        history = con.execute("SELECT user_id, track_id, last_played_at FROM features.user_item_interactions "
+                              "WHERE last_played_at >= ?", [now - timedelta(days=params.recent_days)]).fetchall()
         feedback = [DoNotRecommend(*row) for row in con.execute(
             "SELECT user_id, track_id, expires_at FROM recs.feedback WHERE kind = 'do_not_recommend'").fetchall()]
         cold_users = [u for (u,) in con.execute(
@@ -496,8 +498,9 @@ def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehous
     weights = config.weights()
     candidates = min(data.n_items, config.list_length * 4 + 100)
     users_col, tracks_col, ranks, scores, sources = [], [], [], [], []
-    for start in range(0, data.n_users, 1024):
-        batch = np.arange(start, min(start + 1024, data.n_users))
+    step = user_batch(data.n_items)
+    for start in range(0, data.n_users, step):
+        batch = np.arange(start, min(start + step, data.n_users))
         # recent plays leave by the filter; older favourites may come back, so nothing is masked as seen
         unmasked = sp.csr_matrix((len(batch), data.n_items))
         fused = fuse({n: standardize(m.scores(batch), unmasked) for n, m in models.items()}, weights)
@@ -514,7 +517,8 @@ def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehous
                 ranks.append(rank)
                 scores.append(round(score_of[track], 6))
                 sources.append("hybrid")
-        context.log.info(f"ranked {batch[-1] + 1:,} of {data.n_users:,} users")
+        if (start // step) % max(1, (data.n_users // step) // 10) == 0 or batch[-1] + 1 == data.n_users:
+            context.log.info(f"ranked {batch[-1] + 1:,} of {data.n_users:,} users")
     for user in cold_users:
         exclude = blocked_tracks(feedback, user, now)
         for rank, track in enumerate(filter_list(trending, artist_of, config.list_length, exclude, params), 1):

@@ -12,6 +12,12 @@ from .metrics import ranking_report
 from .models import Recommender, top_k
 
 LIST_LENGTH = 50
+SCORE_BUDGET = 20_000_000  # scores held at once per model (users × items): bounds memory on a large catalog
+
+
+def user_batch(n_items: int, budget: int = SCORE_BUDGET) -> int:
+    """How many users to score at once so that one dense score block stays near `budget` floats."""
+    return max(16, min(4096, budget // max(n_items, 1)))
 
 
 def evaluated_users(held: list[set[int]], train: sp.csr_matrix) -> np.ndarray:
@@ -22,10 +28,14 @@ def evaluated_users(held: list[set[int]], train: sp.csr_matrix) -> np.ndarray:
 
 def evaluate(train: sp.csr_matrix, held: list[set[int]], models: Mapping[str, Recommender],
              hybrid_weights: Mapping[str, float] | None = None, item_vectors: np.ndarray | None = None,
-             batch: int = 2048, progress: Callable[[str], None] = lambda _: None) -> list[dict]:
+             max_users: int = 20_000, seed: int = 0, progress: Callable[[str], None] = lambda _: None) -> list[dict]:
     """One row per fitted model (and `hybrid`, their fusion by `hybrid_weights`): the metric set of
-    metrics.ranking_report over the users with held-out items."""
+    metrics.ranking_report over the users with held-out items (a seeded sample of `max_users` of them when
+    there are more)."""
     users = evaluated_users(held, train)
+    if len(users) > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
+    batch = user_batch(train.shape[1])
     popularity = np.asarray((train > 0).sum(axis=0)).ravel()
     lists: dict[str, list[np.ndarray]] = {name: [] for name in models}
     if hybrid_weights:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from .evaluation import user_batch
 from .fusion import fuse, standardize
 from .interactions import split_per_user
 from .models import top_k
@@ -44,7 +45,6 @@ class HybridRecommender:
     components: dict[str, Callable[[], object]]
     weights: dict[str, float]
     ranker: RankerParams | None = field(default_factory=RankerParams)
-    batch_users: int = 2048
 
     def fit(self, train: sp.csr_matrix, progress: Callable[[str], None] = lambda _: None) -> HybridRecommender:
         self.train = train.tocsr()
@@ -113,8 +113,9 @@ class HybridRecommender:
         users = np.asarray(users, dtype=np.int64)
         items_out = np.full((len(users), k), -1, dtype=np.int64)
         scores_out = np.full((len(users), k), np.nan, dtype=np.float32)
-        for start in range(0, len(users), self.batch_users):
-            batch = users[start:start + self.batch_users]
+        step = user_batch(self.train.shape[1])
+        for start in range(0, len(users), step):
+            batch = users[start:start + step]
             if self.ranker_model is None:
                 seen = self.train[batch]
                 fused = fuse(self.component_scores(batch), self.weights)

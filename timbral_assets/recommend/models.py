@@ -44,6 +44,28 @@ def keep_top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
                          dtype=np.float32)
 
 
+def item_item_top_k(left: sp.csr_matrix, right: sp.csr_matrix, k: int, scale_block=None,
+                    block_rows: int | None = None) -> sp.csr_matrix:
+    """The k largest entries per row of left @ right (items × items, diagonal left out), computed a block of rows
+    at a time so that the full product never sits in memory. `scale_block(block, first_row)` may rescale each
+    block before pruning."""
+    left, right = left.tocsr(), right.tocsr()
+    n = left.shape[0]
+    if block_rows is None:  # about 50M products per block
+        work = max(1, int(np.diff(left.indptr).mean() * max(np.diff(right.indptr).mean(), 1)))
+        block_rows = int(min(n, max(256, 50_000_000 // work)))
+    parts = []
+    for start in range(0, n, block_rows):
+        block = (left[start:start + block_rows] @ right).tocsr().astype(np.float32)
+        if scale_block is not None:
+            block = scale_block(block, start).tocsr()
+        rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+        block.data[block.indices == rows + start] = 0  # no item is its own neighbour
+        block.eliminate_zeros()
+        parts.append(keep_top_k_per_row(block, k))
+    return sp.vstack(parts).tocsr() if parts else sp.csr_matrix((n, right.shape[1]), dtype=np.float32)
+
+
 class Recommender:
     name = "model"
 
@@ -73,15 +95,16 @@ class ItemKNN(Recommender):
     name = "item_knn"
 
     def fit(self, train):
-        self.user_items = confidence(train)
+        self.user_items = confidence(train).tocsr()
         x = self.user_items.T.tocsr()
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-        sim = (x @ x.T).tocsr().astype(np.float32)
-        sim.setdiag(0)
-        sim.eliminate_zeros()
-        coo = sim.tocoo()
-        coo.data = coo.data / (norms[coo.row] * norms[coo.col] + self.shrink)
-        self.similarity = keep_top_k_per_row(coo.tocsr(), self.neighbours)
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel()).astype(np.float32)
+
+        def cosine(block, first):
+            coo = block.tocoo()
+            coo.data = coo.data / (norms[coo.row + first] * norms[coo.col] + self.shrink)
+            return coo
+
+        self.similarity = item_item_top_k(x, self.user_items, self.neighbours, cosine)
         return self
 
     def scores(self, users):
@@ -103,13 +126,10 @@ class RP3beta(Recommender):
         if self.alpha != 1.0:
             p_ui.data **= self.alpha
             p_iu.data **= self.alpha
-        walk = (p_iu @ p_ui).tocsr()
         popularity = np.asarray(binary.sum(axis=0)).ravel()
-        walk = walk @ sp.diags(np.power(np.maximum(popularity, 1.0), -self.beta).astype(np.float32))
-        walk = walk.tocsr()
-        walk.setdiag(0)
-        walk.eliminate_zeros()
-        self.similarity = _row_normalize(keep_top_k_per_row(walk, self.neighbours)).tocsr()
+        penalty = sp.diags(np.power(np.maximum(popularity, 1.0), -self.beta).astype(np.float32))
+        walk = item_item_top_k(p_iu, p_ui, self.neighbours, lambda block, _: block @ penalty)
+        self.similarity = _row_normalize(walk).tocsr()
         return self
 
     def scores(self, users):
