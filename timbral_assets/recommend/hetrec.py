@@ -13,7 +13,7 @@ from .interactions import Interactions
 
 
 def _tsv(path: Path, columns: tuple[str, ...]):
-    with open(path, newline="", encoding="latin-1") as handle:  # hetrec's files are Latin-1
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:  # ids only are read
         reader = csv.reader(handle, delimiter="\t")
         header = next(reader)
         missing = [c for c in columns if c not in header]

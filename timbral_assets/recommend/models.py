@@ -92,11 +92,12 @@ class Popularity(Recommender):
 class ItemKNN(Recommender):
     neighbours: int = 100
     shrink: float = 10.0
+    max_user_items: int = 500  # a heavy listener's most-played items shape the neighbours; all of them score
     name = "item_knn"
 
     def fit(self, train):
         self.user_items = confidence(train).tocsr()
-        x = self.user_items.T.tocsr()
+        x = keep_top_k_per_row(self.user_items, self.max_user_items).T.tocsr()
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel()).astype(np.float32)
 
         def cosine(block, first):
@@ -104,7 +105,7 @@ class ItemKNN(Recommender):
             coo.data = coo.data / (norms[coo.row + first] * norms[coo.col] + self.shrink)
             return coo
 
-        self.similarity = item_item_top_k(x, self.user_items, self.neighbours, cosine)
+        self.similarity = item_item_top_k(x, x.T.tocsr(), self.neighbours, cosine)
         return self
 
     def scores(self, users):
@@ -116,12 +117,13 @@ class RP3beta(Recommender):
     alpha: float = 1.0
     beta: float = 0.5
     neighbours: int = 200
+    max_user_items: int = 500  # as ItemKNN: the walk goes through each user's most-played items
     name = "rp3beta"
 
     def fit(self, train):
-        binary = (train > 0).astype(np.float32).tocsr()
-        self.user_items = _row_normalize(binary).tocsr()
-        p_ui = self.user_items.copy()
+        self.user_items = _row_normalize((train > 0).astype(np.float32).tocsr()).tocsr()
+        binary = (keep_top_k_per_row(train.tocsr(), self.max_user_items) > 0).astype(np.float32).tocsr()
+        p_ui = _row_normalize(binary).tocsr()
         p_iu = _row_normalize(binary.T.tocsr()).tocsr()
         if self.alpha != 1.0:
             p_ui.data **= self.alpha
