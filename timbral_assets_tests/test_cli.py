@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 import duckdb
 
@@ -134,3 +136,37 @@ def _check_recommender(home, client) -> None:
     assert per_user == 100 and recent_repeats == 0 and over_cap is None
     assert models == {"popularity", "item_knn", "als", "coplay", "content", "hybrid"}
     assert vectors == tracks and 1 < dims <= 256
+    _check_feedback_and_cold_start(home)
+
+
+def _check_feedback_and_cold_start(home) -> None:
+    """Do-not-recommend entries (active and expired) and onboarding answers, then recs_for_you again."""
+    from timbral_assets.assets.recs import recs_for_you
+    from timbral_assets.resources import local_resources
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    user, first, second = con.execute("SELECT user_id, list(track_id ORDER BY rank)[1], list(track_id ORDER BY "
+                                      "rank)[2] FROM recs.recs_for_you GROUP BY user_id ORDER BY user_id LIMIT 1"
+                                      ).fetchone()
+    newest = con.execute("SELECT max(last_played_at) FROM features.user_item_interactions").fetchone()[0]
+    genre = con.execute("SELECT tag FROM marts.track_tags GROUP BY tag ORDER BY count(*) DESC, tag LIMIT 1").fetchone()[0]
+    seed = con.execute("SELECT track_id FROM marts.tracks_core ORDER BY play_count DESC, track_id LIMIT 1").fetchone()[0]
+    con.executemany("INSERT INTO recs.feedback VALUES (?, ?, 'do_not_recommend', ?, ?)", [
+        (user, first, newest, newest + timedelta(days=30)), (user, second, newest, newest - timedelta(days=1))])
+    con.executemany("INSERT INTO recs.onboarding VALUES (?, ?, ?, ?)", [
+        ("new_seeds", seed, None, newest), ("new_genre", None, genre, newest)])
+    con.close()
+    assert dg.materialize([recs_for_you], resources=local_resources(home)).success
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    listed = [t for (t,) in con.execute("SELECT track_id FROM recs.recs_for_you WHERE user_id = ? ORDER BY rank",
+                                        [user]).fetchall()]
+    sources = dict(con.execute("SELECT user_id, any_value(source) FROM recs.recs_for_you WHERE user_id LIKE 'new_%' "
+                               "GROUP BY 1").fetchall())
+    genre_share = con.execute("SELECT avg((r.track_id IN (SELECT track_id FROM marts.track_tags WHERE tag = ?))::INT) "
+                              "FROM recs.recs_for_you r WHERE user_id = 'new_genre' AND rank <= 10", [genre]).fetchone()[0]
+    seeded = con.execute("SELECT count(*) FROM recs.recs_for_you WHERE user_id = 'new_seeds' AND track_id = ?",
+                         [seed]).fetchone()[0]
+    con.close()
+    assert first not in listed and second in listed  # the active entry hides a track; the expired one no longer
+    assert sources == {"new_seeds": "cold_start:seeds", "new_genre": "cold_start:genres"}
+    assert genre_share == 1.0 and seeded == 0  # the genre's tracks lead; a seed is never recommended back

@@ -261,3 +261,17 @@ def test_hybrid_beats_every_member_on_hetrec():
     ndcg = {r["model"]: r["ndcg@10"] for r in evaluate(train, held, models, weights)}
     assert ndcg["hybrid"] > max(v for k, v in ndcg.items() if k != "hybrid")
     assert ndcg["hybrid"] >= 1.08 * ndcg["als_out_of_the_box"]
+
+
+def test_cold_start_prefers_seeds_then_genres_then_trending():
+    from timbral_assets.recommend.coldstart import cold_start_list, genre_picks
+
+    ids = ["a", "b", "c", "d"]
+    vectors = np.array([[1, 0], [0.95, 0.3], [0, 1], [0.3, 0.95]], dtype=np.float32)
+    listed, lead = cold_start_list(["a"], [], ["c", "d"], 2, ids, vectors)
+    assert lead == "seeds" and listed[0] == "b" and "a" not in listed
+    by_genre = {"jazz": ["j1", "j2", "j3"], "metal": ["m1"]}
+    assert genre_picks(["Jazz", "metal"], by_genre, 3) == ["j1", "m1", "j2"]
+    listed, lead = cold_start_list([], ["metal"], ["t1"], 5, tracks_by_genre=by_genre)
+    assert (listed, lead) == (["m1", "t1"], "genres")  # trending fills what the genre leaves
+    assert cold_start_list(["unknown"], [], ["t1"], 5, ids, vectors) == (["t1"], "trending")

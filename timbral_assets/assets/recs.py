@@ -31,6 +31,9 @@ from .common import DUCKDB_POOL, column_schema, mlflow_tags, preview, writes
 FEATURES, MODELS, RECS, EVALUATION = "features", "models", "recs", "evaluation"
 FEEDBACK_TABLE = """CREATE TABLE IF NOT EXISTS recs.feedback (user_id VARCHAR NOT NULL, track_id VARCHAR NOT NULL,
     kind VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP)"""
+# what a new user told the onboarding survey (the API will write it): seed tracks and genres
+ONBOARDING_TABLE = """CREATE TABLE IF NOT EXISTS recs.onboarding (user_id VARCHAR NOT NULL, seed_track_id VARCHAR,
+    genre VARCHAR, created_at TIMESTAMP NOT NULL)"""
 
 
 def _write_table(con, table: str, data: pa.Table) -> None:
@@ -464,9 +467,12 @@ def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehous
     """Top 100 per active user: α·CF (ALS and item-KNN) + β·cosine(track vector, user vector) + γ·session
     co-play + δ·popularity, each standardised per user, then the post-filters: no track played in the last 60 days, no
     active do-not-recommend entry from recs.feedback, at most 2 tracks per artist in any 10. A user whose
-    history holds no canonical track gets the most-played tracks of the last 30 days (cold start)."""
+    history holds no canonical track gets a cold-start list (source cold_start:seeds|genres|trending): the
+    tracks nearest the seed tracks they picked in recs.onboarding, else the most-played tracks of the genres
+    they picked, else the tracks most played in the last 30 days."""
     import scipy.sparse as sp
 
+    from ..recommend.coldstart import cold_start_list
     from ..recommend.evaluation import user_batch
     from ..recommend.fusion import fuse, standardize
     from ..recommend.postfilter import DoNotRecommend, blocked_tracks, filter_list, recently_played
@@ -486,9 +492,23 @@ def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehous
                               "WHERE last_played_at >= ?", [now - timedelta(days=params.recent_days)]).fetchall()
         feedback = [DoNotRecommend(*row) for row in con.execute(
             "SELECT user_id, track_id, expires_at FROM recs.feedback WHERE kind = 'do_not_recommend'").fetchall()]
-        cold_users = [u for (u,) in con.execute(
-            "SELECT DISTINCT user_id FROM staging.stg_scrobbles WHERE user_id NOT IN "
-            "(SELECT user_id FROM features.user_item_interactions) ORDER BY user_id").fetchall()]
+        con.execute(ONBOARDING_TABLE)
+        # users with nothing the models learned from: plays that map to no canonical track, or only a survey
+        cold = con.execute(
+            "WITH users AS (SELECT DISTINCT user_id FROM staging.stg_scrobbles UNION "
+            "SELECT DISTINCT user_id FROM recs.onboarding) "
+            "SELECT u.user_id, list(DISTINCT o.seed_track_id) FILTER (WHERE o.seed_track_id IS NOT NULL), "
+            "list(DISTINCT lower(o.genre)) FILTER (WHERE o.genre IS NOT NULL) FROM users u "
+            "LEFT JOIN recs.onboarding o USING (user_id) WHERE u.user_id NOT IN "
+            "(SELECT user_id FROM features.user_item_interactions) GROUP BY u.user_id ORDER BY u.user_id").fetchall()
+        cold_users = [(u, sorted(seeds or []), sorted(genres or [])) for u, seeds, genres in cold]
+        wanted = sorted({g for _, _, genres in cold_users for g in genres})
+        tracks_by_genre = {g: tracks for g, tracks in con.execute(
+            "SELECT lower(g.tag), list(g.track_id ORDER BY t.play_count DESC, g.weight DESC, g.track_id)[1:500] "
+            "FROM marts.track_tags g JOIN marts.tracks_core t USING (track_id) WHERE lower(g.tag) IN "
+            "(SELECT unnest(?::VARCHAR[])) GROUP BY 1", [wanted]).fetchall()} if wanted else {}
+        vector_table = con.sql("SELECT track_id, vector FROM features.track_vector ORDER BY track_id"
+                               ).to_arrow_table() if any(seeds for _, seeds, _ in cold_users) else None
         trending = [t for (t,) in con.execute(
             "SELECT track_id FROM features.user_item_interactions WHERE last_played_at >= ? GROUP BY track_id "
             "ORDER BY count(*) DESC, sum(plays) DESC, track_id LIMIT 1000", [now - timedelta(days=30)]).fetchall()]
@@ -519,14 +539,21 @@ def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehous
                 sources.append("hybrid")
         if (start // step) % max(1, (data.n_users // step) // 10) == 0 or batch[-1] + 1 == data.n_users:
             context.log.info(f"ranked {batch[-1] + 1:,} of {data.n_users:,} users")
-    for user in cold_users:
+    vector_ids, vectors = [], None
+    if vector_table is not None and vector_table.num_rows:
+        vector_ids = vector_table["track_id"].to_pylist()
+        vectors = np.asarray(vector_table["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32
+                             ).reshape(vector_table.num_rows, -1)
+    for user, seeds, genres in cold_users:
+        candidates, lead = cold_start_list(seeds, genres, trending, config.list_length, vector_ids, vectors,
+                                           tracks_by_genre)
         exclude = blocked_tracks(feedback, user, now)
-        for rank, track in enumerate(filter_list(trending, artist_of, config.list_length, exclude, params), 1):
+        for rank, track in enumerate(filter_list(candidates, artist_of, config.list_length, exclude, params), 1):
             users_col.append(user)
             tracks_col.append(track)
             ranks.append(rank)
             scores.append(None)
-            sources.append("cold_start")
+            sources.append(f"cold_start:{lead}")
     table = pa.table({"user_id": pa.array(users_col, pa.string()), "track_id": pa.array(tracks_col, pa.string()),
                       "rank": pa.array(ranks, pa.int32()), "score": pa.array(scores, pa.float64()),
                       "source": pa.array(sources, pa.string()),
