@@ -118,12 +118,11 @@ import time, dagster as dg
 from timbral_assets.definitions import defs
 started = time.perf_counter()
 result = defs.get_job_def("nightly_cf").execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
-ends = {}
 for event in result.all_events:
-    if event.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
-        ends.setdefault(event.step_key, []).append((event.event_type_value, event.timestamp))
-for step, marks in ends.items():
-    print(f"STEP {step} {marks[-1][0]} {marks[-1][1] - marks[0][1]:.1f}")
+    if event.event_type_value == "STEP_SUCCESS":
+        print(f"STEP {event.step_key} {event.event_specific_data.duration_ms / 1000:.1f} s")
+    elif event.event_type_value == "STEP_FAILURE":
+        print(f"STEP {event.step_key} FAILED: {event.event_specific_data.error.message[:500]}")
 for event in result.get_asset_materialization_events():
     m = event.event_specific_data.materialization
     keep = {k: v.value for k, v in m.metadata.items() if k in ("dagster/row_count", "index", "recall_at_10_vs_exact",

@@ -619,7 +619,14 @@ def similar_tracks(context: dg.AssetExecutionContext, config: SimilarConfig, war
         deviation = values.std()
         return (values - values.mean()) / deviation if deviation > 0 else values * 0
 
-    rows = {"track_id": [], "similar_track_id": [], "rank": [], "score": []}
+    # rows as track indices in preallocated arrays: a large catalog makes tens of millions of rows
+    artist_index = {i: artist_of.get(t) for i, t in enumerate(track_ids.tolist())}
+    params = FilterParams(per_artist=config.per_artist, window=config.window)
+    seeds = np.full(n * config.list_length, -1, dtype=np.int64)
+    similar = np.full(n * config.list_length, -1, dtype=np.int64)
+    ranks = np.zeros(n * config.list_length, dtype=np.int32)
+    scores = np.zeros(n * config.list_length, dtype=np.float64)
+    filled = 0
     for i in range(n):
         row = coplay.getrow(i)
         candidate = np.unique(np.concatenate([found[i][found[i] >= 0], row.indices]))
@@ -631,21 +638,20 @@ def similar_tracks(context: dg.AssetExecutionContext, config: SimilarConfig, war
         cf = item_factors[candidate] @ item_factors[i]
         score = config.weight_content * z(cosine) + config.weight_coplay * z(coplay_score) + config.weight_als * z(cf)
         order = np.argsort(-score, kind="stable")
-        ranked = [str(track_ids[candidate[j]]) for j in order]
-        score_of = {str(track_ids[candidate[j]]): float(score[j]) for j in order}
+        score_of = dict(zip(candidate[order].tolist(), score[order].tolist(), strict=True))
         # the seed's own artist counts toward the cap from the first place
-        capped = filter_list([str(track_ids[i]), *ranked], artist_of, config.list_length + 1, set(),
-                             FilterParams(per_artist=config.per_artist, window=config.window))[1:]
-        for rank, t in enumerate(capped, start=1):
-            rows["track_id"].append(str(track_ids[i]))
-            rows["similar_track_id"].append(t)
-            rows["rank"].append(rank)
-            rows["score"].append(round(score_of[t], 6))
-        if (i + 1) % 5000 == 0:
+        capped = filter_list([i, *candidate[order].tolist()], artist_index, config.list_length + 1, set(), params)[1:]
+        m = len(capped)
+        seeds[filled:filled + m] = i
+        similar[filled:filled + m] = capped
+        ranks[filled:filled + m] = np.arange(1, m + 1)
+        scores[filled:filled + m] = [score_of[t] for t in capped]
+        filled += m
+        if (i + 1) % 20_000 == 0:
             context.log.info(f"similar tracks for {i + 1:,} of {n:,} tracks")
-    table = pa.table({"track_id": pa.array(rows["track_id"], pa.string()),
-                      "similar_track_id": pa.array(rows["similar_track_id"], pa.string()),
-                      "rank": pa.array(rows["rank"], pa.int32()), "score": pa.array(rows["score"], pa.float64())})
+    table = pa.table({"track_id": pa.array(track_ids[seeds[:filled]]),
+                      "similar_track_id": pa.array(track_ids[similar[:filled]]),
+                      "rank": pa.array(ranks[:filled]), "score": pa.array(np.round(scores[:filled], 6))})
     with warehouse_db.get_connection() as con, transaction(con):
         _write_table(con, "recs.similar_tracks", table)
         schema = column_schema(con, "recs.similar_tracks")

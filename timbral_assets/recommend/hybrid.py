@@ -35,6 +35,7 @@ class RankerParams:
     leaves: int = 31
     min_child_samples: int = 50
     validation_share: float = 0.2
+    max_users: int = 5000  # a seeded sample of the validation users teaches the re-ranker
     seed: int = 0
 
 
@@ -71,7 +72,13 @@ class HybridRecommender:
         for name, factory in self.components.items():
             progress(f"fitting {name} on the re-ranker's validation split")
             models[name] = factory().fit(inner)
-        features, candidates = self._candidate_features(models, inner, users)
+        if len(users) > p.max_users:
+            users = np.sort(np.random.default_rng(p.seed).choice(users, size=p.max_users, replace=False))
+        step = user_batch(inner.shape[1])
+        parts = [self._candidate_features(models, inner, users[start:start + step])
+                 for start in range(0, len(users), step)]
+        features = np.vstack([f for f, _ in parts])
+        candidates = np.vstack([c for _, c in parts])
         labels = np.array([[int(i in held[u]) for i in row] for u, row in zip(users, candidates, strict=True)]).ravel()
         if labels.sum() == 0:
             return None

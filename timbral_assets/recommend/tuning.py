@@ -14,10 +14,20 @@ from .metrics import ndcg_at_k
 from .models import ALS, EASE, RP3beta, top_k
 
 
-def validation_ndcg(model, train: sp.csr_matrix, held: list[set[int]], k: int = 10) -> float:
+def validation_ndcg(model, train: sp.csr_matrix, held: list[set[int]], k: int = 10, max_users: int = 20_000,
+                    seed: int = 0) -> float:
+    """NDCG@k of `model` fitted on `train`, over the users with held-out items (a seeded sample of `max_users`),
+    scored a batch at a time."""
+    from .evaluation import user_batch
+
     users = np.array([u for u, items in enumerate(held) if items], dtype=np.int64)
+    if len(users) > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
     model.fit(train)
-    return ndcg_at_k(list(top_k(model.scores(users), train[users], k)), [held[u] for u in users], k)
+    step = user_batch(train.shape[1])
+    ranked = [row for start in range(0, len(users), step)
+              for row in top_k(model.scores(users[start:start + step]), train[users[start:start + step]], k)]
+    return ndcg_at_k(ranked, [held[u] for u in users], k)
 
 
 def tune_als(train, held, n_trials: int = 25, seed: int = 0, log: Callable[[str], None] = print) -> dict:
