@@ -70,7 +70,7 @@ def user_item_interactions(context: dg.AssetExecutionContext, config: Interactio
             FROM plays GROUP BY user_id, track_id ORDER BY user_id, track_id""", {"half_life": half_life})
         users, tracks, rows, plays = con.execute(
             "SELECT count(DISTINCT user_id), count(DISTINCT track_id), count(*), coalesce(sum(plays), 0) "
-            "FROM features.user_item_interactions").fetchone()
+            "FROM features.user_item_interactions").fetchall()[0]
         schema = column_schema(con, "features.user_item_interactions")
         sample = preview(con, "SELECT * FROM features.user_item_interactions ORDER BY plays DESC, user_id, track_id")
     density = rows / (users * tracks) if users and tracks else 0.0
@@ -485,7 +485,7 @@ def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehous
         data = _interactions(con)
         models, _ = _catalog_models(con, data, als)
         artist_of = dict(con.execute("SELECT track_id, artist_id FROM marts.tracks_core").fetchall())
-        newest = con.execute("SELECT max(last_played_at) FROM features.user_item_interactions").fetchone()[0]
+        newest = con.execute("SELECT max(last_played_at) FROM features.user_item_interactions").fetchall()[0][0]
         now = datetime.fromisoformat(config.as_of) if config.as_of else newest
         # only what the recent-play filter can use
         history = con.execute("SELECT user_id, track_id, last_played_at FROM features.user_item_interactions "
@@ -569,7 +569,7 @@ def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehous
         sample = preview(con, "SELECT r.user_id, r.rank, t.artist_name, t.title, r.score, r.source FROM recs.recs_for_you r "
                               "JOIN marts.tracks_core t USING (track_id) WHERE r.user_id = (SELECT min(user_id) FROM "
                               "recs.recs_for_you) ORDER BY r.rank")
-        index_version = con.execute("SELECT max(index_version) FROM features.track_vector").fetchone()[0]
+        index_version = con.execute("SELECT max(index_version) FROM features.track_vector").fetchall()[0][0]
     return dg.MaterializeResult(metadata={
         "dagster/row_count": table.num_rows, "dagster/column_schema": schema, "users": data.n_users + len(cold_users),
         "cold_start_users": len(cold_users), "als_model": f"als_model version {version.version}",
@@ -608,7 +608,7 @@ def similar_tracks(context: dg.AssetExecutionContext, config: SimilarConfig, war
         neighbours = pl.from_arrow(con.sql("SELECT track_id, neighbour_id, score, same_artist "
                                            "FROM features.session_coplay_similarity").to_arrow_table())
         artist_of = dict(con.execute("SELECT track_id, artist_id FROM marts.tracks_core").fetchall())
-        index_version = con.execute("SELECT max(index_version) FROM features.track_vector").fetchone()[0]
+        index_version = con.execute("SELECT max(index_version) FROM features.track_vector").fetchall()[0][0]
     track_ids = np.array(vectors["track_id"].to_pylist())
     n = len(track_ids)
     matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(n, -1)
@@ -714,7 +714,7 @@ def eval_metrics(context: dg.AssetExecutionContext, config: EvalConfig, warehous
     started = time.perf_counter()
     with warehouse_db.get_connection() as con:
         oldest, newest = con.execute("SELECT min(played_at), max(played_at) FROM intermediate.int_scrobble_tracks"
-                                     ).fetchone()
+                                     ).fetchall()[0]
         if newest is None:
             raise dg.Failure("no scrobbles in intermediate.int_scrobble_tracks to evaluate on", allow_retries=False)
         # a history shorter than three test slices keeps its last third for the test
@@ -722,7 +722,7 @@ def eval_metrics(context: dg.AssetExecutionContext, config: EvalConfig, warehous
         cutoff = newest - timedelta(days=test_days)
         data, held, models, item_vectors = world_split(con, cutoff)
         versions = con.execute("SELECT (SELECT max(als_version) FROM recs.recs_for_you), "
-                               "(SELECT max(index_version) FROM features.track_vector)").fetchone()
+                               "(SELECT max(index_version) FROM features.track_vector)").fetchall()[0]
     rows = [{"protocol": "world_last_days", **r}
             for r in evaluate(data.plays, held, models, RecsConfig().weights(), item_vectors=item_vectors)]
     context.log.info(f"protocol (b): {len(data.user_ids):,} users, test slice of {test_days:.1f} days from {cutoff}")
@@ -770,29 +770,41 @@ def world_split(con, cutoff: datetime, until: datetime | None = None):
     from ..recommend.models import ALS, ItemKNN, ItemSimilarity, Popularity, VectorContent
 
     until = until or datetime.max
-    train_rows = con.execute("SELECT user_id, track_id, count(*) FROM intermediate.int_scrobble_tracks WHERE "
-                             "resolution_quality IN ('exact', 'high') AND played_at < ? GROUP BY ALL "
-                             "ORDER BY user_id, track_id", [cutoff]).fetchall()
-    test_rows = con.execute("SELECT DISTINCT user_id, track_id FROM intermediate.int_scrobble_tracks WHERE "
-                            "resolution_quality IN ('exact', 'high') AND played_at >= ? AND played_at < ? "
-                            "ORDER BY user_id, track_id", [cutoff, until]).fetchall()
-    if not train_rows or not test_rows:
+    quality = "resolution_quality IN ('exact', 'high')"
+    train = con.sql(f"SELECT user_id, track_id, count(*) AS plays FROM intermediate.int_scrobble_tracks WHERE {quality} "
+                    "AND played_at < $cutoff GROUP BY ALL", params={"cutoff": cutoff}).to_arrow_table()
+    # held out: what a user first plays in the slice (an anti-join with their training plays)
+    test = con.sql(f"""SELECT DISTINCT t.user_id, t.track_id FROM intermediate.int_scrobble_tracks t
+                       ANTI JOIN (SELECT DISTINCT user_id, track_id FROM intermediate.int_scrobble_tracks
+                                  WHERE {quality} AND played_at < $cutoff) p USING (user_id, track_id)
+                       WHERE t.{quality} AND t.played_at >= $cutoff AND t.played_at < $until""",
+                   params={"cutoff": cutoff, "until": until}).to_arrow_table()
+    if not train.num_rows or not test.num_rows:
         raise dg.Failure(f"no plays on one side of the test cut {cutoff}: protocol (b) needs more listening "
                          "than its test slice", allow_retries=False)
     plays = pl.from_arrow(con.sql(SESSION_PLAYS_SQL.format(where="AND s.played_at < $cutoff"),
                                   params={"cutoff": cutoff}).to_arrow_table())
-    catalog = np.array([t for (t,) in con.execute("SELECT track_id FROM marts.tracks_core").fetchall()])
+    catalog = con.sql("SELECT track_id FROM marts.tracks_core").to_arrow_table()["track_id"].to_numpy(
+        zero_copy_only=False)
     vectors = con.sql("SELECT track_id, vector FROM features.track_vector").to_arrow_table()
-    data = Interactions.from_triples(np.array([r[0] for r in train_rows]), np.array([r[1] for r in train_rows]),
-                                     [r[2] for r in train_rows], item_ids=catalog)
-    user_row = {u: i for i, u in enumerate(data.user_ids.tolist())}
-    item_col = {t: i for i, t in enumerate(data.item_ids.tolist())}
+    data = Interactions.from_triples(train["user_id"].to_numpy(zero_copy_only=False),
+                                     train["track_id"].to_numpy(zero_copy_only=False), train["plays"].to_numpy(),
+                                     item_ids=catalog)
+    del train
+    test_users = test["user_id"].to_numpy(zero_copy_only=False)
+    test_tracks = test["track_id"].to_numpy(zero_copy_only=False)
+    rows = np.searchsorted(data.user_ids, test_users)
+    cols = np.searchsorted(data.item_ids, test_tracks)
+    known = (rows < data.n_users) & (cols < data.n_items)
+    known[known] &= (data.user_ids[rows[known]] == test_users[known]) & (data.item_ids[cols[known]] == test_tracks[known])
     held = [set() for _ in range(data.n_users)]
-    for user, track in test_rows:
-        if user in user_row and track in item_col and data.plays[user_row[user], item_col[track]] == 0:
-            held[user_row[user]].add(item_col[track])
+    for r, c in zip(rows[known].tolist(), cols[known].tolist(), strict=True):
+        held[r].add(c)
+    del test, test_users, test_tracks
     sessions = mark_sessions(plays)
+    del plays
     neighbours = neighbour_lists(sessions, coplay_pairs(sessions))
+    del sessions
     position = {t: i for i, t in enumerate(vectors["track_id"].to_pylist())}
     matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(
         vectors.num_rows, -1) if vectors.num_rows else np.zeros((0, 1), np.float32)
