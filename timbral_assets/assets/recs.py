@@ -81,15 +81,29 @@ def user_item_interactions(context: dg.AssetExecutionContext, config: Interactio
                                           "preview": sample})
 
 
-def _interactions(con, where: str = "", params: list | None = None):
-    """The interactions table as an Interactions matrix of confidence-weighted plays (rows: users)."""
+def _interactions(con):
+    """The interactions table as an Interactions matrix of confidence-weighted plays (rows: users). DuckDB numbers
+    the users and tracks (sorted ids), so millions of id strings never become Python objects."""
+    import scipy.sparse as sp
+
     from ..recommend.interactions import Interactions
 
-    table = con.sql(f"SELECT user_id, track_id, plays, confidence FROM features.user_item_interactions {where}",
-                    params=params).to_arrow_table()
+    user_ids = con.sql("SELECT DISTINCT user_id FROM features.user_item_interactions ORDER BY user_id"
+                       ).to_arrow_table()["user_id"].to_numpy(zero_copy_only=False)
+    item_ids = con.sql("SELECT DISTINCT track_id FROM features.user_item_interactions ORDER BY track_id"
+                       ).to_arrow_table()["track_id"].to_numpy(zero_copy_only=False)
+    table = con.sql("""
+        WITH users AS (SELECT user_id, row_number() OVER (ORDER BY user_id) - 1 AS r
+                       FROM (SELECT DISTINCT user_id FROM features.user_item_interactions)),
+             tracks AS (SELECT track_id, row_number() OVER (ORDER BY track_id) - 1 AS c
+                        FROM (SELECT DISTINCT track_id FROM features.user_item_interactions))
+        SELECT users.r, tracks.c, i.confidence FROM features.user_item_interactions i
+        JOIN users USING (user_id) JOIN tracks USING (track_id)""").to_arrow_table()
     plays = np.expm1(table["confidence"].to_numpy())  # the decayed play count; log1p is applied by the models
-    return Interactions.from_triples(table["user_id"].to_numpy(zero_copy_only=False),
-                                     table["track_id"].to_numpy(zero_copy_only=False), plays)
+    matrix = sp.csr_matrix((plays, (table["r"].to_numpy(), table["c"].to_numpy())),
+                           shape=(len(user_ids), len(item_ids)))
+    matrix.sum_duplicates()
+    return Interactions(user_ids, item_ids, matrix)
 
 
 class AlsConfig(dg.Config):

@@ -41,30 +41,42 @@ def mark_sessions(plays: pl.DataFrame, params: CoplayParams = CoplayParams()) ->
             .drop("new_session"))
 
 
+def _codes(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Each distinct value of `column`, sorted, with a UInt32 code: joins and group-bys on numbers, not strings."""
+    return frame.select(pl.col(column).unique().sort()).with_row_index(f"{column}_code")
+
+
 def coplay_pairs(sessions: pl.DataFrame, params: CoplayParams = CoplayParams()) -> pl.DataFrame:
     """Undirected pair counts (track_a < track_b) over kept plays: users (distinct), count (capped per user),
     same_artist."""
-    kept = (sessions.filter(~pl.col("skipped"))
-            .with_columns(position=pl.int_range(pl.len()).over(["user_id", "session"]))
-            .select("user_id", "session", "position", "track_id", "artist_id"))
+    kept = sessions.filter(~pl.col("skipped"))
+    tracks, users, artists = _codes(kept, "track_id"), _codes(kept, "user_id"), _codes(kept, "artist_id")
+    kept = (kept.join(tracks, on="track_id").join(users, on="user_id").join(artists, on="artist_id", how="left")
+            .sort(["user_id_code", "played_at", "track_id_code"])
+            .select(u="user_id_code", s="session", t="track_id_code", a="artist_id_code")
+            .with_columns(p=pl.int_range(pl.len()).over(["u", "s"])))
     parts = []
     for offset in range(1, params.window + 1):
-        later = kept.with_columns(position=pl.col("position") - offset).rename(
-            {"track_id": "track_b", "artist_id": "artist_b"})
-        parts.append(kept.join(later, on=["user_id", "session", "position"], how="inner")
-                     .filter(pl.col("track_id") != pl.col("track_b"))
-                     .select("user_id", pl.min_horizontal("track_id", "track_b").alias("track_a"),
-                             pl.max_horizontal("track_id", "track_b").alias("track_b"),
-                             (pl.col("artist_id") == pl.col("artist_b")).alias("same_artist")))
+        later = kept.with_columns(p=pl.col("p") - offset).rename({"t": "t_b", "a": "a_b"})
+        parts.append(kept.join(later, on=["u", "s", "p"], how="inner")
+                     .filter(pl.col("t") != pl.col("t_b"))
+                     .select("u", pl.min_horizontal("t", "t_b").alias("x"), pl.max_horizontal("t", "t_b").alias("y"),
+                             (pl.col("a") == pl.col("a_b")).fill_null(False).alias("same"))
+                     .group_by("u", "x", "y").agg(pl.len().alias("n"), pl.col("same").first()))
     if not parts:
         return pl.DataFrame(schema={"track_a": pl.String, "track_b": pl.String, "users": pl.UInt32,
                                     "count": pl.Int64, "same_artist": pl.Boolean})
-    per_user = (pl.concat(parts).group_by("user_id", "track_a", "track_b")
-                .agg(pl.len().alias("n"), pl.col("same_artist").first())
+    per_user = (pl.concat(parts).group_by("u", "x", "y").agg(pl.col("n").sum(), pl.col("same").first())
                 .with_columns(n=pl.min_horizontal("n", pl.lit(params.per_user_cap))))
-    return (per_user.group_by("track_a", "track_b")
-            .agg(pl.len().alias("users"), pl.col("n").sum().alias("count"), pl.col("same_artist").first())
-            .filter(pl.col("users") >= params.min_pair_users))
+    del parts
+    pairs = (per_user.group_by("x", "y")
+             .agg(pl.len().alias("users"), pl.col("n").sum().cast(pl.Int64).alias("count"),
+                  pl.col("same").first().alias("same_artist"))
+             .filter(pl.col("users") >= params.min_pair_users))
+    names = tracks.rename({"track_id_code": "x", "track_id": "track_a"})
+    return (pairs.join(names, on="x")
+            .join(names.rename({"x": "y", "track_a": "track_b"}), on="y")
+            .select("track_a", "track_b", pl.col("users").cast(pl.UInt32), "count", "same_artist"))
 
 
 def neighbour_lists(sessions: pl.DataFrame, pairs: pl.DataFrame, params: CoplayParams = CoplayParams()) -> pl.DataFrame:
