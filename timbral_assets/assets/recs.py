@@ -594,6 +594,7 @@ def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehous
 
 class SimilarConfig(dg.Config):
     als_version: str = "latest"
+    index_version: str = "latest"  # a registered version of the MLflow model track_vector_index
     list_length: int = 50
     weight_content: float = 1.0
     weight_coplay: float = 0.6
@@ -612,21 +613,32 @@ def similar_tracks(context: dg.AssetExecutionContext, config: SimilarConfig, war
     import polars as pl
 
     from ..recommend.coplay import similarity_matrix
+    from ..recommend.mlflow_models import INDEX_ARTIFACT, INDEX_IDS, INDEX_MODEL
     from ..recommend.models import unit_rows
     from ..recommend.postfilter import filter_list
-    from ..recommend.vectors import build_index
+    from ..recommend.vectors import read_index
 
     version, als = _load_als(mlflow, config.als_version)
+    tracker = mlflow.tracker()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            index_model, index_file = tracker.model_file(INDEX_MODEL, config.index_version, INDEX_ARTIFACT, Path(tmp))
+            _, ids_file = tracker.model_file(INDEX_MODEL, str(index_model.version), INDEX_IDS, Path(tmp))
+        except LookupError as error:
+            raise dg.Failure(f"{error}; materialize track_vector to build one", allow_retries=False) from error
+        index, index_ids = read_index(index_file), np.load(ids_file, allow_pickle=False)
     with warehouse_db.get_connection() as con:
         vectors = con.sql("SELECT track_id, vector FROM features.track_vector ORDER BY track_id").to_arrow_table()
         neighbours = pl.from_arrow(con.sql("SELECT track_id, neighbour_id, score, same_artist "
                                            "FROM features.session_coplay_similarity").to_arrow_table())
         artist_of = dict(con.execute("SELECT track_id, artist_id FROM marts.tracks_core").fetchall())
-        index_version = con.execute("SELECT max(index_version) FROM features.track_vector").fetchall()[0][0]
     track_ids = np.array(vectors["track_id"].to_pylist())
     n = len(track_ids)
+    if index.ntotal != n or not np.array_equal(index_ids, track_ids.astype(index_ids.dtype)):
+        raise dg.Failure(f"{INDEX_MODEL} version {index_model.version} indexes {index.ntotal:,} tracks, not the "
+                         f"{n:,} of features.track_vector: re-materialize track_vector, or name the version that "
+                         "built it (index_version)", allow_retries=False)
     matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(n, -1)
-    index = build_index(matrix)
     k_search = min(n, 201)
     similarity, found = index.search(matrix, k_search)
     coplay = similarity_matrix(neighbours, track_ids, include_same_artist=True).tocsr()
@@ -680,7 +692,8 @@ def similar_tracks(context: dg.AssetExecutionContext, config: SimilarConfig, war
                               "track_id FROM marts.tracks_core ORDER BY play_count DESC, track_id LIMIT 1) ORDER BY s.rank")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": table.num_rows, "dagster/column_schema": schema, "tracks": n,
-        "als_version": version.version, "track_vector_index_version": index_version, "preview": sample})
+        "als_version": version.version, "track_vector_index": f"{INDEX_MODEL} version {index_model.version}",
+        "track_vector_index_version": index_model.version, "preview": sample})
 
 
 def _default_hetrec() -> str:
