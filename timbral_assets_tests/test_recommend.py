@@ -14,7 +14,13 @@ import scipy.sparse as sp
 from timbral_assets.cli import main
 from timbral_assets.recommend import metrics
 from timbral_assets.recommend.batch import read_train
-from timbral_assets.recommend.coplay import CoplayParams, coplay_pairs, mark_sessions, neighbour_lists
+from timbral_assets.recommend.coplay import (
+    CoplayParams,
+    coplay_neighbours,
+    coplay_pairs,
+    mark_sessions,
+    neighbour_lists,
+)
 from timbral_assets.recommend.hybrid import DEFAULT_WEIGHTS, HybridRecommender, RankerParams
 from timbral_assets.recommend.interactions import split_per_user
 from timbral_assets.recommend.models import (
@@ -180,6 +186,10 @@ def test_sessions_skips_caps_and_same_artist_pairs():
     assert set(t1.filter(~pl.col("same_artist"))["neighbour_id"]) == {"t2"}
     assert set(t1.filter(pl.col("same_artist"))["neighbour_id"]) == {"t4"}
     assert t1["rank"].min() == 1
+    # the fast path (numbers until the end) gives the same lists
+    fast, n_pairs = coplay_neighbours(sessions, CoplayParams(window=5, per_user_cap=3))
+    assert fast.equals(neighbour_lists(sessions, pairs, CoplayParams(window=5, per_user_cap=3)))
+    assert n_pairs == len(pairs)
 
 
 def test_exact_index_below_the_limit_and_hnsw_above_with_measured_recall():

@@ -296,14 +296,13 @@ def session_coplay_similarity(context: dg.AssetExecutionContext, config: CoplayC
     twice, cross-artist and same-artist (same_artist), so an artist's catalogue cannot crowd out the rest."""
     import polars as pl
 
-    from ..recommend.coplay import coplay_pairs, mark_sessions, neighbour_lists
+    from ..recommend.coplay import coplay_neighbours, mark_sessions
 
     params = config.params()
     with warehouse_db.get_connection() as con:
         plays = pl.from_arrow(con.sql(SESSION_PLAYS_SQL.format(where="")).to_arrow_table())
     sessions = mark_sessions(plays, params)
-    pairs = coplay_pairs(sessions, params)
-    neighbours = neighbour_lists(sessions, pairs, params)
+    neighbours, n_pairs = coplay_neighbours(sessions, params)
     n_sessions = sessions.select(pl.struct("user_id", "session").n_unique()).item() if len(sessions) else 0
     with warehouse_db.get_connection() as con, transaction(con):
         _write_table(con, "features.session_coplay_similarity", neighbours.to_arrow())
@@ -315,7 +314,7 @@ def session_coplay_similarity(context: dg.AssetExecutionContext, config: CoplayC
     skipped = int(sessions["skipped"].sum()) if len(sessions) else 0
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(neighbours), "dagster/column_schema": schema, "plays": len(sessions),
-        "sessions": n_sessions, "skipped_plays": skipped, "pairs": len(pairs),
+        "sessions": n_sessions, "skipped_plays": skipped, "pairs": n_pairs,
         "tracks_with_neighbours": neighbours["track_id"].n_unique() if len(neighbours) else 0,
         "same_artist_rows": int(neighbours["same_artist"].sum()) if len(neighbours) else 0, "preview": sample})
 
@@ -792,7 +791,7 @@ def world_split(con, cutoff: datetime, until: datetime | None = None):
     sets, the fitted single models and the item vectors."""
     import polars as pl
 
-    from ..recommend.coplay import coplay_pairs, mark_sessions, neighbour_lists, similarity_matrix
+    from ..recommend.coplay import coplay_neighbours, mark_sessions, similarity_matrix
     from ..recommend.interactions import Interactions
     from ..recommend.models import ALS, ItemKNN, ItemSimilarity, Popularity, VectorContent
 
@@ -830,7 +829,7 @@ def world_split(con, cutoff: datetime, until: datetime | None = None):
     del test, test_users, test_tracks
     sessions = mark_sessions(plays)
     del plays
-    neighbours = neighbour_lists(sessions, coplay_pairs(sessions))
+    neighbours, _ = coplay_neighbours(sessions)
     del sessions
     position = {t: i for i, t in enumerate(vectors["track_id"].to_pylist())}
     matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(

@@ -46,9 +46,8 @@ def _codes(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame.select(pl.col(column).unique().sort()).with_row_index(f"{column}_code")
 
 
-def coplay_pairs(sessions: pl.DataFrame, params: CoplayParams = CoplayParams()) -> pl.DataFrame:
-    """Undirected pair counts (track_a < track_b) over kept plays: users (distinct), count (capped per user),
-    same_artist."""
+def _pair_codes(sessions: pl.DataFrame, params: CoplayParams) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pairs on track codes (x < y: users, count, same_artist) and the code table (track_id, track_id_code)."""
     kept = sessions.filter(~pl.col("skipped"))
     tracks, users, artists = _codes(kept, "track_id"), _codes(kept, "user_id"), _codes(kept, "artist_id")
     kept = (kept.join(tracks, on="track_id").join(users, on="user_id").join(artists, on="artist_id", how="left")
@@ -63,38 +62,73 @@ def coplay_pairs(sessions: pl.DataFrame, params: CoplayParams = CoplayParams()) 
                      .select("u", pl.min_horizontal("t", "t_b").alias("x"), pl.max_horizontal("t", "t_b").alias("y"),
                              (pl.col("a") == pl.col("a_b")).fill_null(False).alias("same"))
                      .group_by("u", "x", "y").agg(pl.len().alias("n"), pl.col("same").first()))
+    schema = {"x": pl.UInt32, "y": pl.UInt32, "users": pl.UInt32, "count": pl.Int64, "same_artist": pl.Boolean}
     if not parts:
-        return pl.DataFrame(schema={"track_a": pl.String, "track_b": pl.String, "users": pl.UInt32,
-                                    "count": pl.Int64, "same_artist": pl.Boolean})
+        return pl.DataFrame(schema=schema), tracks
     per_user = (pl.concat(parts).group_by("u", "x", "y").agg(pl.col("n").sum(), pl.col("same").first())
                 .with_columns(n=pl.min_horizontal("n", pl.lit(params.per_user_cap))))
     del parts
     pairs = (per_user.group_by("x", "y")
-             .agg(pl.len().alias("users"), pl.col("n").sum().cast(pl.Int64).alias("count"),
+             .agg(pl.len().cast(pl.UInt32).alias("users"), pl.col("n").sum().cast(pl.Int64).alias("count"),
                   pl.col("same").first().alias("same_artist"))
              .filter(pl.col("users") >= params.min_pair_users))
-    names = tracks.rename({"track_id_code": "x", "track_id": "track_a"})
-    return (pairs.join(names, on="x")
-            .join(names.rename({"x": "y", "track_a": "track_b"}), on="y")
-            .select("track_a", "track_b", pl.col("users").cast(pl.UInt32), "count", "same_artist"))
+    return pairs, tracks
+
+
+def _decode(frame: pl.DataFrame, tracks: pl.DataFrame, code: str, name: str) -> pl.DataFrame:
+    return frame.join(tracks.rename({"track_id_code": code, "track_id": name}), on=code)
+
+
+def coplay_pairs(sessions: pl.DataFrame, params: CoplayParams = CoplayParams()) -> pl.DataFrame:
+    """Undirected pair counts (track_a < track_b in code order) over kept plays: users (distinct), count (capped
+    per user), same_artist."""
+    pairs, tracks = _pair_codes(sessions, params)
+    return (_decode(_decode(pairs, tracks, "x", "track_a"), tracks, "y", "track_b")
+            .select("track_a", "track_b", "users", "count", "same_artist"))
+
+
+def _ranked(pairs: pl.DataFrame, plays: pl.DataFrame, params: CoplayParams) -> pl.DataFrame:
+    """Directed, scored and ranked neighbour rows on codes (x: the track, y: its neighbour)."""
+    both = pl.concat([pairs, pairs.rename({"x": "y", "y": "x"}).select(pairs.columns)])
+    scored = (both.join(plays.rename({"t": "x"}), on="x")
+              .join(plays.rename({"t": "y", "plays": "plays_b"}), on="y")
+              .with_columns(score=pl.col("count") / ((pl.col("plays") * pl.col("plays_b")).sqrt() + params.shrink)))
+    # ties broken by neighbour (codes follow id order), so two runs rank alike whatever order group-bys left
+    return (scored.sort(["x", "same_artist", "score", "y"], descending=[False, False, True, False])
+            .with_columns(rank=pl.int_range(1, pl.len() + 1).over(["x", "same_artist"]))
+            .filter(pl.col("rank") <= params.neighbours))
+
+
+def _kept_plays(sessions: pl.DataFrame, tracks: pl.DataFrame) -> pl.DataFrame:
+    return (sessions.filter(~pl.col("skipped")).group_by("track_id").agg(pl.len().alias("plays"))
+            .join(tracks, on="track_id").select(t="track_id_code", plays="plays"))
+
+
+def _output(ranked: pl.DataFrame, tracks: pl.DataFrame) -> pl.DataFrame:
+    return (_decode(_decode(ranked, tracks, "x", "track_id"), tracks, "y", "neighbour_id")
+            .sort(["x", "same_artist", "rank"])
+            .select("track_id", "neighbour_id", pl.col("score").round(6), "count", "users", "same_artist",
+                    pl.col("rank").cast(pl.Int32)))
+
+
+def coplay_neighbours(sessions: pl.DataFrame, params: CoplayParams = CoplayParams()) -> tuple[pl.DataFrame, int]:
+    """Top `neighbours` per track and per kind (same_artist false / true): track_id, neighbour_id, score, count,
+    users, same_artist, rank (from 1 within the kind); and how many pairs were counted. Ids are numbers until
+    the last step, so a history of millions of plays stays within a few GB."""
+    pairs, tracks = _pair_codes(sessions, params)
+    n_pairs = len(pairs)
+    ranked = _ranked(pairs, _kept_plays(sessions, tracks), params)
+    del pairs
+    return _output(ranked, tracks), n_pairs
 
 
 def neighbour_lists(sessions: pl.DataFrame, pairs: pl.DataFrame, params: CoplayParams = CoplayParams()) -> pl.DataFrame:
-    """Top `neighbours` per track and per kind (same_artist false / true): track_id, neighbour_id, score, count,
-    users, same_artist, rank (from 1 within the kind)."""
-    plays = sessions.filter(~pl.col("skipped")).group_by("track_id").agg(pl.len().alias("plays"))
-    both = pl.concat([pairs, pairs.rename({"track_a": "track_b", "track_b": "track_a"}).select(pairs.columns)])
-    scored = (both.rename({"track_a": "track_id", "track_b": "neighbour_id"})
-              .join(plays, on="track_id").join(plays.rename({"track_id": "neighbour_id", "plays": "plays_b"}),
-                                               on="neighbour_id")
-              .with_columns(score=pl.col("count") / ((pl.col("plays") * pl.col("plays_b")).sqrt() + params.shrink)))
-    # ties broken by neighbour id, so two runs rank alike whatever order the group-bys left
-    return (scored.sort(["track_id", "same_artist", "score", "neighbour_id"], descending=[False, False, True, False])
-            .with_columns(rank=pl.int_range(1, pl.len() + 1).over(["track_id", "same_artist"]))
-            .filter(pl.col("rank") <= params.neighbours)
-            .select("track_id", "neighbour_id", pl.col("score").round(6), "count", "users", "same_artist",
-                    pl.col("rank").cast(pl.Int32))
-            .sort(["track_id", "same_artist", "rank"]))
+    """coplay_neighbours' lists from pairs already counted (coplay_pairs' output)."""
+    tracks = _codes(sessions.filter(~pl.col("skipped")), "track_id")
+    coded = (pairs.join(tracks.rename({"track_id": "track_a", "track_id_code": "x"}), on="track_a")
+             .join(tracks.rename({"track_id": "track_b", "track_id_code": "y"}), on="track_b")
+             .select("x", "y", "users", "count", "same_artist"))
+    return _output(_ranked(coded, _kept_plays(sessions, tracks), params), tracks)
 
 
 def similarity_matrix(neighbours: pl.DataFrame, item_ids: np.ndarray, include_same_artist: bool = False) -> sp.csr_matrix:
