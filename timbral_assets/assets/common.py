@@ -9,6 +9,8 @@ from datetime import date
 
 import dagster as dg
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from ..sources.errors import RowIssue
 from ..warehouse import markdown_table, rows_to_markdown
@@ -130,3 +132,21 @@ def _add_partition_metadata(context: dg.AssetExecutionContext, by_partition: Map
         handle = AssetMetadataHandle(asset_key=context.assets_def.key, partition_key=key)
         merged[handle] = {**merged.get(handle, {}), **metadata}
     step._metadata_accumulator = OutputMetadataAccumulator(per_output_metadata=merged)
+
+
+def vector_matrix(table: pa.Table, column: str) -> np.ndarray:
+    """A list column (FLOAT[n] vectors) as a rows × n float32 matrix; rows × 1 of nothing for an empty table."""
+    if not table.num_rows:
+        return np.zeros((0, 1), dtype=np.float32)
+    flat = table[column].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return np.asarray(flat, dtype=np.float32).reshape(table.num_rows, -1)
+
+
+def rows_by_id(ids_from, matrix: np.ndarray, ids_to) -> np.ndarray:
+    """`matrix`'s rows (keyed by `ids_from`) in the order of `ids_to`; zeros for ids it does not have."""
+    position = {t: i for i, t in enumerate(list(ids_from))}
+    out = np.zeros((len(ids_to), matrix.shape[1]), dtype=np.float32)
+    for j, t in enumerate(list(ids_to)):
+        if t in position:
+            out[j] = matrix[position[t]]
+    return out

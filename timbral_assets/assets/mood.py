@@ -23,7 +23,7 @@ from ..mood.text import text_of
 from ..resolution.embeddings import EmbeddingCache, TextEncoder
 from ..resources import MlflowResource, ResolutionResource, WarehouseResource, home_path
 from ..warehouse import transaction
-from .common import DUCKDB_POOL, column_schema, mlflow_tags, preview, writes
+from .common import DUCKDB_POOL, column_schema, mlflow_tags, preview, vector_matrix, writes
 
 FEATURES = "features"
 MODELS = "models"
@@ -385,8 +385,7 @@ def track_mood_pred(context: dg.AssetExecutionContext, config: MoodScoringConfig
                                  f"{version.name} version {version.version} reads {model.encoder_model}: "
                                  "re-materialize track_text_embedding with that encoder", allow_retries=False)
             by_id = dict(zip(stored["track_id"].to_pylist(), range(stored.num_rows), strict=True))
-            matrix = np.asarray(stored["embedding"].combine_chunks().flatten().to_numpy(zero_copy_only=False),
-                                dtype=np.float32).reshape(stored.num_rows, -1) if stored.num_rows else None
+            matrix = vector_matrix(stored, "embedding") if stored.num_rows else None
             embeddings = np.zeros((len(tracks), model.embedding_dim), dtype=np.float32)
             missing = [i for i, t in enumerate(tracks) if t.track_id not in by_id]
             if missing:

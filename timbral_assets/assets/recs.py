@@ -26,7 +26,7 @@ from ..recommend.coplay import CoplayParams
 from ..recommend.postfilter import FilterParams
 from ..resources import MlflowResource, WarehouseResource
 from ..warehouse import transaction
-from .common import DUCKDB_POOL, column_schema, mlflow_tags, preview, writes
+from .common import DUCKDB_POOL, column_schema, mlflow_tags, preview, rows_by_id, vector_matrix, writes
 
 FEATURES, MODELS, RECS, EVALUATION = "features", "models", "recs", "evaluation"
 FEEDBACK_TABLE = """CREATE TABLE IF NOT EXISTS recs.feedback (user_id VARCHAR NOT NULL, track_id VARCHAR NOT NULL,
@@ -356,8 +356,7 @@ def track_vector(context: dg.AssetExecutionContext, config: TrackVectorConfig, w
     if n < 2:
         raise dg.Failure("fewer than two tracks with a text embedding and a mood prediction: materialize "
                          "track_text_embedding and track_mood_pred first", allow_retries=False)
-    text = np.asarray(table["embedding"].combine_chunks().flatten().to_numpy(zero_copy_only=False),
-                      dtype=np.float32).reshape(n, -1)
+    text = vector_matrix(table, "embedding")
     mood = np.column_stack([table[c].to_numpy(zero_copy_only=False).astype(np.float32) for c in MOOD_COLUMNS])
     audio = np.column_stack([np.asarray(table[c].to_pandas(), dtype=np.float32) for c in AUDIO_FEATURES])
     joined = join_blocks(text, np.nan_to_num(mood), audio, params)
@@ -449,24 +448,12 @@ def _catalog_models(con, data, als, coplay_table: str = "features.session_coplay
     from ..recommend.coplay import similarity_matrix
     from ..recommend.models import FactorScores, ItemKNN, ItemSimilarity, Popularity, VectorContent
 
-    def aligned(ids_from, factors, ids_to):
-        out = np.zeros((len(ids_to), factors.shape[1]), dtype=np.float32)
-        position = {t: i for i, t in enumerate(ids_from.tolist())}
-        for j, t in enumerate(ids_to.tolist()):
-            if t in position:
-                out[j] = factors[position[t]]
-        return out
-
     vectors = con.sql("SELECT track_id, vector FROM features.track_vector").to_arrow_table()
-    item_vectors = np.zeros((data.n_items, vectors["vector"].type.list_size if vectors.num_rows else 1), np.float32)
-    if vectors.num_rows:
-        matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(
-            vectors.num_rows, -1)
-        item_vectors = aligned(np.array(vectors["track_id"].to_pylist()), matrix, data.item_ids)
+    item_vectors = rows_by_id(vectors["track_id"].to_pylist(), vector_matrix(vectors, "vector"), data.item_ids)
     neighbours = pl.from_arrow(con.sql(f"SELECT track_id, neighbour_id, score, same_artist FROM {coplay_table}"
                                        ).to_arrow_table())
-    models = {"als": FactorScores(aligned(als.user_ids, als.user_factors, data.user_ids),
-                                  aligned(als.item_ids, als.item_factors, data.item_ids)),
+    models = {"als": FactorScores(rows_by_id(als.user_ids, als.user_factors, data.user_ids),
+                                  rows_by_id(als.item_ids, als.item_factors, data.item_ids)),
               "item_knn": ItemKNN(), "content": VectorContent(item_vectors=item_vectors),
               "coplay": ItemSimilarity(similarity=similarity_matrix(neighbours, data.item_ids)),
               "popularity": Popularity()}
@@ -560,8 +547,7 @@ def recs_for_you(context: dg.AssetExecutionContext, config: RecsConfig, warehous
     vector_ids, vectors = [], None
     if vector_table is not None and vector_table.num_rows:
         vector_ids = vector_table["track_id"].to_pylist()
-        vectors = np.asarray(vector_table["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32
-                             ).reshape(vector_table.num_rows, -1)
+        vectors = vector_matrix(vector_table, "vector")
     for user, seeds, genres in cold_users:
         candidates, lead = cold_start_list(seeds, genres, trending, config.list_length, vector_ids, vectors,
                                            tracks_by_genre)
@@ -637,13 +623,11 @@ def similar_tracks(context: dg.AssetExecutionContext, config: SimilarConfig, war
         raise dg.Failure(f"{INDEX_MODEL} version {index_model.version} indexes {index.ntotal:,} tracks, not the "
                          f"{n:,} of features.track_vector: re-materialize track_vector, or name the version that "
                          "built it (index_version)", allow_retries=False)
-    matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(n, -1)
+    matrix = vector_matrix(vectors, "vector")
     k_search = min(n, 201)
     similarity, found = index.search(matrix, k_search)
     coplay = similarity_matrix(neighbours, track_ids, include_same_artist=True).tocsr()
-    position = {t: i for i, t in enumerate(als.item_ids.tolist())}
-    item_factors = unit_rows(np.array([als.item_factors[position[t]] if t in position else
-                                       np.zeros(als.item_factors.shape[1], np.float32) for t in track_ids]))
+    item_factors = unit_rows(rows_by_id(als.item_ids, als.item_factors, track_ids))
 
     def z(values: np.ndarray) -> np.ndarray:
         deviation = values.std()
@@ -831,11 +815,7 @@ def world_split(con, cutoff: datetime, until: datetime | None = None):
     del plays
     neighbours, _ = coplay_neighbours(sessions)
     del sessions
-    position = {t: i for i, t in enumerate(vectors["track_id"].to_pylist())}
-    matrix = np.asarray(vectors["vector"].combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(
-        vectors.num_rows, -1) if vectors.num_rows else np.zeros((0, 1), np.float32)
-    item_vectors = np.array([matrix[position[t]] if t in position else np.zeros(matrix.shape[1], np.float32)
-                             for t in data.item_ids.tolist()], dtype=np.float32)
+    item_vectors = rows_by_id(vectors["track_id"].to_pylist(), vector_matrix(vectors, "vector"), data.item_ids)
     als = AlsConfig()
     models = {"popularity": Popularity(), "item_knn": ItemKNN(),
               "als": ALS(factors=als.factors, regularization=als.regularization, alpha=als.alpha,

@@ -24,6 +24,12 @@ def _row_normalize(m: sp.csr_matrix) -> sp.csr_matrix:
     return sp.diags(np.where(sums > 0, 1.0 / np.where(sums > 0, sums, 1.0), 0.0)) @ m
 
 
+def _unit_sparse_rows(m: sp.csr_matrix) -> sp.csr_matrix:
+    """Each row scaled to unit L2 norm (empty rows stay empty)."""
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    return (sp.diags(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1), 0)) @ m).tocsr()
+
+
 def keep_top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """The k largest entries of each row (a neighbour list); the rest dropped."""
     m = m.tocsr()
@@ -209,15 +215,13 @@ class TagContent(Recommender):
         document_frequency = np.asarray((tags > 0).sum(axis=0)).ravel()
         idf = np.log((tags.shape[0] + 1) / (document_frequency + 1)) + 1.0
         tfidf = (tags @ sp.diags(idf.astype(np.float32))).tocsr()
-        norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
-        self.item_vectors = (sp.diags(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1), 0)) @ tfidf).tocsr()
+        self.item_vectors = _unit_sparse_rows(tfidf)
         self.user_items = confidence(train)
         return self
 
     def scores(self, users):
         profile = (self.user_items[users] @ self.item_vectors).tocsr()
-        norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
-        profile = sp.diags(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1), 0)) @ profile
+        profile = _unit_sparse_rows(profile)
         return np.asarray((profile @ self.item_vectors.T).todense(), dtype=np.float32)
 
 
