@@ -124,6 +124,35 @@ class MlflowResource(dg.ConfigurableResource):
         return Tracker.for_home(home_path(self.timbral_home), self.tracking_uri)
 
 
+class EnrichmentResource(dg.ConfigurableResource):
+    """The label hunter's outside sources. Both are off unless configured (TIMBRAL_MUSICBRAINZ_URL, e.g.
+    https://musicbrainz.org/ws/2, and TIMBRAL_STORE_URL): then only titles are read, and tracks wait as
+    pending rather than failing. Responses and pages are cached in the bucket."""
+
+    musicbrainz_url: str = ""
+    store_url: str = ""
+    user_agent: str = ""  # empty: Timbral's own, "Timbral/<version> ( <url> ; <contact> )"
+    musicbrainz_interval_s: float = 1.0  # MusicBrainz allows one request per second
+    musicbrainz_jitter_s: float = 0.1
+    store_delay_s: float = 1.0  # the store's robots.txt Crawl-delay wins when longer
+
+    def has_remote_source(self) -> bool:
+        return bool(from_env(self.musicbrainz_url, "TIMBRAL_MUSICBRAINZ_URL") or from_env(self.store_url, "TIMBRAL_STORE_URL"))
+
+    def hunter(self, bucket: Bucket):
+        from .enrichment.hunter import LabelHunter
+        from .enrichment.musicbrainz import DEFAULT_USER_AGENT, MusicBrainzClient
+        from .enrichment.scraper import StoreScraper
+
+        agent = self.user_agent or DEFAULT_USER_AGENT
+        mb_url = from_env(self.musicbrainz_url, "TIMBRAL_MUSICBRAINZ_URL")
+        store_url = from_env(self.store_url, "TIMBRAL_STORE_URL")
+        return LabelHunter(
+            MusicBrainzClient(mb_url, agent, self.musicbrainz_interval_s, self.musicbrainz_jitter_s, cache=bucket)
+            if mb_url else None,
+            StoreScraper(store_url, agent, self.store_delay_s, cache=bucket) if store_url else None)
+
+
 class ResolutionResource(dg.ConfigurableResource):
     """Entity-resolution settings: the sentence encoder (a hub name it ships offline, or a local folder such
     as a fine-tuned model), the embedding cache and the trained splink model live under TIMBRAL_HOME."""
@@ -167,6 +196,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "spotify": SpotifyResource(),
         "mlflow": MlflowResource(),
         "resolution": ResolutionResource(),
+        "enrichment": EnrichmentResource(),
     }
 
 
@@ -180,6 +210,7 @@ def local_resources(timbral_home: str | Path, **overrides) -> dict[str, dg.Confi
         "spotify": SpotifyResource(),
         "mlflow": MlflowResource(timbral_home=home),
         "resolution": ResolutionResource(timbral_home=home),
+        "enrichment": EnrichmentResource(),
     }
     resources.update(overrides)
     return resources

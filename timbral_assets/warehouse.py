@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from .sources.errors import FileFormatError, RowIssue
 
-SCHEMAS = ("raw", "staging", "intermediate", "marts", "features", "models", "recs", "evaluation")
+SCHEMAS = ("raw", "staging", "intermediate", "marts", "enrichment", "features", "models", "recs", "evaluation")
 
 RAW_TABLES: dict[str, str] = {
     "raw_scrobbles": """
@@ -53,6 +53,10 @@ RAW_TABLES: dict[str, str] = {
     "raw_aoty_reviews": """
         review_id VARCHAR NOT NULL, aoty_album_id VARCHAR NOT NULL, author VARCHAR, review_source VARCHAR,
         score DOUBLE, review_date DATE, text VARCHAR,
+        source VARCHAR NOT NULL, source_file VARCHAR, source_line BIGINT, ingested_at TIMESTAMP NOT NULL""",
+    "raw_dj_tracklists": """
+        set_id VARCHAR NOT NULL, dj VARCHAR NOT NULL, played_on DATE NOT NULL, position INTEGER NOT NULL,
+        artist VARCHAR NOT NULL, title VARCHAR NOT NULL, label VARCHAR,
         source VARCHAR NOT NULL, source_file VARCHAR, source_line BIGINT, ingested_at TIMESTAMP NOT NULL""",
     "ingest_issues": """
         asset VARCHAR NOT NULL, source_file VARCHAR NOT NULL, line BIGINT, field VARCHAR, message VARCHAR,
@@ -140,12 +144,29 @@ def connect(path: str | Path, read_only: bool = False, memory_limit: str = DEFAU
     return con
 
 
+# The label hunter's queue, one row per canonical track: created with the layout, so that
+# track_feature_view can join it in a home that has never run enrichment.
+ENRICHMENT_TABLES: dict[str, str] = {
+    "enrichment_status": """
+        track_id VARCHAR PRIMARY KEY, status VARCHAR NOT NULL, label VARCHAR, label_source VARCHAR,
+        label_confidence DOUBLE, label_detail VARCHAR, retry_attempts INTEGER NOT NULL, retry_after TIMESTAMP,
+        cooldown_strategy VARCHAR NOT NULL, last_attempt_at TIMESTAMP, last_error VARCHAR""",
+    "label_attempts": """
+        track_id VARCHAR NOT NULL, attempt INTEGER NOT NULL, attempted_at TIMESTAMP NOT NULL, outcome VARCHAR NOT NULL,
+        label VARCHAR, label_source VARCHAR, label_confidence DOUBLE, error VARCHAR, status_after VARCHAR NOT NULL,
+        retry_after TIMESTAMP, run_id VARCHAR NOT NULL""",
+}
+
+
 def create_layout(con: duckdb.DuckDBPyConnection) -> None:
-    """The warehouse's schemas and raw tables, when missing. The `resolution` schema is resolution.store's."""
+    """The warehouse's schemas, raw tables and enrichment queue, when missing. The `resolution` schema is
+    resolution.store's."""
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for table, columns in RAW_TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS raw.{table} ({columns})")
+    for table, columns in ENRICHMENT_TABLES.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS enrichment.{table} ({columns})")
 
 
 @contextlib.contextmanager
@@ -348,7 +369,8 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 # When a row was written, not what it says: two runs on the same input differ only here.
-AUDIT_COLUMNS = frozenset({"ingested_at", "recorded_at", "loaded_at", "created_at"})
+AUDIT_COLUMNS = frozenset({"ingested_at", "recorded_at", "loaded_at", "created_at", "attempted_at", "last_attempt_at",
+                           "run_id"})
 
 
 def table_fingerprints(con: duckdb.DuckDBPyConnection, strip_prefix: str | None = None) -> dict[str, tuple[int, str]]:

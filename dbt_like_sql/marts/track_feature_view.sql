@@ -1,7 +1,8 @@
 /* timbral
 description: >
   One wide row per canonical track: identity and play statistics, its top tags, Spotify audio features
-  (averaged when several Spotify rows match), and the AOTY album's release year and scores.
+  (averaged when several Spotify rows match), the AOTY album's release year and scores, and the label with
+  where it came from (aoty, title, musicbrainz, store_page) and its confidence, from enrichment_status.
 checks:
   - unique: track_id
   - name: one_row_per_track
@@ -31,8 +32,7 @@ aoty AS (
     SELECT t.track_id,
            min(a.release_year) AS release_year,
            round(avg(a.critic_score), 6) AS album_critic_score,
-           round(avg(a.user_score), 6) AS album_user_score,
-           tb_most_common(histogram(a.label)) AS label
+           round(avg(a.user_score), 6) AS album_user_score
     FROM {{ ref('tracks_core') }} t
     JOIN {{ ref('stg_aoty_album_tracks') }} a USING (artist_norm, title_norm)
     GROUP BY t.track_id
@@ -45,9 +45,11 @@ SELECT
     coalesce(tg.tag_count, 0) AS tag_count,
     sp.spotify_matches, sp.spotify_popularity, sp.danceability, sp.energy, sp.valence, sp.tempo,
     sp.loudness, sp.acousticness, sp.instrumentalness, sp.speechiness, sp.liveness, sp.explicit,
-    ao.release_year, ao.album_critic_score, ao.album_user_score, ao.label
+    ao.release_year, ao.album_critic_score, ao.album_user_score,
+    en.label, en.label_source, en.label_confidence
 FROM {{ ref('tracks_core') }} c
 LEFT JOIN {{ ref('artists_core') }} ar USING (artist_id)
 LEFT JOIN tags tg USING (track_id)
 LEFT JOIN spotify sp USING (track_id)
 LEFT JOIN aoty ao USING (track_id)
+LEFT JOIN {{ source('enrichment', 'enrichment_status') }} en USING (track_id)

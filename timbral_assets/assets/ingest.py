@@ -12,6 +12,7 @@ import dagster as dg
 import pyarrow as pa
 
 from .. import warehouse
+from ..enrichment.identify import UNKNOWN_ARTIST_FORMS
 from ..partitions import daily_partitions
 from ..resources import BucketResource, LastfmResource, SpotifyResource, WarehouseResource
 from ..sources import metadata_files as mf
@@ -322,6 +323,25 @@ def raw_artist_tags(context: dg.AssetExecutionContext, config: FileSourceConfig,
         n = warehouse.replace_table(con, "raw.raw_artist_tags", imported.tables["artist_tags"], config.source)
         warehouse.record_issues(con, "raw_artist_tags", [path], imported.issues)
         return dg.MaterializeResult(metadata=_finish(con, "raw.raw_artist_tags", n, imported.issues))
+
+
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[synthetic_world],
+          metadata=writes("raw.raw_dj_tracklists"))
+def raw_dj_tracklists(context: dg.AssetExecutionContext, config: FileSourceConfig, warehouse_db: WarehouseResource,
+                      bucket: BucketResource) -> dg.MaterializeResult:
+    """DJ-set tracklists (JSON Lines: set_id, dj, played_on, position, artist, title, label), where most
+    "ID - ID" plays live; artist_identifications names them from their neighbours, the DJ and the label."""
+    imported, path = import_file(bucket, config.source, "dj_sets/tracklists.jsonl", config.path, "dj_tracklists",
+                                 mf.read_dj_tracklists)
+    table = imported.tables["dj_tracklists"]
+    with warehouse_db.get_connection() as con:
+        n = warehouse.replace_table(con, "raw.raw_dj_tracklists", table, config.source)
+        warehouse.record_issues(con, "raw_dj_tracklists", [path], imported.issues)
+        unknown = warehouse.scalar(con, "SELECT count(*) FROM raw.raw_dj_tracklists "
+                                        "WHERE list_contains($forms, lower(trim(artist)))", {"forms": UNKNOWN_ARTIST_FORMS})
+        return dg.MaterializeResult(metadata=_finish(con, "raw.raw_dj_tracklists", n, imported.issues, {
+            "sets": dg.MetadataValue.int(warehouse.scalar(con, "SELECT count(DISTINCT set_id) FROM raw.raw_dj_tracklists")),
+            "unknown_artist_plays": dg.MetadataValue.int(unknown)}))
 
 
 class AotySourceConfig(dg.Config):

@@ -29,12 +29,16 @@ RECOMMENDER = dg.AssetSelection.assets("user_item_interactions", "als_model", "a
                                        "eval_metrics")
 DAILY = (dg.AssetSelection.assets("raw_scrobbles").downstream() | dg.AssetSelection.groups("staging")
          | dg.AssetSelection.assets("resolution_rules"))
+# A day's ingest queues its new tracks and reads their titles' labels, but never waits on MusicBrainz or
+# store pages (1 request/s): those lookups are enrichment_job's, launched by cooldown_retry_sensor.
+TITLES_ONLY = {"ops": {"enrichment_status": {"config": {"max_remote_tracks": 0}}}}
 
 daily_ingest_job = dg.define_asset_job(
     name="daily_ingest",
     selection=DAILY - MODELS - MOOD - RECOMMENDER,
     executor_def=dg.in_process_executor,
     tags=WRITES_DUCKDB,
+    config=TITLES_ONLY,
     description="Scrobbles for a range of days (one by the schedule, years by `timbral import`), then "
                 "everything built from them, scored by the models' registered versions.",
 )
@@ -45,6 +49,7 @@ first_import_job = dg.define_asset_job(
     selection=DAILY - MOOD - RECOMMENDER,
     executor_def=dg.in_process_executor,
     tags=WRITES_DUCKDB,
+    config=TITLES_ONLY,
     description="daily_ingest plus the track matcher's training, for a home that has no registered model yet.",
 )
 
@@ -67,4 +72,16 @@ nightly_cf_job = dg.define_asset_job(
     tags=WRITES_DUCKDB,
     description="Rebuild interactions, retrain ALS (a new als_model version), session co-play, track vectors and "
                 "their index, recs_for_you and similar_tracks, and evaluate them (eval_metrics).",
+)
+
+# the label hunter, its queue's statistics and unknown-artist identification; launched from the UI (with
+# enrichment_status's config track_ids for a subset) or by cooldown_retry_sensor for the tracks due
+ENRICHMENT = dg.AssetSelection.groups("enrichment")
+enrichment_job = dg.define_asset_job(
+    name="enrichment_job",
+    selection=ENRICHMENT,
+    executor_def=dg.in_process_executor,
+    tags=WRITES_DUCKDB,
+    description="Hunt labels for the tracks due (or the track_ids given in enrichment_status's config), update "
+                "the cool-down queue and its statistics, and identify unknown artists.",
 )

@@ -51,13 +51,15 @@ class JsonHttp:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_s: float = 30.0
     min_interval_s: float = 0.0  # spacing between requests, to stay under the API's rate limit
+    interval_jitter_s: float = 0.0  # plus a random extra of up to this, so requests never beat in step
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
     attempts_log: list[str] = field(default_factory=list)
     _last_request: float = field(default=0.0, repr=False)
 
     def _throttle(self) -> None:
-        wait = self._last_request + self.min_interval_s - time.monotonic()
+        extra = self.policy._rng.uniform(0, self.interval_jitter_s) if self.interval_jitter_s else 0.0
+        wait = self._last_request + self.min_interval_s + extra - time.monotonic()
         if wait > 0:
             self.sleep(wait)
         self._last_request = time.monotonic()

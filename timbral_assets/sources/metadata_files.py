@@ -391,3 +391,54 @@ def read_aoty_reviews(path: str | Path) -> Imported:
         out["source_file"].append(str(path))
         out["source_line"].append(line)
     return Imported({"aoty_reviews": pa.table(out, schema=AOTY_REVIEWS_SCHEMA)}, issues, len(records))
+
+
+DJ_TRACKLISTS_SCHEMA = pa.schema([
+    ("set_id", pa.string()), ("dj", pa.string()), ("played_on", pa.date32()), ("position", pa.int32()),
+    ("artist", pa.string()), ("title", pa.string()), ("label", pa.string()),
+    ("source_file", pa.string()), ("source_line", pa.int64()),
+])
+
+
+def read_dj_tracklists(path: str | Path) -> Imported:
+    """DJ-set tracklists, JSON Lines (or a JSON array) of one object per played track:
+    set_id, dj, played_on (YYYY-MM-DD), position (1, 2, ...), artist, title, label (optional).
+    An unknown track is written as it was announced, usually "ID" for artist and title. A set that repeats
+    a position keeps the first row; the repeat is reported."""
+    path = Path(path)
+    issues: list[RowIssue] = []
+    records = _json_records(path, issues)
+    out: dict[str, list] = {n: [] for n in DJ_TRACKLISTS_SCHEMA.names}
+    seen: set[tuple[str, int]] = set()
+    for line, rec in records:
+        try:
+            if not isinstance(rec, dict):
+                raise _Bad("(record)", "must be a JSON object")
+            set_id = _text(rec, "set_id", required=True)
+            dj = _text(rec, "dj", required=True)
+            played_on = _date(rec, "played_on")
+            if played_on is None:
+                raise _Bad("played_on", "is missing")
+            position = rec.get("position")
+            if isinstance(position, bool) or not isinstance(position, int | str):
+                raise _Bad("position", "must be a whole number from 1")
+            try:
+                position = int(position)
+            except ValueError:
+                raise _Bad("position", f"must be a whole number from 1, got {position!r}") from None
+            if position < 1:
+                raise _Bad("position", f"must be a whole number from 1, got {position}")
+            artist = _text(rec, "artist", required=True)
+            title = _text(rec, "title", required=True)
+            label = _text(rec, "label")
+            if (set_id, position) in seen:
+                raise _Bad("position", f"position {position} of set {set_id!r} appears twice; the first is kept")
+        except _Bad as bad:
+            issues.append(RowIssue(str(path), line, bad.field, bad.message))
+            continue
+        seen.add((set_id, position))
+        for key, value in (("set_id", set_id), ("dj", dj), ("played_on", played_on), ("position", position),
+                           ("artist", artist), ("title", title), ("label", label), ("source_file", str(path)),
+                           ("source_line", line)):
+            out[key].append(value)
+    return Imported({"dj_tracklists": pa.table(out, schema=DJ_TRACKLISTS_SCHEMA)}, issues, len(records))

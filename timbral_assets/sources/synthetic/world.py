@@ -6,8 +6,10 @@
     scrobbles/part-NNNNN.parquet       timestamped plays with messy strings (the raw input)
     spotify/tracks.csv                 Spotify-Tracks-format metadata and audio features
     aoty/albums.json, aoty/reviews.json  AOTY-style dumps (format in the README)
+    dj_sets/tracklists.jsonl           DJ-set tracklists, some positions "ID - ID" (format in docs/ingest.md)
     hetrec/*.dat                       hetrec-format artists, aggregate plays, tags, tag assignments
-    truth/*.parquet                    kept aside: canonical catalog, variants, scrobble -> variant, hard negatives, users
+    truth/*.parquet                    kept aside: canonical catalog, variants, scrobble -> variant, hard negatives, users,
+                                       the DJ sets' true tracks
 
 Scrobbles are generated one day at a time with numpy and streamed to Parquet, so memory stays flat
 from 10k to 100M+ scrobbles.
@@ -31,6 +33,7 @@ import pyarrow.parquet as pq
 from ...warehouse import write_atomically
 from ..scrobble_files import SCROBBLE_SCHEMA
 from . import names
+from .djsets import generate_dj_sets
 from .variants import DEFAULT_VARIANT_RATES, VARIANT_KINDS, CanonicalTrack, render_variants
 
 MAX_DEFAULT_ARTISTS = 20_000
@@ -512,7 +515,7 @@ def generate_world(
     """Write the whole world under out_dir and return its manifest. Same seed, same bytes."""
     cfg.validate()
     out_dir = Path(out_dir)
-    for sub in ("scrobbles", "spotify", "aoty", "hetrec", "truth/scrobble_truth"):
+    for sub in ("scrobbles", "spotify", "aoty", "hetrec", "dj_sets", "truth/scrobble_truth"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     cat = build_catalog(cfg, np.random.default_rng([cfg.seed, 1]))
     variants = build_variants(cat, np.random.default_rng([cfg.seed, 2]))
@@ -576,7 +579,12 @@ def generate_world(
     tag_rng = np.random.default_rng([cfg.seed, 4])
     _write_truth(out_dir, cat, variants, users)
     spotify_rows = _write_spotify(out_dir / "spotify/tracks.csv", cat, np.random.default_rng([cfg.seed, 5]))
-    n_albums, n_reviews = _write_aoty(out_dir / "aoty", cat, np.random.default_rng([cfg.seed, 6]))
+    n_albums, n_reviews = _write_aoty(out_dir / "aoty", cat, np.random.default_rng([cfg.seed, 6]),
+                                      np.random.default_rng([cfg.seed, 8]).random(len(cat.album_title)) < AOTY_LABEL_SHARE)
+    set_rows, set_truth = generate_dj_sets(cat, cfg.start_date, cfg.days, np.random.default_rng([cfg.seed, 7]))
+    write_atomically(out_dir / "dj_sets/tracklists.jsonl",
+                     "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in set_rows))
+    pq.write_table(set_truth, out_dir / "truth/dj_tracklists.parquet")
     n_tag_assignments = _write_hetrec(out_dir / "hetrec", cfg, cat, users, keys, counts, tag_rng)
 
     manifest = {
@@ -597,6 +605,8 @@ def generate_world(
             "aoty_reviews": n_reviews,
             "user_artist_pairs": len(keys),
             "tag_assignments": n_tag_assignments,
+            "dj_set_positions": len(set_rows),
+            "dj_set_ids": sum(r["artist"] == "ID" for r in set_rows),
         },
     }
     # written last, atomically: it marks the world done (a killed generation leaves none, and is redone)
@@ -722,7 +732,11 @@ REVIEW_PHRASES = {
 }
 
 
-def _write_aoty(folder: Path, cat: Catalog, rng: np.random.Generator) -> tuple[int, int]:
+# AOTY names the label of few albums, so most tracks arrive without one: the label hunter's work
+AOTY_LABEL_SHARE = 0.08
+
+
+def _write_aoty(folder: Path, cat: Catalog, rng: np.random.Generator, label_listed: np.ndarray) -> tuple[int, int]:
     albums, reviews = [], []
     for alb in range(len(cat.album_title)):
         a = int(cat.album_artist[alb])
@@ -740,7 +754,7 @@ def _write_aoty(folder: Path, cat: Catalog, rng: np.random.Generator) -> tuple[i
             "artist": cat.artist_name[a],
             "release_date": f"{year}-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d}",
             "type": cat.album_kind[alb],
-            "label": cat.artist_label[a],
+            "label": cat.artist_label[a] if label_listed[alb] else None,
             "genres": [genre] + ([names.pick(rng, names.GENRES)] if rng.random() < 0.3 else []),
             "critic_score": critic if rng.random() < 0.8 else None,
             "user_score": int(np.clip(critic + rng.normal(0, 8), 10, 100)),
