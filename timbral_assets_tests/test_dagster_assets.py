@@ -34,7 +34,8 @@ def test_definitions_load_with_jobs_schedules_and_checks():
         "tracks_core", "track_aliases", "artists_core", "albums_core", "track_tags", "track_feature_view",
         "tag_distribution", "track_text_embedding", "mood_model", "track_mood_pred",
         "user_item_interactions", "als_model", "als_user_factors", "als_item_factors", "session_coplay_similarity",
-        "track_vector", "recs_for_you", "similar_tracks", "eval_metrics"}
+        "track_vector", "recs_for_you", "similar_tracks", "eval_metrics",
+        "raw_dj_tracklists", "enrichment_status", "cooldown_queue_status", "artist_identifications"}
     assert {j.name for j in defs.resolve_all_job_defs()} >= {"timbral_main", "daily_ingest", "first_import",
                                                               "mood_retrain"}
     daily = defs.resolve_job_def("daily_ingest").asset_layer.selected_asset_keys
@@ -54,6 +55,14 @@ def test_definitions_load_with_jobs_schedules_and_checks():
     assert {dg.AssetKey("als_model"), dg.AssetKey("track_vector"), dg.AssetKey("session_coplay_similarity")} <= (
         dg.AssetSelection.assets("recs_for_you").upstream().resolve(graph))
     assert "hybrid_beats_als_ndcg" in {c.name for c in graph.asset_check_keys}
+    # enrichment: its own job and group; the sensor launches it; track_feature_view takes its label from it
+    enrichment = {k.to_user_string() for k in defs.resolve_job_def("enrichment_job").asset_layer.selected_asset_keys}
+    assert enrichment == {"enrichment_status", "cooldown_queue_status", "artist_identifications"}
+    assert {graph.get(dg.AssetKey(k)).group_name for k in enrichment} == {"enrichment"}
+    assert defs.resolve_sensor_def("cooldown_retry_sensor").job_name == "enrichment_job"
+    assert dg.AssetKey("enrichment_status") in graph.get(dg.AssetKey("track_feature_view")).parent_keys
+    assert dg.AssetKey("raw_dj_tracklists") in graph.get(dg.AssetKey("artist_identifications")).parent_keys
+    assert "masked_plays_precision" in {c.name for c in graph.asset_check_keys}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         if key.to_user_string() != "synthetic_world":
