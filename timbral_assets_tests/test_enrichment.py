@@ -47,6 +47,17 @@ NOW = datetime(2026, 3, 1, 12, 0)
     ("Night Drive (Radio Edit)", None, None),
     ("Night Drive (2011 Remaster)", None, None),
     ("Night Drive (Interlude)", None, None),
+    # forms seen in real Last.fm exports: the label in brackets after a remix credit, a netlabel; and
+    # brackets that are not labels: a BPM, a premiere, a CD-R dubplate, an abbreviated "f." credit
+    ("Night Drive (Someone VIP) [Offworld]", "Offworld", 0.80),
+    ("Night Drive [Subtle Audio]", "Subtle Audio", 0.90),
+    ("Night Drive [138.85]", None, None),
+    ("Night Drive [Strictly 140 Premiere]", None, None),
+    ("Night Drive [CDR]", None, None),
+    ("Night Drive [f. Someone]", None, None),
+    ("Night Drive [someone_static_remix]", None, None),
+    ("Night Drive [UK]", None, None),
+    ("Night Drive [out may 1st on bandcamp]", None, None),
     ("Night Drive", None, None),
 ])
 def test_title_labels(title, label, confidence):

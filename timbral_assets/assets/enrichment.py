@@ -251,7 +251,7 @@ def cooldown_queue_status(context: dg.AssetExecutionContext, warehouse_db: Wareh
     with warehouse_db.get_connection() as con, transaction(con):
         con.execute("""
             CREATE OR REPLACE TABLE enrichment.cooldown_queue_status AS
-            SELECT CAST($now AS TIMESTAMP) AS measured_at,
+            SELECT CAST($now AS TIMESTAMP) AS recorded_at,
                    count(*) FILTER (WHERE status = 'cooling_down') AS in_queue,
                    count(*) FILTER (WHERE status = 'cooling_down' AND retry_after <= $now) AS ready,
                    count(*) FILTER (WHERE status = 'cooling_down' AND retry_after > $now) AS waiting,

@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from ..resolution.text import fold
 
 # bracket words that name a version or a credit, never a label
-_NOT_LABEL = re.compile(r"\b(live|remix|mix|edit|version|remaster(ed)?|acoustic|demo|feat|ft|featuring|with|bonus|"
-                        r"explicit|clean|instrumental|mono|stereo|deluxe|reprise|interlude|intro|outro|cover|"
-                        r"session|take|part|pt|vol|original|extended|dub|vip|bootleg|official|video|audio|lyrics?|"
-                        r"hd|hq|\d{4})\b", re.I)
+_NOT_LABEL = re.compile(r"\b(live|remix|rmx|mix|mixed|edit|version|remaster(ed)?|acoustic|demo|feat|ft|featuring|with|"
+                        r"bonus|explicit|clean|instrumental|mono|stereo|deluxe|reprise|interlude|intro|outro|cover|"
+                        r"session|take|part|pt|vol|original|extended|dub|dubplate|vip|bootleg|official|video|lyrics?|"
+                        r"hd|hq|premiere|pre-?order|out now|free|download|d/?l|cd-?r|hidden track|untitled|no label|"
+                        r"showreel|mash-?up|exclusives?|vs|side [a-d]\d?|season|likes|facebook|compiled|clips?|"
+                        r"forthcoming|bandcamp|out (now|soon|on)|\d{4})\b|^f\.\s|^[\d\s.,:_-]+$|^.{0,2}$|^(uk|us|eu)$",
+                        re.I)
 # words that end most label names: "(Glass Records)" is a label even in round brackets
 LABEL_SUFFIX = re.compile(r"\b(records|recordings|music|sound|sounds|audio|tapes|editions|label|entertainment|"
                           r"music group|productions|collective)\s*$", re.I)
@@ -39,18 +42,22 @@ def _tidy(label: str) -> str:
     return label.title() if label.isupper() and len(label) > 3 else label
 
 
+def _not_label(text: str) -> bool:
+    return bool(_NOT_LABEL.search(text.replace("_", " ").strip()))
+
+
 def parse_title_label(title: str | None) -> TitleLabel | None:
     """The label a single title carries, if any."""
     if not title:
         return None
     m = _SQUARE.search(title)
-    if m and not _NOT_LABEL.search(m.group(1)):
+    if m and not _not_label(m.group(1)):
         name = m.group(1)
         confidence = SUFFIX_CONFIDENCE if LABEL_SUFFIX.search(name) else BRACKET_CONFIDENCE
         return TitleLabel(_tidy(name), confidence, "square")
     for form, pattern in (("round", _ROUND), ("dash", _DASH)):
         m = pattern.search(title)
-        if m and LABEL_SUFFIX.search(m.group(1)) and not _NOT_LABEL.search(m.group(1)):
+        if m and LABEL_SUFFIX.search(m.group(1)) and not _not_label(m.group(1)):
             return TitleLabel(_tidy(m.group(1)), SUFFIX_CONFIDENCE, form)
     return None
 
