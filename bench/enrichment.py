@@ -55,6 +55,37 @@ def reports(home: Path, world: Path) -> tuple[list[dict], list[dict]]:
         con.close()
 
 
+def sensor_tick_seconds(queue_size: int, workdir: Path) -> tuple[float, float, int]:
+    """cooldown_retry_sensor's two ticks over a snapshot of `queue_size` queued tracks, half of them due,
+    the second with the first's cursor: (seconds of the first, of the second, tracks requested)."""
+    import duckdb as ddb
+
+    from timbral_assets.automation.sensors import cooldown_retry_sensor
+    from timbral_assets.resources import WarehouseResource
+
+    home = workdir / "sensor_home"
+    snapshot = home / "snapshots/cooldown_queue.parquet"
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    con = ddb.connect()
+    con.execute(f"""COPY (SELECT 'trk_' || lpad(i::VARCHAR, 9, '0') AS track_id, 'cooling_down' AS status,
+                                 (1 + i % 4)::INTEGER AS retry_attempts,
+                                 now()::TIMESTAMP + to_seconds(((i * 7919) % 8640000)::BIGINT - 4320000) AS retry_after,
+                                 'adaptive' AS cooldown_strategy
+                          FROM range({queue_size}) t(i) ORDER BY retry_after, track_id) TO '{snapshot}' (FORMAT parquet)""")
+    con.close()
+    resources = {"warehouse_db": WarehouseResource(timbral_home=str(home)),
+                 "enrichment": EnrichmentResource(musicbrainz_url="http://127.0.0.1:9/ws/2")}
+    with dg.DagsterInstance.ephemeral() as instance:
+        start = time.perf_counter()
+        first = cooldown_retry_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        one = time.perf_counter() - start
+        start = time.perf_counter()
+        cooldown_retry_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+        two = time.perf_counter() - start
+    requested = sum(len(r.run_config["ops"]["enrichment_status"]["config"]["track_ids"]) for r in first.run_requests)
+    return one, two, requested
+
+
 def labelled_share(rows: list[dict]) -> float:
     return sum(r["share"] for r in rows if r["source"] != "none")
 
@@ -64,6 +95,7 @@ def main() -> int:
     parser.add_argument("--n-scrobbles", type=int, default=200_000)
     parser.add_argument("--interval", type=float, default=0.02, help="MusicBrainz emulator and client spacing, s")
     parser.add_argument("--home", help="a home to reuse (default: a new temporary one)")
+    parser.add_argument("--queue-size", type=int, default=1_000_000, help="queued tracks for the sensor-tick timing")
     args = parser.parse_args()
 
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="timbral-enrichment-")) / "home"
@@ -121,6 +153,9 @@ def main() -> int:
         right = sum(r["right"] for r in accepted)
         lines.append(f"\n- {source}: **{named / max(1, n):.1%} resolved** ({named:,} of {n:,}), "
                      f"precision of the accepted {right / max(1, named):.3f}")
+    one, two, requested = sensor_tick_seconds(args.queue_size, home.parent)
+    lines.append(f"\n- cooldown_retry_sensor over a snapshot of {args.queue_size:,} queued tracks (half due): "
+                 f"first tick {one:.2f} s ({requested:,} tracks in its runs), the next {two:.2f} s")
     print("\n".join(lines))
     append_results("enrichment", lines)
     return 0

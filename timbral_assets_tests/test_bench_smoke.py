@@ -40,6 +40,7 @@ SMALLEST_CASES: dict[str, tuple[list[str], list[str]]] = {
     "eval_audioscrobbler.py": (["--sample", "5"], ["audioscrobbler_small"]),
     "recommend.py": (["--splits", "1", "--skip-scale"], ["hetrec_lastfm_2k"]),
     "recommend_world.py": (["--scrobbles", "100000"], []),
+    "enrichment.py": (["--n-scrobbles", "4000", "--interval", "0.002", "--queue-size", "10000"], []),
     "audit_real_merges.py": (["--exports", "sachawheeler_scrobbles_with_mbids.csv"], ["lastfm_scrobble_exports"]),
 }
 NOT_SCRIPTS = {"results_file.py", "splink_baseline.py"}  # helpers the scripts import

@@ -184,7 +184,11 @@ def _check_enrichment(home) -> None:
     from timbral_assets.definitions import all_assets
     from timbral_assets.enrichment.evaluation import identification_report, label_report
     from timbral_assets.resources import EnrichmentResource, local_resources
-    from timbral_assets.sources.synthetic.services import MusicBrainzEmulator, StoreEmulator, load_world_tracks
+    from timbral_assets.sources.synthetic.services import (
+        MusicBrainzEmulator,
+        StoreEmulator,
+        load_world_tracks,
+    )
 
     world = Path(json.loads((home / "bucket/synthetic/current.json").read_text())["folder"])
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)

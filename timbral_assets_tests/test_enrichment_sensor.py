@@ -75,6 +75,12 @@ def test_the_sensor_retries_what_is_due_once_and_never_the_exhausted(catalog_hom
         url = f"{mb.url}/ws/2"
         # three tracks get one attempt only: unknown to MusicBrainz, they are exhausted at once
         assert _hunt(home, url, track_ids=["t20", "t21", "t22"], max_attempts=1).success
+        # the others are pending, never tried: due at once
+        with dg.DagsterInstance.ephemeral() as instance:
+            (pending,) = _tick(instance, home).run_requests
+            config = pending.run_config["ops"]["enrichment_status"]["config"]
+            assert config["track_ids"] == [f"t{i:02d}" for i in range(24) if i not in (20, 21, 22)]
+            assert set(config["attempts"]) == {0}
         # then everything else: the ten MusicBrainz knows are enriched, the rest cool down
         started = datetime.now(UTC).replace(tzinfo=None)
         assert _hunt(home, url).success

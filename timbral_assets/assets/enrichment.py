@@ -156,14 +156,18 @@ def _commit_batch(con, results: list[tuple[cd.QueueEntry, HuntOutcome]], run_id:
         con.unregister("_attempts")
 
 
+NEVER_TRIED = datetime(1970, 1, 1)  # a pending track's place in the snapshot: due from the start
+
+
 def publish_queue_snapshot(con, path: Path) -> None:
-    """The cooling-down entries as Parquet, replaced atomically: the sensor reads this, never the warehouse
-    (which a run may hold)."""
+    """The entries still to try (pending, and cooling down with their retry time) as Parquet, replaced
+    atomically: the sensor reads this, never the warehouse (which a run may hold)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    con.execute(f"""COPY (SELECT track_id, retry_attempts, retry_after, cooldown_strategy
-                          FROM enrichment.enrichment_status WHERE status = 'cooling_down'
-                          ORDER BY retry_after, track_id) TO '{tmp}' (FORMAT parquet)""")
+    con.execute(f"""COPY (SELECT track_id, status, retry_attempts, coalesce(retry_after, $never) AS retry_after,
+                                 cooldown_strategy
+                          FROM enrichment.enrichment_status WHERE status IN ('pending', 'cooling_down')
+                          ORDER BY retry_after, track_id) TO '{tmp}' (FORMAT parquet)""", {"never": NEVER_TRIED})
     os.replace(tmp, path)
 
 
