@@ -82,12 +82,16 @@ def _affinity_level(share: float) -> int:
 
 
 def comparison_pairs(contexts: list[Context], artist_labels: dict[str, set[str]], max_label_candidates: int = 20,
-                     masked_per_context: int = 4) -> Pairs:
+                     masked_per_context: int = 4, owner_plays: dict[tuple[str, str], Counter] | None = None) -> Pairs:
     """Every (unknown play, candidate) with its comparison levels, plus the same for up to
-    `masked_per_context` known plays of each context that holds an unknown one, hidden in turn."""
+    `masked_per_context` known plays of each context that holds an unknown one, hidden in turn.
+    `owner_plays`: (kind, owner) -> plays per artist over the owner's whole history, when the contexts
+    given are only part of it (a listener's sessions that hold an unknown play); else the contexts count."""
     owner_counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for c in contexts:
-        owner_counts[(c.kind, c.owner)].update(p.artist for p in c.plays if p.artist is not None)
+        if not owner_plays or (c.kind, c.owner) not in owner_plays:
+            owner_counts[(c.kind, c.owner)].update(p.artist for p in c.plays if p.artist is not None)
+    owner_counts.update(owner_plays or {})
     label_artists: dict[str, set[str]] = defaultdict(set)
     for artist, labels in artist_labels.items():
         for label in labels:

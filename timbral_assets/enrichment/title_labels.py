@@ -72,4 +72,4 @@ def label_from_titles(titles: list[str]) -> TitleLabel | None:
     best_key = max(votes, key=lambda k: (votes[k], max(t.confidence for t in found if fold(t.label) == k), k))
     best = max((t for t in found if fold(t.label) == best_key), key=lambda t: (t.confidence, t.label))
     bonus = AGREEMENT_BONUS if votes[best_key] >= 2 else 0.0
-    return TitleLabel(best.label, min(MAX_CONFIDENCE, best.confidence + bonus), best.form)
+    return TitleLabel(best.label, round(min(MAX_CONFIDENCE, best.confidence + bonus), 2), best.form)
