@@ -162,3 +162,37 @@ def test_a_batch_is_all_or_nothing(catalog_home):
     queue = _queue(home)
     assert len(queue) == len(tracks) and {v[0] for v in queue.values()} == {"pending"}
     assert all(v[1] == 0 and v[3] is None for v in queue.values())
+
+
+def test_the_warehouse_is_free_while_the_services_are_asked(catalog_home):
+    """Another process can read the warehouse while the hunter waits on MusicBrainz: the run opens it only
+    to commit a batch."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    home, tracks = catalog_home
+    with MusicBrainzEmulator(tracks, min_interval_s=0.0, coverage=0.0) as mb:
+        enrichment = EnrichmentResource(musicbrainz_url=f"{mb.url}/ws/2", musicbrainz_interval_s=0.25,
+                                        musicbrainz_jitter_s=0.0)
+        outcome = {}
+
+        def hunt() -> None:
+            with dg.DagsterInstance.ephemeral() as instance:
+                outcome["result"] = dg.materialize(all_assets, selection=["enrichment_status"], instance=instance,
+                                                   resources=local_resources(home, enrichment=enrichment))
+
+        worker = threading.Thread(target=hunt)
+        worker.start()
+        while len(mb.requests) < 3 and worker.is_alive():
+            time.sleep(0.05)
+        reader = subprocess.run(
+            [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+                                   "print(con.execute('SELECT count(*) FROM enrichment.enrichment_status').fetchall()[0][0])",
+             str(home / "warehouse.duckdb")], capture_output=True, text=True, timeout=60)
+        asked_while_reading = len(mb.requests)
+        worker.join(timeout=120)
+    assert reader.returncode == 0, reader.stderr
+    assert int(reader.stdout) == len(tracks) and asked_while_reading < 2 * len(tracks)  # read mid-hunt
+    assert outcome["result"].success

@@ -29,6 +29,7 @@ GROUP = "enrichment"
 AOTY_CONFIDENCE = 0.95  # a label AOTY states for the album: curated, taken as found
 QUEUE_SNAPSHOT = "snapshots/cooldown_queue.parquet"  # under TIMBRAL_HOME: what cooldown_retry_sensor reads
 SESSION_GAP = timedelta(minutes=30)
+TITLE_ONLY_CHUNK = 2_000  # title-only results per commit
 MIN_JUDGED = 20  # accepted masked plays below which masked_plays_precision does not judge
 
 
@@ -196,25 +197,35 @@ def enrichment_status(context: dg.AssetExecutionContext, config: LabelHuntConfig
             new_pending, new_aoty = _add_new_tracks(con)
         before = _coverage(con)
         work = _work(con, config, now)
-        context.log.info(f"{new_pending:,} new tracks pending, {new_aoty:,} labelled by AOTY; {len(work):,} to try "
-                         f"(remote sources: {', '.join(hunter.remote_sources) or 'none configured'})")
-        remote_budget = config.max_remote_tracks
-        moved = Counter()
-        for start in range(0, len(work), config.batch_size):
-            results = []
-            for track, entry, artist_labelled in work[start:start + config.batch_size]:
-                outcome = hunter.hunt(track, remote=remote_budget > 0)
-                remote_budget -= outcome.remote_tried
-                if outcome.finding is None and not outcome.remote_tried:
-                    continue  # nothing asked that counts as an attempt: the track keeps its place
-                moved[("found" if outcome.finding else "failed", outcome.finding.source if outcome.finding else "")] += 1
-                results.append((cd.after_attempt(entry, outcome.finding is not None, now, policy, artist_labelled,
-                                                 track.release_year, outcome.error), outcome))
-            if results:
+    context.log.info(f"{new_pending:,} new tracks pending, {new_aoty:,} labelled by AOTY; {len(work):,} to try "
+                     f"(remote sources: {', '.join(hunter.remote_sources) or 'none configured'})")
+    # The warehouse is opened for each commit only, never while MusicBrainz and the store are asked (a
+    # second a request): readers wait seconds, not the hunt. Title-only results are committed in larger
+    # chunks, since they cost no waiting.
+    remote_budget = config.max_remote_tracks
+    moved = Counter()
+    results: list[tuple[cd.QueueEntry, HuntOutcome]] = []
+    for start in range(0, len(work), config.batch_size):
+        asked_remote = False
+        for track, entry, artist_labelled in work[start:start + config.batch_size]:
+            outcome = hunter.hunt(track, remote=remote_budget > 0)
+            remote_budget -= outcome.remote_tried
+            asked_remote |= outcome.remote_tried
+            if outcome.finding is None and not outcome.remote_tried:
+                continue  # nothing asked that counts as an attempt: the track keeps its place
+            moved[("found" if outcome.finding else "failed", outcome.finding.source if outcome.finding else "")] += 1
+            results.append((cd.after_attempt(entry, outcome.finding is not None, now, policy, artist_labelled,
+                                             track.release_year, outcome.error), outcome))
+        if results and (asked_remote or len(results) >= TITLE_ONLY_CHUNK):
+            with warehouse_db.get_connection() as con:
                 _commit_batch(con, results, context.run_id, now)
-            done = min(start + config.batch_size, len(work))
-            if hunter.remote_sources and (done // config.batch_size) % 20 == 0:
-                context.log.info(f"tried {done:,}/{len(work):,} tracks; {sum(moved.values()):,} attempts recorded")
+            results = []
+        done = min(start + config.batch_size, len(work))
+        if hunter.remote_sources and (done // config.batch_size) % 20 == 0:
+            context.log.info(f"tried {done:,}/{len(work):,} tracks; {sum(moved.values()):,} attempts recorded")
+    with warehouse_db.get_connection() as con:
+        if results:
+            _commit_batch(con, results, context.run_id, now)
         publish_queue_snapshot(con, queue_snapshot_path(warehouse_db))
         after = _coverage(con)
         statuses = dict(con.execute("SELECT status, count(*) FROM enrichment.enrichment_status GROUP BY ALL "
