@@ -14,7 +14,6 @@ from ..enrichment.hunter import HuntOutcome, LabelHunter, TrackToEnrich
 from ..enrichment.identify import (
     FEATURES,
     MEDIUM,
-    UNKNOWN_ARTIST_FORMS,
     Context,
     Play,
     comparison_pairs,
@@ -90,22 +89,26 @@ def _work(con, config: LabelHuntConfig, now: datetime) -> list[tuple[TrackToEnri
                  "OR w.attempts = s.retry_attempts) AND s.status IN ('pending', 'cooling_down')")
     else:
         where = "(s.status = 'pending' OR (s.status = 'cooling_down' AND s.retry_after <= $now))"
+    # the due rows first: titles, years and labelled artists are gathered for them only (a sensor's run of
+    # 200 tracks reads their plays, not the whole history's)
     rows = con.execute(f"""
-        WITH titles AS (SELECT track_id, list(DISTINCT track_raw ORDER BY track_raw) AS titles
-                        FROM intermediate.int_scrobble_tracks GROUP BY track_id),
+        WITH due AS (SELECT s.*, c.artist_id, c.artist_name, c.title, c.artist_norm, c.title_norm
+                     FROM enrichment.enrichment_status s JOIN marts.tracks_core c USING (track_id) WHERE {where}),
+             titles AS (SELECT track_id, list(DISTINCT track_raw ORDER BY track_raw) AS titles
+                        FROM intermediate.int_scrobble_tracks WHERE track_id IN (SELECT track_id FROM due)
+                        GROUP BY track_id),
              labelled_artists AS (SELECT DISTINCT c.artist_id FROM enrichment.enrichment_status e
-                                  JOIN marts.tracks_core c USING (track_id) WHERE e.label IS NOT NULL),
-             years AS (SELECT t.track_id, min(a.release_year) AS release_year FROM marts.tracks_core t
-                       JOIN staging.stg_aoty_album_tracks a USING (artist_norm, title_norm) GROUP BY t.track_id)
-        SELECT s.track_id, s.status, s.retry_attempts, s.retry_after, s.cooldown_strategy, s.last_attempt_at,
-               s.last_error, c.artist_name, c.title, coalesce(ti.titles, []), y.release_year,
-               c.artist_id IN (SELECT artist_id FROM labelled_artists)
-        FROM enrichment.enrichment_status s
-        JOIN marts.tracks_core c USING (track_id)
+                                  JOIN marts.tracks_core c USING (track_id)
+                                  WHERE e.label IS NOT NULL AND c.artist_id IN (SELECT artist_id FROM due)),
+             years AS (SELECT d.track_id, min(a.release_year) AS release_year FROM due d
+                       JOIN staging.stg_aoty_album_tracks a USING (artist_norm, title_norm) GROUP BY d.track_id)
+        SELECT d.track_id, d.status, d.retry_attempts, d.retry_after, d.cooldown_strategy, d.last_attempt_at,
+               d.last_error, d.artist_name, d.title, coalesce(ti.titles, []), y.release_year,
+               d.artist_id IN (SELECT artist_id FROM labelled_artists)
+        FROM due d
         LEFT JOIN titles ti USING (track_id)
         LEFT JOIN years y USING (track_id)
-        WHERE {where}
-        ORDER BY s.status = 'cooling_down', s.retry_after NULLS FIRST, s.track_id""",
+        ORDER BY d.status = 'cooling_down', d.retry_after NULLS FIRST, d.track_id""",
                        {} if config.track_ids else {"now": now}).fetchall()
     return [(TrackToEnrich(r[0], r[7], r[8], tuple(r[9]), r[10]),
              cd.QueueEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6]), bool(r[11])) for r in rows]
@@ -301,14 +304,14 @@ def cooldown_queue_status(context: dg.AssetExecutionContext, warehouse_db: Wareh
 
 
 def _dj_contexts(con, artist_keys: dict[str, str]) -> tuple[list[Context], dict[str, dict]]:
-    rows = con.execute("""SELECT set_id, dj, played_on, position, artist, label FROM raw.raw_dj_tracklists
-                          ORDER BY set_id, position""").fetchall()
+    rows = con.execute("""SELECT set_id, dj, played_on, position, artist, label, tb_is_placeholder(artist)
+                          FROM raw.raw_dj_tracklists ORDER BY set_id, position""").fetchall()
     contexts: list[Context] = []
     info: dict[str, dict] = {}
-    for set_id, dj, played_on, position, artist, label in rows:
+    for set_id, dj, played_on, position, artist, label, unknown in rows:
         if not contexts or contexts[-1].context_id != set_id:
             contexts.append(Context(set_id, "dj_set", fold_artist(dj), artist_keys.get(fold_artist(dj)), []))
-        if artist.strip().lower() in UNKNOWN_ARTIST_FORMS:
+        if unknown:
             occurrence = f"dj:{set_id}#{position}"
             contexts[-1].plays.append(Play(None, label, occurrence))
             info[occurrence] = {"source": "dj_set", "set_id": set_id, "position": position, "scrobble_id": None,
@@ -319,15 +322,20 @@ def _dj_contexts(con, artist_keys: dict[str, str]) -> tuple[list[Context], dict[
     return contexts, info
 
 
+def _mark_listeners_with_unknowns(con) -> None:
+    """Temp table _listeners: the users with a scrobble whose artist is a placeholder (as the catalog reads
+    one: tb_is_placeholder), found once for the sessions and the listening histories."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _listeners AS SELECT DISTINCT user_id FROM staging.stg_scrobbles "
+                "WHERE tb_is_placeholder(artist_raw)")
+
+
 def _scrobble_contexts(con, artist_keys: dict[str, str]) -> tuple[list[Context], dict[str, dict]]:
     """The listening sessions (gaps under 30 minutes) that hold a scrobble whose artist is a placeholder."""
     rows = con.execute("""
         WITH plays AS (
-            SELECT s.scrobble_id, s.user_id, s.played_at, i.artist_id,
-                   list_contains($forms, lower(trim(s.artist_raw))) AS unknown
+            SELECT s.scrobble_id, s.user_id, s.played_at, i.artist_id, tb_is_placeholder(s.artist_raw) AS unknown
             FROM staging.stg_scrobbles s LEFT JOIN intermediate.int_scrobble_tracks i USING (scrobble_id)
-            WHERE s.user_id IN (SELECT DISTINCT user_id FROM staging.stg_scrobbles
-                                WHERE list_contains($forms, lower(trim(artist_raw))))),
+            WHERE s.user_id IN (SELECT user_id FROM _listeners)),
         gaps AS (
             SELECT *, coalesce(played_at - lag(played_at) OVER (PARTITION BY user_id ORDER BY played_at, scrobble_id)
                                > $gap, true) AS starts
@@ -338,7 +346,7 @@ def _scrobble_contexts(con, artist_keys: dict[str, str]) -> tuple[list[Context],
         SELECT user_id, session, scrobble_id, artist_id, unknown, played_at FROM sessions
         WHERE (user_id, session) IN (SELECT (user_id, session) FROM sessions WHERE unknown)
         ORDER BY user_id, session, played_at, scrobble_id""",
-                       {"forms": UNKNOWN_ARTIST_FORMS, "gap": SESSION_GAP}).fetchall()
+                       {"gap": SESSION_GAP}).fetchall()
     contexts: list[Context] = []
     info: dict[str, dict] = {}
     for user_id, session, scrobble_id, artist_id, unknown, played_at in rows:
@@ -360,9 +368,7 @@ def _listener_plays(con) -> dict[tuple[str, str], Counter]:
     artists a listener plays is evidence beyond the sessions that hold the unknown plays."""
     rows = con.execute("""
         SELECT user_id, artist_id, count(*) FROM intermediate.int_scrobble_tracks
-        WHERE user_id IN (SELECT DISTINCT user_id FROM staging.stg_scrobbles
-                          WHERE list_contains($forms, lower(trim(artist_raw))))
-        GROUP BY ALL ORDER BY ALL""", {"forms": UNKNOWN_ARTIST_FORMS}).fetchall()
+        WHERE user_id IN (SELECT user_id FROM _listeners) GROUP BY ALL ORDER BY ALL""").fetchall()
     plays: dict[tuple[str, str], Counter] = {}
     for user_id, artist_id, n in rows:
         plays.setdefault(("session", user_id), Counter())[artist_id] = int(n)
@@ -401,11 +407,11 @@ def artist_identifications(context: dg.AssetExecutionContext, warehouse_db: Ware
                 JOIN marts.tracks_core c USING (track_id) WHERE e.label IS NOT NULL""").fetchall():
             labels.setdefault(artist_id, set()).add(fold(label))
         for artist, label in con.execute("SELECT DISTINCT artist, label FROM raw.raw_dj_tracklists "
-                                         "WHERE label IS NOT NULL").fetchall():
-            if artist.strip().lower() not in UNKNOWN_ARTIST_FORMS:
-                key = artist_keys.get(fold_artist(artist)) or f"name:{fold_artist(artist)}"
-                labels.setdefault(key, set()).add(fold(label))
+                                         "WHERE label IS NOT NULL AND NOT tb_is_placeholder(artist)").fetchall():
+            key = artist_keys.get(fold_artist(artist)) or f"name:{fold_artist(artist)}"
+            labels.setdefault(key, set()).add(fold(label))
         dj, dj_info = _dj_contexts(con, artist_keys)
+        _mark_listeners_with_unknowns(con)
         sessions, session_info = _scrobble_contexts(con, artist_keys)
         listener_plays = _listener_plays(con)
     info = {**dj_info, **session_info}

@@ -72,30 +72,23 @@ _UNFINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.D
                dg.DagsterRunStatus.STARTED]
 
 
-def due_page(snapshot: Path, now: datetime, skip: list[str], limit: int) -> list[tuple[str, int]]:
+def due_page(con: duckdb.DuckDBPyConnection, snapshot: Path, now: datetime, skip: list[str],
+             limit: int) -> list[tuple[str, int]]:
     """(track_id, attempts) of the queue's due entries, oldest first, leaving out `skip` ("track:attempts")
     keys: one page read from the snapshot's Parquet, never the whole queue into Python."""
-    con = duckdb.connect()
-    try:
-        return con.execute(
-            "SELECT track_id, retry_attempts FROM read_parquet($path) WHERE retry_after <= $now "
-            "AND NOT list_contains($skip, track_id || ':' || retry_attempts) ORDER BY retry_after, track_id "
-            "LIMIT $limit", {"path": str(snapshot), "now": now, "skip": skip, "limit": limit}).fetchall()
-    finally:
-        con.close()
+    return con.execute(
+        "SELECT track_id, retry_attempts FROM read_parquet($path) WHERE retry_after <= $now "
+        "AND NOT list_contains($skip, track_id || ':' || retry_attempts) ORDER BY retry_after, track_id "
+        "LIMIT $limit", {"path": str(snapshot), "now": now, "skip": skip, "limit": limit}).fetchall()
 
 
-def still_queued(snapshot: Path, keys: list[str]) -> set[str]:
+def still_queued(con: duckdb.DuckDBPyConnection, snapshot: Path, keys: list[str]) -> set[str]:
     """Which "track:attempts" keys are still in the queue with those attempts (not yet tried by their run)."""
     if not keys:
         return set()
-    con = duckdb.connect()
-    try:
-        rows = con.execute("SELECT track_id || ':' || retry_attempts FROM read_parquet($path) "
-                           "WHERE list_contains($keys, track_id || ':' || retry_attempts)",
-                           {"path": str(snapshot), "keys": keys}).fetchall()
-    finally:
-        con.close()
+    rows = con.execute("SELECT track_id || ':' || retry_attempts FROM read_parquet($path) "
+                       "WHERE list_contains($keys, track_id || ':' || retry_attempts)",
+                       {"path": str(snapshot), "keys": keys}).fetchall()
     return {r[0] for r in rows}
 
 
@@ -121,11 +114,12 @@ def cooldown_retry_sensor(context: dg.SensorEvaluationContext, warehouse_db: War
         return dg.SkipReason(f"{in_flight} retry runs are still queued or running: not adding more")
     now = get_current_datetime().astimezone(UTC).replace(tzinfo=None)
     requested: dict[str, list] = json.loads(context.cursor).get("requested", {}) if context.cursor else {}
-    alive = still_queued(snapshot, list(requested))
-    requested = {k: v for k, v in requested.items() if k in alive}  # the others were tried: forget them
-    recent = [k for k, (at, _) in requested.items() if now - datetime.fromisoformat(at) < RE_REQUEST_AFTER]
     limit = (MAX_RETRY_RUNS_IN_FLIGHT - in_flight) * RETRY_BATCH
-    due = due_page(snapshot, now, recent, min(limit, RETRY_RUNS_PER_TICK * RETRY_BATCH))
+    with duckdb.connect() as con:  # in memory: it reads the snapshot file only
+        alive = still_queued(con, snapshot, list(requested))
+        requested = {k: v for k, v in requested.items() if k in alive}  # the others were tried: forget them
+        recent = [k for k, (at, _) in requested.items() if now - datetime.fromisoformat(at) < RE_REQUEST_AFTER]
+        due = due_page(con, snapshot, now, recent, min(limit, RETRY_RUNS_PER_TICK * RETRY_BATCH))
     runs = []
     for start in range(0, len(due), RETRY_BATCH):
         batch = due[start:start + RETRY_BATCH]

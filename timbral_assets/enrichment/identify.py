@@ -38,8 +38,6 @@ import numpy as np
 
 from ..resolution.text import fold
 
-# how tracklists and scrobbles write an unknown artist ("ID - ID"); as stg_scrobbles' tb_is_placeholder
-UNKNOWN_ARTIST_FORMS = ["id", "unknown", "unknown artist", "[unknown]", "?", "??", "???"]
 FEATURES = ("adjacent", "in_context", "label", "owner")
 N_LEVELS = (3, 3, 3, 5)
 OWNER_LEVEL = 4
@@ -230,12 +228,16 @@ class Identification:
     occurrence_id: str
     context_kind: str
     best: str | None  # the most probable candidate, accepted or not
-    artist: str | None  # the best candidate when accepted (medium or high), else None: the play stays unknown
     probability: float  # of the best candidate
     tier: str  # high | medium | rejected
     runner_up: str | None
     runner_up_probability: float
     n_candidates: int
+
+    @property
+    def artist(self) -> str | None:
+        """The best candidate when accepted (medium or high), else None: the play stays unknown."""
+        return self.best if self.tier != "rejected" else None
 
 
 def _best_per_group(p: np.ndarray, group: np.ndarray, n_groups: int, names: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -326,8 +328,8 @@ def identify(pairs: Pairs, occurrences: list[tuple[str, str]]) -> tuple[list[Ide
             prob = float(p[best[g]])
             name = str(candidate[rows[best[g]]])
             results[ids[g]] = Identification(
-                str(ids[g]), kind, name, name if prob >= MEDIUM else None, round(prob, 6), tier(prob),
+                str(ids[g]), kind, name, round(prob, 6), tier(prob),
                 str(candidate[rows[second[g]]]) if second[g] >= 0 else None,
                 round(float(p[second[g]]), 6) if second[g] >= 0 else 0.0, int(counts[g]))
-    out = [results.get(o) or Identification(o, kind, None, None, 0.0, "rejected", None, 0.0, 0) for o, kind in occurrences]
+    out = [results.get(o) or Identification(o, kind, None, 0.0, "rejected", None, 0.0, 0) for o, kind in occurrences]
     return out, fitted
