@@ -14,6 +14,7 @@ from ..enrichment.hunter import HuntOutcome, LabelHunter, TrackToEnrich
 from ..enrichment.identify import (
     FEATURES,
     MEDIUM,
+    UNKNOWN_ARTIST_FORMS,
     Context,
     Play,
     comparison_pairs,
@@ -304,8 +305,10 @@ def cooldown_queue_status(context: dg.AssetExecutionContext, warehouse_db: Wareh
 
 
 def _dj_contexts(con, artist_keys: dict[str, str]) -> tuple[list[Context], dict[str, dict]]:
-    rows = con.execute("""SELECT set_id, dj, played_on, position, artist, label, tb_is_placeholder(artist)
-                          FROM raw.raw_dj_tracklists ORDER BY set_id, position""").fetchall()
+    rows = con.execute("""SELECT set_id, dj, played_on, position, artist, label,
+                                 list_contains($forms, lower(trim(artist)))
+                          FROM raw.raw_dj_tracklists ORDER BY set_id, position""",
+                       {"forms": UNKNOWN_ARTIST_FORMS}).fetchall()
     contexts: list[Context] = []
     info: dict[str, dict] = {}
     for set_id, dj, played_on, position, artist, label, unknown in rows:
@@ -323,17 +326,18 @@ def _dj_contexts(con, artist_keys: dict[str, str]) -> tuple[list[Context], dict[
 
 
 def _mark_listeners_with_unknowns(con) -> None:
-    """Temp table _listeners: the users with a scrobble whose artist is a placeholder (as the catalog reads
-    one: tb_is_placeholder), found once for the sessions and the listening histories."""
+    """Temp table _listeners: the users with a scrobble whose artist is written as unknown, found once for
+    the sessions and the listening histories."""
     con.execute("CREATE OR REPLACE TEMP TABLE _listeners AS SELECT DISTINCT user_id FROM staging.stg_scrobbles "
-                "WHERE tb_is_placeholder(artist_raw)")
+                "WHERE list_contains($forms, lower(trim(artist_raw)))", {"forms": UNKNOWN_ARTIST_FORMS})
 
 
 def _scrobble_contexts(con, artist_keys: dict[str, str]) -> tuple[list[Context], dict[str, dict]]:
     """The listening sessions (gaps under 30 minutes) that hold a scrobble whose artist is a placeholder."""
     rows = con.execute("""
         WITH plays AS (
-            SELECT s.scrobble_id, s.user_id, s.played_at, i.artist_id, tb_is_placeholder(s.artist_raw) AS unknown
+            SELECT s.scrobble_id, s.user_id, s.played_at, i.artist_id,
+                   list_contains($forms, lower(trim(s.artist_raw))) AS unknown
             FROM staging.stg_scrobbles s LEFT JOIN intermediate.int_scrobble_tracks i USING (scrobble_id)
             WHERE s.user_id IN (SELECT user_id FROM _listeners)),
         gaps AS (
@@ -346,7 +350,7 @@ def _scrobble_contexts(con, artist_keys: dict[str, str]) -> tuple[list[Context],
         SELECT user_id, session, scrobble_id, artist_id, unknown, played_at FROM sessions
         WHERE (user_id, session) IN (SELECT (user_id, session) FROM sessions WHERE unknown)
         ORDER BY user_id, session, played_at, scrobble_id""",
-                       {"gap": SESSION_GAP}).fetchall()
+                       {"forms": UNKNOWN_ARTIST_FORMS, "gap": SESSION_GAP}).fetchall()
     contexts: list[Context] = []
     info: dict[str, dict] = {}
     for user_id, session, scrobble_id, artist_id, unknown, played_at in rows:
@@ -407,7 +411,8 @@ def artist_identifications(context: dg.AssetExecutionContext, warehouse_db: Ware
                 JOIN marts.tracks_core c USING (track_id) WHERE e.label IS NOT NULL""").fetchall():
             labels.setdefault(artist_id, set()).add(fold(label))
         for artist, label in con.execute("SELECT DISTINCT artist, label FROM raw.raw_dj_tracklists "
-                                         "WHERE label IS NOT NULL AND NOT tb_is_placeholder(artist)").fetchall():
+                                         "WHERE label IS NOT NULL AND NOT list_contains($forms, lower(trim(artist)))",
+                                         {"forms": UNKNOWN_ARTIST_FORMS}).fetchall():
             key = artist_keys.get(fold_artist(artist)) or f"name:{fold_artist(artist)}"
             labels.setdefault(key, set()).add(fold(label))
         dj, dj_info = _dj_contexts(con, artist_keys)

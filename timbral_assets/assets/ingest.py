@@ -12,6 +12,7 @@ import dagster as dg
 import pyarrow as pa
 
 from .. import warehouse
+from ..enrichment.identify import UNKNOWN_ARTIST_FORMS
 from ..partitions import daily_partitions
 from ..resources import BucketResource, LastfmResource, SpotifyResource, WarehouseResource
 from ..sources import metadata_files as mf
@@ -20,7 +21,6 @@ from ..sources.lastfm_api import recent_tracks_to_table
 from ..sources.scrobble_files import ScrobbleFileReader, detect_format
 from ..sources.spotify_api import audio_features_to_table, search_page_to_table
 from ..sources.synthetic import WorldConfig, generate_world
-from ..sql_project import SqlProject
 from .common import (
     DUCKDB_POOL,
     column_schema,
@@ -337,8 +337,8 @@ def raw_dj_tracklists(context: dg.AssetExecutionContext, config: FileSourceConfi
     with warehouse_db.get_connection() as con:
         n = warehouse.replace_table(con, "raw.raw_dj_tracklists", table, config.source)
         warehouse.record_issues(con, "raw_dj_tracklists", [path], imported.issues)
-        SqlProject.load().install_macros(con)  # tb_is_placeholder: "ID" reads as the catalog reads it
-        unknown = warehouse.scalar(con, "SELECT count(*) FROM raw.raw_dj_tracklists WHERE tb_is_placeholder(artist)")
+        unknown = warehouse.scalar(con, "SELECT count(*) FROM raw.raw_dj_tracklists "
+                                        "WHERE list_contains($forms, lower(trim(artist)))", {"forms": UNKNOWN_ARTIST_FORMS})
         return dg.MaterializeResult(metadata=_finish(con, "raw.raw_dj_tracklists", n, imported.issues, {
             "sets": dg.MetadataValue.int(warehouse.scalar(con, "SELECT count(DISTINCT set_id) FROM raw.raw_dj_tracklists")),
             "unknown_artist_plays": dg.MetadataValue.int(unknown)}))
