@@ -23,6 +23,7 @@ $(STAMP): $(PY) pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e ".[dev]"
+	$(VENV)/bin/timbral build-encoders
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -34,12 +35,14 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/timbral run
 
+# two workers (this machine's cores), a test file's tests on one of them: the tests that read a shared
+# materialized world (conftest.world_5k, world_20k) are in one file each, so each world is made once
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 # every bench/ script's smallest case, so that benchmarks cannot rot (about 5 minutes; CI runs it)
 bench-smoke: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -m bench_smoke timbral_assets_tests/test_bench_smoke.py
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m bench_smoke timbral_assets_tests/test_bench_smoke.py
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -21,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.results_file import append_results, out_dir  # noqa: E402
-from timbral_assets.resolution.embeddings import DEFAULT_MODEL, EmbeddingCache, TextEncoder  # noqa: E402
+from timbral_assets.resolution.embeddings import EmbeddingCache, TextEncoder  # noqa: E402
+from timbral_assets.resolution.encoders import PACKAGED_MODEL as DEFAULT_MODEL  # noqa: E402
 from timbral_assets.resolution.finetune import evaluate_encoder, finetune_encoder, training_triplets  # noqa: E402
 from timbral_assets.sources.synthetic.world import WorldConfig, generate_world  # noqa: E402
 from timbral_assets.tracking import Tracker  # noqa: E402

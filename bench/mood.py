@@ -23,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.results_file import append_results, log_evaluation, out_dir  # noqa: E402
 from timbral_assets.mood.dataset import read_labelled_spotify, top_tags_by_artist  # noqa: E402
 from timbral_assets.mood.features import title_cues  # noqa: E402
-from timbral_assets.mood.model import ModelParams, cross_validate, train_mood_model  # noqa: E402
+from timbral_assets.mood.model import ModelParams, choose_tuning, cross_validate, train_mood_model  # noqa: E402
 from timbral_assets.mood.text import text_of  # noqa: E402
 from timbral_assets.resolution.embeddings import EmbeddingCache, TextEncoder  # noqa: E402
+from timbral_assets.resolution.encoders import TEXT_ENCODER  # noqa: E402
 from timbral_assets.sources.metadata_files import read_artist_tags  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=0.08)
     parser.add_argument("--no-embedding", action="store_true", help="metadata without the text embedding")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--encoder", default=TEXT_ENCODER, help="resolution/encoders.py: <model>[@torch|onnx-int8|static]")
     args = parser.parse_args()
     if not args.spotify.exists():
         sys.exit(f"no Spotify file at {args.spotify} (the public data sets live in ../shared/data)")
@@ -76,7 +78,7 @@ def main() -> None:
         cache_path = out_dir() / "mood_embeddings.duckdb"
         texts = [text_of(t) for t in data.tracks]
         for phase in ("first", "second"):  # cold where the cache is new, then warm
-            encoder = TextEncoder(cache=EmbeddingCache(cache_path))
+            encoder = TextEncoder(args.encoder, cache=EmbeddingCache(cache_path))
             encoder.progress = lambda done, total: print(f"  encoded {done:,} of {total:,}", flush=True)
             t0 = time.perf_counter()
             embeddings = encoder.encode(texts)
@@ -88,11 +90,14 @@ def main() -> None:
 
     params = ModelParams(n_estimators=args.trees, learning_rate=args.learning_rate, seed=args.seed)
     t0 = time.perf_counter()
-    cv = cross_validate(data.tracks, data.energy, data.valence, data.labels, embeddings, args.folds, params)
+    tuning = choose_tuning(data.tracks, data.energy, data.valence, data.labels, embeddings, params)
+    tuning_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cv = cross_validate(data.tracks, data.energy, data.valence, data.labels, embeddings, args.folds, params, tuning)
     cv_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = train_mood_model(data.tracks, data.energy, data.valence, data.labels, embeddings, params,
-                             "sentence-transformers/all-MiniLM-L6-v2" if embeddings is not None else None)
+                             args.encoder if embeddings is not None else None, tuning)
     train_s = time.perf_counter() - t0
     title_cues.cache_clear()  # score as for titles never seen, not the training's cached cues
     t0 = time.perf_counter()
@@ -101,14 +106,16 @@ def main() -> None:
 
     features = "metadata" + ("" if embeddings is None else " + text embedding")
     lines = ["", f"## {time.strftime('%Y-%m-%d %H:%M')}: {len(data):,} Spotify tracks ({args.spotify.name}), {features}, "
-                 f"{args.folds}-fold artist-disjoint CV, up to {args.trees} trees at {args.learning_rate}", "",
+                 f"{args.folds}-fold artist-disjoint CV, up to {args.trees} trees at {args.learning_rate}"
+                 + (f", encoder {args.encoder}" if embeddings is not None else ""), "",
              cv.table_markdown(), "",
              "| step | seconds | rate |", "|---|---|---|",
              f"| load and label | {load_s:.1f} | |"]
     for phase, (encoded, seconds) in encode.items():
         lines.append(f"| text embedding, {phase} pass ({encoded:,} encoded) | {seconds:.1f} | "
                      f"{len(data) / seconds:,.0f} texts/s |")
-    lines += [f"| cross-validation ({args.folds} trainings) | {cv_s:.1f} | |",
+    lines += [f"| tree counts and thresholds, chosen once on held-out artists | {tuning_s:.1f} | |",
+              f"| cross-validation ({args.folds} trainings) | {cv_s:.1f} | |",
               f"| training on every track | {train_s:.1f} | trees: "
               + ", ".join(f"{k} {v}" for k, v in model.trees.items()) + " |",
               f"| scoring every track (embeddings at hand) | {score_s:.2f} | {len(data) / score_s:,.0f} tracks/s |"]
@@ -117,7 +124,7 @@ def main() -> None:
                for k in ("rmse", "r2", "micro_f1", "macro_f1") if r.get(k) is not None}
     metrics.update({"train_s": train_s, "cv_s": cv_s, "score_tracks_per_s": len(data) / score_s})
     log_evaluation("mood_model", {"tracks": len(data), "features": features, "trees": args.trees,
-                                  "folds": args.folds}, metrics, {"evaluation.json": cv.rows})
+                                  "folds": args.folds, "encoder": args.encoder if embeddings is not None else "none"}, metrics, {"evaluation.json": cv.rows})
     print(f"results appended to {append_results('mood', lines)}")
 
 

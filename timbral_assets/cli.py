@@ -4,6 +4,7 @@
     timbral import FILE...     import Last.fm exports: the graph over the files' play dates, then a summary
     timbral generate OUT_DIR   write a synthetic world (the same generator the synthetic_world asset uses)
     timbral summary            print rows per table and the share of scrobbles mapped to a canonical track
+    timbral build-encoders     build the int8 and static sentence encoders from the packaged model (make does)
     timbral match-pairs        score record pairs with the match model
     timbral resolve-names      resolve written artist or track names to canonical entities
     timbral explain-match A T  the tier, candidates and per-comparison match weights behind a mapping
@@ -88,6 +89,10 @@ def summary_text(db_path: Path, wait_s: float = 60.0, per_table: bool = True) ->
 
 def _run_supervised(home: Path, job: str, run_config: dict, tags: dict, args: argparse.Namespace) -> int:
     """Run a job in a supervised worker (run_control), print a line per asset, then the outcome and summary."""
+    from .run_worker import start_worker
+
+    # the worker starts first: its imports overlap the supervisor's
+    worker = start_worker(home, job, run_config, tags, args.pool_wait_minutes * 60, args.verbose)
     import dagster as dg
 
     from .run_control import Supervisor
@@ -95,7 +100,7 @@ def _run_supervised(home: Path, job: str, run_config: dict, tags: dict, args: ar
     with dg.DagsterInstance.get() as instance:
         supervisor = Supervisor(instance, home, pool_wait_s=args.pool_wait_minutes * 60, verbose=args.verbose,
                                 print_fn=lambda line: print(line, flush=True))
-        outcome = supervisor.run(job, run_config, tags)
+        outcome = supervisor.run(worker)
     where = f"; its log: {outcome.log_file}" if outcome.log_file else ""
     if outcome.stopped_by or outcome.status == "CANCELED":
         print(f"\nrun {outcome.run_id} stopped after {outcome.seconds:.1f}s ({outcome.message}){where}", file=sys.stderr)
@@ -119,6 +124,28 @@ def _run_supervised(home: Path, job: str, run_config: dict, tags: dict, args: ar
     return 0
 
 
+def _merged(base: dict, extra: dict) -> dict:
+    """`extra` over `base`, nested dictionaries merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _with_config_file(run_config: dict, path: Path | None) -> dict:
+    if path is None:
+        return run_config
+    import yaml
+
+    try:
+        extra = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"--config {path}: {error}") from error
+    if not isinstance(extra, dict):
+        raise ValueError(f"--config {path}: the file holds {type(extra).__name__}, not run config (ops: ...)")
+    return _merged(run_config, extra)
+
+
 def _range_tags(first: date, last: date) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat()}
@@ -132,6 +159,11 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"({args.n_scrobbles:,} synthetic scrobbles, seed {args.seed})", flush=True)
     run_config = {"ops": {"synthetic_world": {"config": {
         "seed": args.seed, "n_scrobbles": args.n_scrobbles, "start_date": start.isoformat(), "days": args.days}}}}
+    try:
+        run_config = _with_config_file(run_config, args.config)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return _run_supervised(home, "timbral_main", run_config, _range_tags(start, last), args)
 
 
@@ -164,8 +196,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     # a home without a trained matcher trains one in this run; later imports are scored by it
     job = "daily_ingest" if Tracker.for_home(home).registered_versions(MODEL_NAME) else "first_import"
-    return _run_supervised(home, job, {"ops": {"raw_scrobbles": {"config": source}}},
-                           _range_tags(span.first, span.last), args)
+    try:
+        run_config = _with_config_file({"ops": {"raw_scrobbles": {"config": source}}}, args.config)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return _run_supervised(home, job, run_config, _range_tags(span.first, span.last), args)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -189,6 +225,26 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build_encoders(args: argparse.Namespace) -> int:
+    """Build the sentence encoders the defaults name (or those given), so that no run pays for it."""
+    import time
+
+    from .resolution.encoders import NAME_ENCODER, TEXT_ENCODER, built_folder, parse_spec
+
+    for spec in args.encoders or [NAME_ENCODER, TEXT_ENCODER]:
+        try:
+            if parse_spec(spec)[1] == "torch":
+                print(f"{spec}: runs the model itself, nothing to build")
+                continue
+            started = time.perf_counter()
+            folder = built_folder(spec)
+        except (ValueError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"{spec}: {folder} ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from .warehouse import WarehouseLockedError
 
@@ -203,6 +259,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def _supervision_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", help="print Dagster's whole event log as the run goes")
+    p.add_argument("--config", type=Path, help="a YAML file of Dagster run config (as the launchpad takes it), "
+                                               "merged over what the command sets, e.g. ops: {mood_model: {config: "
+                                               "{n_folds: 3}}}")
     p.add_argument("--pool-wait-minutes", type=float, default=5.0,
                    help="give up when another run holds the warehouse's write slot this long (default 5)")
 
@@ -233,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--csv", action="store_true", help="also write the scrobbles as CSV")
     _world_args(gen)
     gen.set_defaults(func=cmd_generate)
+    build = sub.add_parser("build-encoders", help="build the sentence encoders from the packaged model, once "
+                                                  "per machine (TIMBRAL_CACHE, else ~/.cache/timbral)")
+    build.add_argument("encoders", nargs="*", help="<model>[@onnx-int8|static] (default: the resolver's and the "
+                                                   "track texts' encoders)")
+    build.set_defaults(func=cmd_build_encoders)
     summ = sub.add_parser("summary", help="rows per table and the share of scrobbles mapped")
     summ.add_argument("--wait-seconds", type=float, default=60.0,
                       help="while a run holds the warehouse, wait this long for it (default 60)")

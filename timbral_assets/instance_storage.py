@@ -41,22 +41,47 @@ from dagster._serdes import ConfigurableClassData
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
 
+DEFAULT_POOL_WAIT_S = 300.0  # run_control.DEFAULT_POOL_WAIT_S, without importing it with every instance
+
 
 class TimbralSqliteEventLogStorage(SqliteEventLogStorage):
-    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None,
+                 pool_wait_seconds: float = DEFAULT_POOL_WAIT_S):
         self._engines: OrderedDict[str, db.engine.Engine] = OrderedDict()
         self._tables_seen: set[str] = set()
         self._asset_key_columns_seen: set[str] = set()
+        self._pool_wait_seconds = pool_wait_seconds
+        self._runs_tagged: set[str] = set()
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
     def config_type(cls):
-        return {"dagster_home": Field(StringSource)}
+        return {"dagster_home": Field(StringSource),
+                "pool_wait_seconds": Field(float, is_required=False, default_value=DEFAULT_POOL_WAIT_S)}
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> TimbralSqliteEventLogStorage:
         # where Dagster's default instance keeps its event logs
-        return cls(os.path.join(config_value["dagster_home"], "history", "runs"), inst_data=inst_data)
+        return cls(os.path.join(config_value["dagster_home"], "history", "runs"), inst_data=inst_data,
+                   pool_wait_seconds=config_value.get("pool_wait_seconds", DEFAULT_POOL_WAIT_S))
+
+    def claim_concurrency_slot(self, concurrency_key: str, run_id: str, step_key: str, priority: int | None = None):
+        """Every entry point's steps claim the pool here, so every entry point recovers from a killed run: the
+        claiming process is recorded as the run's (it executes it), and a blocked claim reaps dead holders and
+        ends after a bounded wait (run_control.claim_or_recover)."""
+        from .run_control import claim_or_recover, pool_note, pool_wait_limit, tag_run_process
+
+        if not self.has_instance:  # a bare storage, outside any instance: Dagster's claim as it is
+            return super().claim_concurrency_slot(concurrency_key, run_id, step_key, priority)
+        instance = self._instance
+        if run_id not in self._runs_tagged:
+            tag_run_process(instance, run_id)
+            self._runs_tagged.add(run_id)
+        return claim_or_recover(
+            instance, lambda: super(TimbralSqliteEventLogStorage, self).claim_concurrency_slot(
+                concurrency_key, run_id, step_key, priority),
+            concurrency_key, run_id, pool_wait_limit(self._pool_wait_seconds),
+            lambda message: pool_note(instance, run_id, message))
 
     OPEN_SHARDS = 16  # a long-lived web server reads many runs' shards: keep the most recent open
 

@@ -15,6 +15,7 @@ from . import warehouse
 from .bucket import Bucket
 from .resolution import store
 from .resolution.catalog import SEMANTIC_QUERY_BUDGET
+from .resolution.encoders import NAME_ENCODER, TEXT_ENCODER
 from .sources.http import RetryPolicy
 from .sources.lastfm_api import DEFAULT_BASE_URL, DEFAULT_MIN_INTERVAL_S, LastfmClient
 from .sources.spotify_api import DEFAULT_API_URL, DEFAULT_TOKEN_URL, SpotifyClient
@@ -154,11 +155,14 @@ class EnrichmentResource(dg.ConfigurableResource):
 
 
 class ResolutionResource(dg.ConfigurableResource):
-    """Entity-resolution settings: the sentence encoder (a hub name it ships offline, or a local folder such
-    as a fine-tuned model), the embedding cache and the trained splink model live under TIMBRAL_HOME."""
+    """Entity-resolution settings, and the sentence encoders (resolution/encoders.py: `<model>[@torch|onnx-int8|
+    static]`, the model the packaged all-MiniLM-L6-v2 or a local folder such as a fine-tuned one). The embedding
+    cache and the trained splink model live under TIMBRAL_HOME."""
 
     timbral_home: str = ""
-    encoder_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    encoder_model: str = NAME_ENCODER  # the resolver's semantic tier: names
+    # track texts (track_text_embedding and mood_model, which must agree): names, tags and review snippets
+    text_encoder_model: str = TEXT_ENCODER
     semantic_tier: bool = True
     # residual strings one batch searches by embedding (~5 ms each here); see catalog.find_candidates
     semantic_query_budget: int = SEMANTIC_QUERY_BUDGET
@@ -173,11 +177,22 @@ class ResolutionResource(dg.ConfigurableResource):
 
     def encoder(self, required: bool = False):
         """The sentence encoder with its cache; None when the semantic tier is off, unless `required`."""
-        from .resolution.embeddings import EmbeddingCache, TextEncoder
+        from .resolution.embeddings import TextEncoder
 
         if not self.semantic_tier and not required:
             return None
-        return TextEncoder(self.encoder_model, EmbeddingCache(home_path(self.timbral_home) / "embeddings.duckdb"))
+        return TextEncoder(self.encoder_model, self.embedding_cache())
+
+    def text_encoder(self, model: str = ""):
+        """The encoder of track texts (`model` when given) over the shared embedding cache."""
+        from .resolution.embeddings import TextEncoder
+
+        return TextEncoder(model or self.text_encoder_model, self.embedding_cache())
+
+    def embedding_cache(self):
+        from .resolution.embeddings import EmbeddingCache
+
+        return EmbeddingCache(home_path(self.timbral_home) / "embeddings.duckdb")
 
     def context_head(self):
         from .resolution.context_head import ContextHead

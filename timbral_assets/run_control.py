@@ -4,47 +4,48 @@
 (`python -m timbral_assets.run_worker`) and watch its run through the Dagster instance's event log:
   - a line per asset as it finishes (rows, seconds, checks), and the assets' own progress lines;
   - a wait on the `duckdb_write` pool that lasts longer than `pool_wait_s` ends the run with a sentence
-    naming the run that holds the slot (Dagster's in-process executor would wait forever);
+    naming the run that holds the slot (the worker's claim gives up; the supervisor kills it if it hangs);
   - SIGINT and SIGTERM stop the worker (SIGINT first, SIGKILL after a grace period: a step blocked on the
     pool ignores SIGINT), then the run is marked canceled and its slots are freed;
   - the worker dies with its supervisor (PR_SET_PDEATHSIG), so `kill -9` of `timbral run` is a crash
     like any other, which the next entry point cleans up.
 
 Every run records the process that executes it (`timbral/pid`, `timbral/host`, `timbral/process_started`):
-the worker tags its runs at creation, and the warehouse resource tags runs launched elsewhere (the web
-UI, schedules) when their first step starts. `reap_dead_runs` marks the runs whose process is gone as
-failed and frees their pool slots; every entry point without the daemon calls it first, and the daemon's
-run monitoring (dagster.yaml) frees the slots of runs that ended.
+the worker tags its runs at creation, and the Dagster instance's event log storage (instance_storage.py)
+tags any other run (`dagster asset materialize`, the web UI, schedules, sensors) at its first pool claim.
+`reap_dead_runs` marks the runs whose process is gone as failed and frees their pool slots. Every pool claim,
+whoever started the run, goes through `claim_or_recover`: while the slot is held it reaps dead holders every
+few seconds, and it gives up on a live holder after a bounded wait with a sentence naming it. `timbral run`
+and `timbral import` also reap before they start, and the daemon's run monitoring (dagster.yaml) frees the
+slots of runs that ended.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import psutil
-from dagster._core.events import DagsterEventType
+from dagster._core.events import DagsterEventType, EngineEventData
 from dagster._core.storage.dagster_run import FINISHED_STATUSES, IN_PROGRESS_RUN_STATUSES, RunsFilter
 
 from .assets.common import DUCKDB_POOL
+from .run_worker import POOL_WAIT_ENV, Worker
 
 PID_TAG = "timbral/pid"
 HOST_TAG = "timbral/host"
 STARTED_TAG = "timbral/process_started"
 
 DEFAULT_POOL_WAIT_S = 300.0
+POOL_WAIT_FALLBACK_S = 30.0
 STOP_GRACE_S = 20.0
 
 
@@ -118,6 +119,92 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[ReapedRun]:
     return reaped
 
 
+class PoolWaitTimeout(Exception):
+    """A step waited longer than its limit for the duckdb_write slot, which a live run holds."""
+
+
+REAP_EVERY_S = 5.0
+CLAIM_POLL_S = 0.5
+ANNOUNCE_WAIT_AFTER_S = 5.0
+
+
+def pool_wait_limit(configured: float) -> float:
+    value = os.environ.get(POOL_WAIT_ENV)
+    try:
+        return float(value) if value else configured
+    except ValueError:
+        return configured
+
+
+def pool_holders(instance: dg.DagsterInstance, pool: str, run_id: str) -> str:
+    """Who holds the pool's slots other than `run_id`, for messages."""
+    holders = [s for s in instance.event_log_storage.get_concurrency_info(pool).claimed_slots if s.run_id != run_id]
+    if not holders:
+        return "no run (the slot is being handed over)"
+    return "; ".join(f"{describe_run(instance, s.run_id)} at step {s.step_key}" for s in holders)
+
+
+def pool_wait_message(waited_s: float, pool: str, holders: str) -> str:
+    return (f"gave up after waiting {waited_s / 60:.1f} min for the {pool} pool slot, which {holders} holds; "
+            "let it finish or stop it, then run again")
+
+
+def claim_or_recover(instance: dg.DagsterInstance, claim: Callable[[], object], pool: str, run_id: str,
+                     wait_s: float, say: Callable[[str], None]):
+    """Claim a pool slot for a step of `run_id`, however the run was started (`timbral run`, `dagster asset
+    materialize`, the web UI, a schedule): while the slot is held, every few seconds the runs whose process is
+    gone are marked failed and their slots freed (`reap_dead_runs`); a wait on a live holder ends after `wait_s`
+    with PoolWaitTimeout naming it. Waiting here also spares the executor its busy loop: Dagster 1.13's in-process
+    executor re-checks a blocked claim with no sleep between checks."""
+    status = claim()
+    if status.is_claimed:
+        return status
+    started = time.monotonic()
+    last_reap = float("-inf")
+    announced = False
+    while True:
+        now = time.monotonic()
+        if now - last_reap >= REAP_EVERY_S:
+            last_reap = now
+            line = reaped_line(reap_dead_runs(instance))
+            if line:
+                say(line)
+        status = claim()
+        if status.is_claimed:
+            return status
+        waited = time.monotonic() - started
+        if waited > ANNOUNCE_WAIT_AFTER_S and not announced:
+            say(f"waiting for the {pool} pool slot, held by {pool_holders(instance, pool, run_id)}; giving up "
+                f"after {wait_s / 60:.1f} min")
+            announced = True
+        if waited > wait_s:
+            raise PoolWaitTimeout(pool_wait_message(waited, pool, pool_holders(instance, pool, run_id)))
+        time.sleep(CLAIM_POLL_S)
+
+
+POOL_NOTE = "timbral/pool_wait"  # marks the engine events of a pool wait, which the supervisor prints
+
+
+def pool_note(instance: dg.DagsterInstance, run_id: str, message: str) -> None:
+    """A line about a pool wait: in the run's event log (the UI, the supervisor) and on this process's log."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None:
+        instance.report_engine_event(message, run, EngineEventData(metadata={POOL_NOTE: dg.MetadataValue.bool(True)}))
+    dg.get_dagster_logger("timbral").warning(message)
+
+
+def _is_pool_note(event) -> bool:
+    data = event.event_specific_data
+    return isinstance(data, EngineEventData) and POOL_NOTE in (data.metadata or {})
+
+
+def tag_run_process(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Record this process as the one executing `run_id`, unless the run names one already."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and PID_TAG not in run.tags:
+        instance.add_run_tags(run_id, process_tags())
+
+
 def reaped_line(reaped: list[ReapedRun]) -> str | None:
     if not reaped:
         return None
@@ -161,15 +248,6 @@ class RunOutcome:
         return self.status == "SUCCESS"
 
 
-def _set_parent_death_signal() -> None:
-    """Linux: the worker gets SIGKILL when its supervisor dies, so a killed `timbral run` leaves no orphan."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 class Supervisor:
     """Starts one run in a worker process and watches it; see the module docstring."""
 
@@ -184,31 +262,19 @@ class Supervisor:
         self.verbose = verbose
         self._stop_signal: int | None = None
 
-    def run(self, job_name: str, run_config: Mapping, tags: Mapping[str, str]) -> RunOutcome:
+    def run(self, worker: Worker) -> RunOutcome:
+        """Watch the run of a worker `run_worker.start_worker` launched, to its end."""
         line = reaped_line(reap_dead_runs(self.instance))
         if line:
             self.say(line)
-        run_id = str(uuid.uuid4())
-        logs = self.home / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        log_file = logs / f"run-{run_id}.log"
-        spec = {"job": job_name, "run_id": run_id, "run_config": dict(run_config), "tags": dict(tags),
-                "verbose": self.verbose}
-        spec_file = Path(tempfile.mkstemp(prefix="timbral-run-", suffix=".json")[1])
-        spec_file.write_text(json.dumps(spec))
-        started = time.monotonic()
+        run_id, started = worker.run_id, worker.started
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            with open(log_file, "ab") as log:
-                out = None if self.verbose else log
-                worker = subprocess.Popen([sys.executable, "-m", "timbral_assets.run_worker", str(spec_file)],
-                                          stdout=out, stderr=subprocess.STDOUT if out else None,
-                                          stdin=subprocess.DEVNULL, preexec_fn=_set_parent_death_signal)
-                outcome_message = self._watch(worker, run_id)
+            outcome_message = self._watch(worker.process, run_id)
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            spec_file.unlink(missing_ok=True)
+            worker.spec_file.unlink(missing_ok=True)
         seconds = time.monotonic() - started
         run = self.instance.get_run_by_id(run_id)
         if run is not None and run.status not in FINISHED_STATUSES:
@@ -222,8 +288,8 @@ class Supervisor:
         run = self.instance.get_run_by_id(run_id)
         status = run.status.value if run is not None else "FAILURE"
         stopped_by = signal.Signals(self._stop_signal).name if self._stop_signal is not None else None
-        return RunOutcome(run_id, status, seconds, self._failed_checks, outcome_message,
-                          None if self.verbose else log_file, stopped_by, warned_checks=self._warned_checks)
+        return RunOutcome(run_id, status, seconds, self._failed_checks, outcome_message, worker.log_file, stopped_by,
+                          warned_checks=self._warned_checks)
 
     def _on_signal(self, signum: int, _frame) -> None:
         self._stop_signal = signum
@@ -236,16 +302,16 @@ class Supervisor:
         self._step_assets: dict[str, list[str]] = {}
         self._step_started: dict[str, float] = {}
         self._failed_checks: list[str] = []
+        self._failure = ""  # the run's own failure sentence (a pool wait it gave up), when it has one
         self._warned_checks: list[str] = []
         blocked_since: float | None = None
-        announced_wait = False
         stop_requested_at: float | None = None
         message = ""
         while True:
             exited = worker.poll() is not None
             self._drain_events(run_id)
             if exited:
-                return message
+                return message or self._failure
             now = time.monotonic()
             if self._stop_signal is not None and stop_requested_at is None:
                 name = signal.Signals(self._stop_signal).name
@@ -258,37 +324,25 @@ class Supervisor:
                     worker.send_signal(signal.SIGINT)
             elif stop_requested_at is not None and now - stop_requested_at > STOP_GRACE_S:
                 worker.kill()
-            holders = self._pool_holders_while_blocked(run_id)
-            if holders is None:
-                blocked_since, announced_wait = None, False
-            else:
-                blocked_since = blocked_since or now
-                waited = now - blocked_since
-                if waited > 10 and not announced_wait:
-                    self.say(f"waiting for the {DUCKDB_POOL} pool slot, held by {holders}; giving up after "
-                             f"{self.pool_wait_s / 60:.0f} min")
-                    announced_wait = True
-                if waited > self.pool_wait_s and stop_requested_at is None:
-                    message = (f"gave up after waiting {waited / 60:.1f} min for the {DUCKDB_POOL} pool slot, "
-                               f"which {holders} holds; let it finish or stop it, then run again")
-                    self.say(message)
-                    stop_requested_at = now
-                    worker.kill()  # blocked on the pool: nothing of this run is uncommitted
+            # the worker's own claim (claim_or_recover) announces a wait and ends it after pool_wait_s; this is
+            # the fallback should the worker hang while blocked
+            blocked = self._blocked_on_pool(run_id)
+            blocked_since = (blocked_since or now) if blocked else None
+            if blocked and now - blocked_since > self.pool_wait_s + POOL_WAIT_FALLBACK_S and stop_requested_at is None:
+                message = pool_wait_message(now - blocked_since, DUCKDB_POOL,
+                                            pool_holders(self.instance, DUCKDB_POOL, run_id))
+                self.say(message)
+                stop_requested_at = now
+                worker.kill()  # blocked on the pool: nothing of this run is uncommitted
             time.sleep(self.POLL_S)
 
-    def _pool_holders_while_blocked(self, run_id: str) -> str | None:
-        """Who holds the pool's slots while this run has a step waiting for one; None when not waiting."""
+    def _blocked_on_pool(self, run_id: str) -> bool:
+        """Whether this run has a step waiting for a pool slot."""
         storage = self.instance.event_log_storage
         if not storage.supports_global_concurrency_limits:
-            return None
+            return False
         info = storage.get_concurrency_info(DUCKDB_POOL)
-        waiting = [p for p in info.pending_steps if p.run_id == run_id and p.assigned_timestamp is None]
-        if not waiting:
-            return None
-        holders = [s for s in info.claimed_slots if s.run_id != run_id]
-        if not holders:
-            return "no run (the slot is being handed over)"
-        return "; ".join(f"{describe_run(self.instance, s.run_id)} at step {s.step_key}" for s in holders)
+        return any(p.run_id == run_id and p.assigned_timestamp is None for p in info.pending_steps)
 
     def _drain_events(self, run_id: str) -> None:
         while True:
@@ -308,7 +362,15 @@ class Supervisor:
             return
         kind = event.event_type
         step = event.step_key
-        if kind == DagsterEventType.STEP_START:
+        if kind == DagsterEventType.ENGINE_EVENT and _is_pool_note(event):
+            self.say(entry.user_message or event.message or "")
+        elif kind == DagsterEventType.RUN_FAILURE:
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None and PoolWaitTimeout.__name__ in (error.cls_name or ""):
+                self._failure = error.message.strip().splitlines()[-1].removeprefix(f"{PoolWaitTimeout.__module__}.")
+                self._failure = self._failure.removeprefix(f"{PoolWaitTimeout.__name__}: ")
+                self.say(self._failure)
+        elif kind == DagsterEventType.STEP_START:
             self._step_started[step] = entry.timestamp
         elif kind == DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.event_specific_data.materialization

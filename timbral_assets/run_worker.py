@@ -4,15 +4,64 @@
 
 SPEC holds the job name, the run id the supervisor chose, the run config and tags. The run is tagged with
 this process (run_control.process_tags) so that, should it die, the next entry point can tell.
+
+`start_worker` launches it without importing Dagster, so that the worker's imports and the supervisor's own
+overlap. (Importing the model libraries on a second thread while the first steps run was tried: SQLAlchemy,
+imported by both MLflow and Dagster's storage, then failed half-initialised in one of them.)
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 EVENT_BATCH_SIZE = 500
+POOL_WAIT_ENV = "TIMBRAL_POOL_WAIT_S"  # seconds a step may wait for the pool before its run fails
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    run_id: str
+    log_file: Path | None  # None when the worker writes to the terminal (verbose)
+    spec_file: Path
+    started: float  # time.monotonic() at launch
+
+
+def _set_parent_death_signal() -> None:
+    """Linux: the worker gets SIGKILL when its supervisor dies, so a killed `timbral run` leaves no orphan."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def start_worker(home: Path, job: str, run_config: dict, tags: dict, pool_wait_s: float,
+                 verbose: bool = False) -> Worker:
+    """Launch the worker of a new run of `job`; its output goes to TIMBRAL_HOME/logs/run-<id>.log."""
+    run_id = str(uuid.uuid4())
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_file = logs / f"run-{run_id}.log"
+    spec = {"job": job, "run_id": run_id, "run_config": dict(run_config), "tags": dict(tags), "verbose": verbose}
+    spec_file = Path(tempfile.mkstemp(prefix="timbral-run-", suffix=".json")[1])
+    spec_file.write_text(json.dumps(spec))
+    with open(log_file, "ab") as log:
+        out = None if verbose else log
+        process = subprocess.Popen([sys.executable, "-m", "timbral_assets.run_worker", str(spec_file)],
+                                   env={**os.environ, POOL_WAIT_ENV: str(pool_wait_s)},
+                                   stdout=out, stderr=subprocess.STDOUT if out else None,
+                                   stdin=subprocess.DEVNULL, preexec_fn=_set_parent_death_signal)
+    return Worker(process, run_id, None if verbose else log_file, spec_file, time.monotonic())
 
 
 def main(spec_path: str) -> int:

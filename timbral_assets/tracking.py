@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -33,6 +34,38 @@ class ModelVersion(NamedTuple):
     run_id: str
 
 
+def _store_from_template(db: Path) -> None:
+    """A new sqlite store as a copy of an empty one MLflow made once per machine and MLflow release: MLflow
+    builds a store by running its ~60 schema migrations, 3 s here, for every new home. The copy's Default
+    experiment is moved into the home by `settle_home`, as a moved home's would be."""
+    import mlflow
+
+    from .machine_cache import cache_root
+
+    template = cache_root() / "mlflow" / f"empty-store-{mlflow.__version__}.db"
+    if not template.exists():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=template.parent) as tmp:
+            made = Path(tmp) / "store.db"
+            from mlflow.tracking import MlflowClient
+
+            MlflowClient(f"sqlite:///{made}").search_experiments()  # creates and migrates it
+            _publish(made, template)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=db.parent) as tmp:
+        copy = Path(tmp) / db.name
+        shutil.copyfile(template, copy)
+        _publish(copy, db)
+
+
+def _publish(made: Path, target: Path) -> None:
+    """`made` appears as `target` whole, and never replaces a `target` that another process published first."""
+    try:
+        os.link(made, target)
+    except FileExistsError:
+        pass
+
+
 class Tracker:
     def __init__(self, tracking_uri: str, artifact_root: Path):
         self.tracking_uri = tracking_uri
@@ -48,6 +81,9 @@ class Tracker:
     def _client(self):
         import mlflow
 
+        db = self._sqlite_path()
+        if db is not None and not db.exists():
+            _store_from_template(db)
         mlflow.set_tracking_uri(self.tracking_uri)
         if self._store_exists():
             self._settle_once()
@@ -164,6 +200,17 @@ class Tracker:
         local = Path(mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{model_name}/{chosen.version}", dst_path=str(into)))
         return ModelVersion(model_name, int(chosen.version), chosen.run_id), local / "artifacts" / artifact
+
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        """A run's metrics (the last value of each)."""
+        return dict(self._client().MlflowClient().get_run(run_id).data.metrics)
+
+    def run_json(self, run_id: str, name: str):
+        """A JSON artifact of a run (`json_artifacts` of log_run / log_model_version), parsed."""
+        mlflow = self._client()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=name, dst_path=tmp)
+            return json.loads(Path(path).read_text())
 
     def run_url(self, run_id: str, ui_url: str = DEFAULT_UI_URL) -> str:
         """Where the MLflow UI (`make mlflow`) shows the run."""

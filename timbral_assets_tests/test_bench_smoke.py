@@ -42,6 +42,8 @@ SMALLEST_CASES: dict[str, tuple[list[str], list[str]]] = {
     "recommend_world.py": (["--scrobbles", "100000"], []),
     "enrichment.py": (["--n-scrobbles", "4000", "--interval", "0.002", "--queue-size", "10000"], []),
     "audit_real_merges.py": (["--exports", "sachawheeler_scrobbles_with_mbids.csv"], ["lastfm_scrobble_exports"]),
+    "encoders.py": (["--candidates", "onnx-int8,static", "--world-scrobbles", "5000", "--eval-scrobbles", "3000"], []),
+    "world_sizes.py": (["--sizes", "5000"], []),
 }
 NOT_SCRIPTS = {"results_file.py", "splink_baseline.py"}  # helpers the scripts import
 

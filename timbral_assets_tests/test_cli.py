@@ -9,16 +9,22 @@ import duckdb
 
 from timbral_assets.cli import main
 
+from .conftest import assert_passes_its_own_checks, copy_home
 
-def test_run_materializes_everything_and_prints_the_summary(tmp_path, monkeypatch, capsys):
-    home = tmp_path / "home"
+
+def test_the_20k_world_completes_with_its_checks_passing(world_20k):
+    assert_passes_its_own_checks(world_20k)
+
+
+def test_run_materializes_everything_and_prints_the_summary(world_20k, tmp_path, monkeypatch):
+    """The shared 20k world's `timbral run` (conftest.world_20k). A rerun's sameness (the same rows and ids)
+    is test_reliability's test_two_fresh_runs_give_identical_tables."""
+    home, out = world_20k.home, world_20k.out
     monkeypatch.setenv("TIMBRAL_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    code = main(["run", "--n-scrobbles", "4000", "--days", "10", "--start-date", "2025-02-01", "--seed", "3"])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    assert world_20k.code == 0, out
     # the mood model's design targets warn on synthetic data (energy is drawn from the genre alone)
-    assert "no asset check failed; 1 warned: mood_model:mood_model_design_targets" in out
+    assert "no asset check failed; " in out and "mood_model:mood_model_design_targets" in out.split("warned: ")[-1]
     assert "scrobbles mapped to a canonical track" in out and "canonical catalog: " in out
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     raw, mapped, tracks, features = con.execute("""
@@ -38,12 +44,12 @@ def test_run_materializes_everything_and_prints_the_summary(tmp_path, monkeypatc
     con.close()
     # every identifiable play is mapped, except those whose mapping is only low quality (kept, flagged)
     assert mapped + flagged + unidentified == raw and flagged < 0.05 * raw
-    assert raw > 3000 and tracks == features > 100
+    assert raw > 15_000 and tracks == features > 1000
     assert embedded == scored == tracks and versions == [1] and in_range and low < tracks
     with dg.DagsterInstance.get() as instance:  # the run is in the instance the UI reads
         runs = instance.get_runs()
         assert len(runs) == 1 and runs[0].job_name == "timbral_main" and runs[0].is_success
-        assert len(instance.get_materialized_partitions(dg.AssetKey("raw_scrobbles"))) == 10
+        assert len(instance.get_materialized_partitions(dg.AssetKey("raw_scrobbles"))) == 20
     # the match model was trained by its asset, logged to the MLflow store under TIMBRAL_HOME and registered;
     # the scoring asset names the version it loaded, and the runs link both ways
     from mlflow.tracking import MlflowClient
@@ -90,17 +96,9 @@ def test_run_materializes_everything_and_prints_the_summary(tmp_path, monkeypatc
     (report_run,) = client.search_runs([evaluation.experiment_id])
     assert abs(report_run.data.metrics["track_f1"] - metadata["track_f1"].value) < 1e-4
     _check_recommender(home, client)
-    _check_enrichment(home)
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    ids_before = dict(con.execute("SELECT variant_id, track_id FROM resolution.entity_clusters").fetchall())
-    con.close()
-    # a second run reuses the generated world and replaces the same partitions: the same rows, the same ids
-    assert main(["run", "--n-scrobbles", "4000", "--days", "10", "--start-date", "2025-02-01", "--seed", "3"]) == 0
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    assert con.execute("SELECT count(*) FROM raw.raw_scrobbles").fetchall()[0][0] == raw
-    ids_after = dict(con.execute("SELECT variant_id, track_id FROM resolution.entity_clusters").fetchall())
-    con.close()
-    assert ids_after == ids_before
+    copy = copy_home(home, tmp_path / "copy")  # what follows writes
+    _check_feedback_and_cold_start(copy)
+    _check_enrichment(copy)
 
 
 def test_generate_writes_a_world(tmp_path, capsys):
@@ -137,7 +135,6 @@ def _check_recommender(home, client) -> None:
     assert per_user == 100 and recent_repeats == 0 and over_cap is None
     assert models == {"popularity", "item_knn", "als", "coplay", "content", "hybrid"}
     assert vectors == tracks and 1 < dims <= 256
-    _check_feedback_and_cold_start(home)
 
 
 def _check_feedback_and_cold_start(home) -> None:

@@ -44,13 +44,21 @@ def _records(instance: dg.DagsterInstance) -> dict:
     }
 
 
+@pytest.fixture(scope="module")
+def dagsters_own_records(tmp_path_factory) -> dict:
+    """The records Dagster's own SQLite storage leaves, writing one event at a time."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")  # Dagster's default
+        home = _home(tmp_path_factory.mktemp("dagster_default") / "home", timbral=False)
+        with dg.DagsterInstance.from_config(home) as instance:
+            assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
+            _materialize_range(instance)
+            return _records(instance)
+
+
 @pytest.mark.parametrize("batch_size", ["0", "100"])
-def test_batched_partition_events_match_dagsters_storage(tmp_path, monkeypatch, batch_size):
-    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")  # Dagster's default: one event at a time
-    with dg.DagsterInstance.from_config(_home(tmp_path / "dagster_default", timbral=False)) as instance:
-        assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
-        _materialize_range(instance)
-        expected = _records(instance)
+def test_batched_partition_events_match_dagsters_storage(tmp_path, monkeypatch, batch_size, dagsters_own_records):
+    expected = dagsters_own_records
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", batch_size)
     home = _home(tmp_path / "timbral", timbral=True)
     monkeypatch.setenv("DAGSTER_HOME", home)

@@ -19,6 +19,7 @@ from timbral_assets.definitions import all_assets, defs
 from timbral_assets.mood import drift
 from timbral_assets.mood.labels import MOOD_LABELS
 from timbral_assets.mood.scoring import OUTPUT_COLUMNS
+from timbral_assets.resolution.encoders import TEXT_ENCODER
 from timbral_assets.resources import local_resources
 
 TRAINING = ["raw_spotify_tracks", "raw_spotify_audio_features", "raw_artist_tags", "raw_aoty_albums",
@@ -62,7 +63,7 @@ def test_training_registers_a_version_with_its_evaluation_in_mlflow(trained_home
     assert run.data.metrics["energy/model/rmse"] < run.data.metrics["energy/constant/rmse"]
     assert {a.path for a in client.list_artifacts(version.run_id)} >= {
         "evaluation.json", "feature_importances.json", "predicted_vs_true.png", "feature_importances.png"}
-    assert run.data.params["encoder_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert run.data.params["encoder_model"] == TEXT_ENCODER
     con = duckdb.connect(str(trained_home / "warehouse.duckdb"), read_only=True)
     rows = con.execute("SELECT target, predictor FROM models.mood_model_evaluation WHERE model_version = 1").fetchall()
     con.close()
@@ -204,7 +205,7 @@ def test_text_embedding_is_cached_by_content_and_shared_with_the_resolver(traine
     con = duckdb.connect(str(trained_home / "embeddings.duckdb"), read_only=True)
     (n, models) = con.execute("SELECT count(*), list(DISTINCT model) FROM embeddings").fetchall()[0]
     con.close()
-    assert n > 1000 and models == ["sentence-transformers/all-MiniLM-L6-v2"]
+    assert n > 1000 and models == [TEXT_ENCODER]
     copy = trained_home.parent / "copy"
     shutil.copytree(trained_home, copy)
     with dg.DagsterInstance.ephemeral() as instance:  # retraining: every text is in the cache

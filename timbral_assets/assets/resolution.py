@@ -19,6 +19,7 @@ from ..resolution import catalog, context_head, evaluation, store
 from ..resolution.matcher import match_weight_figure
 from ..resolution.rules_file import RulesFileError, load_rules
 from ..resources import BucketResource, MlflowResource, ResolutionResource, WarehouseResource
+from ..sample_checks import rate_at_most
 from ..warehouse import transaction
 from .common import DUCKDB_POOL, column_schema, mlflow_tags, preview, writes
 from .ingest import WORLD_POINTER, current_world
@@ -67,6 +68,7 @@ def entity_candidates(context: dg.AssetExecutionContext, resolution: ResolutionR
     encoder = resolution.encoder()
     if encoder is not None:
         encoder.progress = lambda done, total: context.log.info(f"encoded {done:,} of {total:,} new strings")
+        encoder.log = context.log.info
     with warehouse_db.get_connection(transform=True) as con, transaction(con):
         # add_variants keeps only strings not in the catalog yet, so reading every play costs what is new
         opened = catalog.open_batch(con, """
@@ -211,7 +213,10 @@ FALSE_MERGE_CEILING = "hard_negative_false_merges_ceiling"
                                   "tracks_f1_floor (not measured without a truth)"),
     dg.AssetCheckSpec(FALSE_MERGE_CEILING, asset="resolution_report", blocking=True,
                       description="hard-negative pairs (covers, live takes, remixes, one title by two artists) "
-                                  "merged: at most ResolutionResource.max_false_merge_rate of them"),
+                                  "merged: at most ResolutionResource.max_false_merge_rate of them. Fails when the "
+                                  "rate is above the ceiling at 95% confidence (its one-sided Clopper-Pearson lower "
+                                  "bound), so that a small world's few pairs do not fail on noise; warns when only "
+                                  "the observed rate is above"),
 ])
 def resolution_report(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource, bucket: BucketResource,
                       mlflow: MlflowResource, resolution: ResolutionResource) -> dg.MaterializeResult:
@@ -241,12 +246,21 @@ def resolution_report(context: dg.AssetExecutionContext, warehouse_db: Warehouse
         "variants_evaluated": report.variants_evaluated,
         "mlflow_run_id": run_id, "mlflow_run": dg.MetadataValue.url(tracker.run_url(run_id)),
     })
-    f1, false_merges = report.tracks.f1, report.hard_negative_false_merge_rate
+    f1 = report.tracks.f1
     return dg.MaterializeResult(metadata=metadata, check_results=[
         dg.AssetCheckResult(check_name=TRACKS_F1_FLOOR, passed=f1 >= resolution.tracks_f1_floor,
                             metadata={"measured": True, "tracks_f1": round(f1, 4), "floor": resolution.tracks_f1_floor}),
-        dg.AssetCheckResult(check_name=FALSE_MERGE_CEILING, passed=false_merges <= resolution.max_false_merge_rate,
-                            metadata={"measured": True, "false_merge_rate": round(false_merges, 4),
-                                      "false_merges": report.hard_negative_false_merges,
-                                      "hard_negative_pairs": report.hard_negative_pairs,
-                                      "ceiling": resolution.max_false_merge_rate})])
+        _false_merge_result(report.hard_negative_false_merges, report.hard_negative_pairs,
+                            resolution.max_false_merge_rate)])
+
+
+def _false_merge_result(merged: int, pairs: int, ceiling: float) -> dg.AssetCheckResult:
+    verdict = rate_at_most(merged, pairs, ceiling)
+    metadata = {"measured": True, "false_merge_rate": round(verdict.value, 4),
+                "false_merge_rate_lower_bound": round(verdict.bound, 4), "false_merges": merged,
+                "hard_negative_pairs": pairs, "ceiling": ceiling}
+    if verdict.passed and verdict.beyond_floor:  # above the ceiling, but not beyond what chance gives on so few
+        return dg.AssetCheckResult(check_name=FALSE_MERGE_CEILING, passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata=metadata, description=f"{merged} of {pairs} pairs merged: above the "
+                                   "ceiling, but not significantly (the world may be too small to tell)")
+    return dg.AssetCheckResult(check_name=FALSE_MERGE_CEILING, passed=verdict.passed, metadata=metadata)

@@ -90,3 +90,23 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     if not seen.any():
         return 1.0
     return float(np.mean(2 * tp[seen] / (2 * tp[seen] + fp[seen] + fn[seen])))
+
+
+BASELINE_BOUNDS = ("over_genre_mean_bound", "over_constant_bound")
+
+
+def baseline_ratio_bounds(truth: dict[str, np.ndarray], predictions: dict[str, np.ndarray],
+                          artists: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per target, the model's out-of-fold RMSE over each baseline's, as the lower bound of a bootstrap over
+    first-credited artists (sample_checks.grouped_bootstrap_ratio): what the blocking check compares with its
+    limits, so that a small training set is judged on what it can show."""
+    from ..sample_checks import grouped_bootstrap_ratio
+
+    out = {}
+    for target, y in truth.items():
+        def ratio(baseline: str, y=y, target=target):
+            return lambda rows: rmse(y[rows], predictions[target][rows]) / max(
+                rmse(y[rows], predictions[f"{target}_{baseline}"][rows]), 1e-12)
+        out[target] = {name: grouped_bootstrap_ratio(ratio(baseline), artists, limit=1.0).bound
+                       for name, baseline in zip(BASELINE_BOUNDS, ("genre", "const"), strict=True)}
+    return out

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 import xgboost as xgb
 
+from ..threads import cpu_threads
 from .evaluation import artist_folds, macro_f1, micro_f1, r2, rmse, track_artists
 from .features import MetadataFeaturizer, TrackMeta, with_embeddings
 from .labels import MOOD_LABELS
@@ -33,7 +34,7 @@ class ModelParams:
     max_depth: int = 6
     num_leaves: int = 63
     seed: int = 0
-    n_jobs: int = 2
+    n_jobs: int = field(default_factory=cpu_threads)
     # the text embedding enters as its top principal components: LightGBM over 384 dense columns took
     # ~5 s per 100 trees on 2,600 tracks here, and a training fits 12 classifiers
     embedding_components: int = 32
@@ -195,59 +196,110 @@ def _classifier(params: ModelParams, n_estimators: int | None = None) -> lgb.LGB
                               verbose=-1)
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """What held-out artists choose for a training set: the tree count of each regressor and classifier, and
+    each label's decision threshold. Chosen once per training input (`choose_tuning`) and reused by the
+    cross-validation's folds and the final model, rather than searched again in every fold."""
+
+    trees: dict[str, int]
+    thresholds: tuple[float, ...]
+
+
+def _base_scores(tracks: Sequence[TrackMeta], energy: np.ndarray, valence: np.ndarray, labels: np.ndarray):
+    prior = GenrePrior.fit([t.genre for t in tracks], energy, valence, labels)
+    return prior, prior.of([t.genre for t in tracks])
+
+
+def _fitted_projection(embeddings: np.ndarray | None, params: ModelParams):
+    if embeddings is None:
+        return None
+    from sklearn.decomposition import PCA
+
+    k = max(1, min(params.embedding_components, embeddings.shape[0], embeddings.shape[1]))
+    pca = PCA(n_components=k, random_state=params.seed).fit(embeddings)
+    return pca.components_.astype(np.float32), pca.mean_.astype(np.float32)
+
+
+def _empty_model(tracks, energy, valence, labels, embeddings, params, encoder_model) -> MoodModel:
+    model = MoodModel(MetadataFeaturizer().fit(tracks), {}, [], np.full(len(MOOD_LABELS), 0.5),
+                      _base_scores(tracks, energy, valence, labels)[0],
+                      0 if embeddings is None else embeddings.shape[1],
+                      encoder_model if embeddings is not None else None)
+    model.projection = _fitted_projection(embeddings, params)
+    return model
+
+
+def _as_arrays(energy, valence, labels):
+    return np.asarray(energy, float), np.asarray(valence, float), np.asarray(labels, bool)
+
+
+def choose_tuning(tracks: Sequence[TrackMeta], energy: np.ndarray, valence: np.ndarray, labels: np.ndarray,
+                  embeddings: np.ndarray | None = None, params: ModelParams = ModelParams()) -> Tuning:
+    """Tree counts and thresholds from a fifth of the artists held out (evaluation.artist_folds): each model is
+    fit on the rest with the most trees, and the count with the least held-out error among a few checkpoints is
+    kept; a label's threshold is the one with the best held-out F1. Too few artists to hold any out: the most
+    trees and 0.5."""
+    energy, valence, labels = _as_arrays(energy, valence, labels)
+    trees = {name: params.n_estimators for name in (*TARGETS, *MOOD_LABELS)}
+    thresholds = [0.5] * len(MOOD_LABELS)
+    artists = track_artists([t.artists for t in tracks])
+    if len({a[0] for a in artists if a}) < 5:
+        return Tuning(trees, tuple(thresholds))
+    fit, check = artist_folds(artists, 5, params.seed)[0]
+    fit_tracks = [tracks[i] for i in fit]
+    # the held-out artists are scored by a model of the fitting artists alone: featurizer, projection, prior
+    probe_model = _empty_model(fit_tracks, energy[fit], valence[fit], labels[fit],
+                               None if embeddings is None else embeddings[fit], params, None)
+    fit_matrix = probe_model.features(fit_tracks, None if embeddings is None else embeddings[fit])
+    check_matrix = probe_model.features([tracks[i] for i in check], None if embeddings is None else embeddings[check])
+    genres = [t.genre for t in tracks]
+    fit_base = probe_model.prior.of([genres[i] for i in fit])
+    check_base = probe_model.prior.of([genres[i] for i in check])
+    for j, (name, target) in enumerate(zip(TARGETS, (energy, valence), strict=True)):
+        # the tree count with the least held-out error among a few checkpoints: XGBoost's own early stopping
+        # evaluates the held-out set every round, which took most of a training here
+        probe = _regressor(params).fit(fit_matrix, target[fit], base_margin=fit_base[:, j])
+        errors = {n: rmse(target[check], probe.predict(check_matrix, base_margin=check_base[:, j],
+                                                       iteration_range=(0, n)))
+                  for n in _checkpoints(params.n_estimators)}
+        trees[name] = min(errors, key=lambda n: (errors[n], n))
+    for k, label in enumerate(MOOD_LABELS):
+        y = labels[:, k]
+        if not (y[fit].any() and not y[fit].all() and y[check].any()):
+            continue
+        probe = _classifier(params).fit(
+            fit_matrix, y[fit], init_score=_logit(fit_base[:, 2 + k]), eval_X=(check_matrix,), eval_y=(y[check],),
+            eval_init_score=[_logit(check_base[:, 2 + k])],
+            callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)])
+        trees[label] = max(probe.best_iteration_ or params.n_estimators, 1)
+        held_out = _sigmoid(probe.predict(check_matrix, raw_score=True, num_iteration=trees[label])
+                            + _logit(check_base[:, 2 + k]))
+        thresholds[k] = _best_threshold(y[check], held_out)
+    return Tuning(trees, tuple(thresholds))
+
+
 def train_mood_model(tracks: Sequence[TrackMeta], energy: np.ndarray, valence: np.ndarray, labels: np.ndarray,
                      embeddings: np.ndarray | None = None, params: ModelParams = ModelParams(),
-                     encoder_model: str | None = None) -> MoodModel:
-    """Fit the featurizer, both regressors and the six classifiers with their thresholds, which are chosen
-    on a fifth of the artists held out (evaluation.artist_folds)."""
-    energy, valence, labels = np.asarray(energy, float), np.asarray(valence, float), np.asarray(labels, bool)
-    featurizer = MetadataFeaturizer().fit(tracks)
-    model = MoodModel(featurizer, {}, [], np.full(len(MOOD_LABELS), 0.5), GenrePrior.fit(
-        [t.genre for t in tracks], energy, valence, labels), 0 if embeddings is None else embeddings.shape[1],
-        encoder_model if embeddings is not None else None)
-    if embeddings is not None:
-        from sklearn.decomposition import PCA
-
-        k = max(1, min(params.embedding_components, embeddings.shape[0], embeddings.shape[1]))
-        pca = PCA(n_components=k, random_state=params.seed).fit(embeddings)
-        model.projection = (pca.components_.astype(np.float32), pca.mean_.astype(np.float32))
+                     encoder_model: str | None = None, tuning: Tuning | None = None) -> MoodModel:
+    """Fit the featurizer, both regressors and the six classifiers with the tree counts and thresholds of
+    `tuning` (chosen here by `choose_tuning` when not given)."""
+    energy, valence, labels = _as_arrays(energy, valence, labels)
+    for k, label in enumerate(MOOD_LABELS):
+        if labels[:, k].all() or not labels[:, k].any():
+            raise ValueError(f"the label {label} is {'on' if labels[:, k].all() else 'off'} for every training track")
+    tuning = tuning or choose_tuning(tracks, energy, valence, labels, embeddings, params)
+    model = _empty_model(tracks, energy, valence, labels, embeddings, params, encoder_model)
+    model.thresholds = np.array(tuning.thresholds)
     matrix = model.features(tracks, embeddings)
-    genres = [t.genre for t in tracks]
-    base = model.prior.of(genres)
-    artists = track_artists([t.artists for t in tracks])
-    split = artist_folds(artists, 5, params.seed)[0] if len({a[0] for a in artists if a}) >= 5 else None
-    if split is not None:  # held-out artists choose the number of trees and the thresholds
-        fit, check = split
-        fit_prior = GenrePrior.fit([genres[i] for i in fit], energy[fit], valence[fit], labels[fit])
-        fit_base, check_base = fit_prior.of([genres[i] for i in fit]), fit_prior.of([genres[i] for i in check])
+    base = model.prior.of([t.genre for t in tracks])
     for j, (name, target) in enumerate(zip(TARGETS, (energy, valence), strict=True)):
-        n_trees = params.n_estimators
-        if split is not None:
-            # the number of trees with the least held-out error among a few checkpoints: XGBoost's own
-            # early stopping evaluates the held-out set every round, which took most of a training here
-            probe = _regressor(params).fit(matrix[fit], target[fit], base_margin=fit_base[:, j])
-            errors = {n: rmse(target[check], probe.predict(matrix[check], base_margin=check_base[:, j],
-                                                           iteration_range=(0, n)))
-                      for n in _checkpoints(params.n_estimators)}
-            n_trees = min(errors, key=lambda n: (errors[n], n))
-        model.regressors[name] = _regressor(params, n_trees).fit(matrix, target, base_margin=base[:, j])
-        model.trees[name] = n_trees
-    for k in range(len(MOOD_LABELS)):
-        y = labels[:, k]
-        if y.all() or not y.any():
-            raise ValueError(f"the label {MOOD_LABELS[k]} is {'on' if y.all() else 'off'} for every training track")
-        n_trees = params.n_estimators
-        if split is not None and y[fit].any() and not y[fit].all() and y[check].any():
-            probe = _classifier(params).fit(
-                matrix[fit], y[fit], init_score=_logit(fit_base[:, 2 + k]), eval_X=(matrix[check],), eval_y=(y[check],),
-                eval_init_score=[_logit(check_base[:, 2 + k])],
-                callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)])
-            n_trees = max(probe.best_iteration_ or params.n_estimators, 1)
-            held_out = _sigmoid(probe.predict(matrix[check], raw_score=True, num_iteration=n_trees)
-                                + _logit(check_base[:, 2 + k]))
-            model.thresholds[k] = _best_threshold(y[check], held_out)
-        model.classifiers.append(_classifier(params, n_trees).fit(matrix, y, init_score=_logit(base[:, 2 + k])))
-        model.trees[MOOD_LABELS[k]] = n_trees
+        model.regressors[name] = _regressor(params, tuning.trees[name]).fit(matrix, target, base_margin=base[:, j])
+        model.trees[name] = tuning.trees[name]
+    for k, label in enumerate(MOOD_LABELS):
+        model.classifiers.append(_classifier(params, tuning.trees[label]).fit(
+            matrix, labels[:, k], init_score=_logit(base[:, 2 + k])))
+        model.trees[label] = tuning.trees[label]
     return model
 
 
@@ -259,6 +311,8 @@ class CrossValidation:
     folds: list[tuple[np.ndarray, np.ndarray]]
     energy_pred: np.ndarray
     valence_pred: np.ndarray
+    # out-of-fold predictions per track: energy, valence, energy_genre, valence_genre, energy_const, valence_const
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
 
     def table_markdown(self) -> str:
         return table_markdown(self.rows)
@@ -300,10 +354,13 @@ def training_fingerprint(tracks: Sequence[TrackMeta], energy: np.ndarray, valenc
 
 def cross_validate(tracks: Sequence[TrackMeta], energy: np.ndarray, valence: np.ndarray, labels: np.ndarray,
                    embeddings: np.ndarray | None = None, n_folds: int = 5,
-                   params: ModelParams = ModelParams()) -> CrossValidation:
+                   params: ModelParams = ModelParams(), tuning: Tuning | None = None) -> CrossValidation:
     """Artist-disjoint k-fold: the model, a genre-mean and a constant predictor for energy and valence, and a
-    per-label majority predictor for the moods, each scored on the same out-of-fold predictions."""
-    energy, valence, labels = np.asarray(energy, float), np.asarray(valence, float), np.asarray(labels, bool)
+    per-label majority predictor for the moods, each scored on the same out-of-fold predictions. Every fold
+    trains with one `tuning` (tree counts and thresholds), chosen once on the whole set when not given: the
+    folds measure the model with its settings fixed, as the final model is trained."""
+    energy, valence, labels = _as_arrays(energy, valence, labels)
+    tuning = tuning or choose_tuning(tracks, energy, valence, labels, embeddings, params)
     n = len(tracks)
     out = {name: np.zeros(n) for name in ("energy", "valence", "energy_genre", "valence_genre", "energy_const",
                                          "valence_const")}
@@ -315,7 +372,7 @@ def cross_validate(tracks: Sequence[TrackMeta], energy: np.ndarray, valence: np.
         train_tracks = [tracks[i] for i in train]
         test_tracks = [tracks[i] for i in test]
         model = train_mood_model(train_tracks, energy[train], valence[train], labels[train],
-                                 None if embeddings is None else embeddings[train], params)
+                                 None if embeddings is None else embeddings[train], params, tuning=tuning)
         predicted = model.predict(test_tracks, None if embeddings is None else embeddings[test])
         out["energy"][test], out["valence"][test], moods[test] = predicted.energy, predicted.valence, predicted.labels
         # the baselines read the training fold's genre means and overall means, which the model holds
@@ -331,4 +388,4 @@ def cross_validate(tracks: Sequence[TrackMeta], energy: np.ndarray, valence: np.
     for predictor, predicted in (("model", moods), ("majority", majority)):
         rows.append({"target": "moods", "predictor": predictor, "micro_f1": micro_f1(labels, predicted),
                      "macro_f1": macro_f1(labels, predicted)})
-    return CrossValidation(rows, folds, out["energy"], out["valence"])
+    return CrossValidation(rows, folds, out["energy"], out["valence"], out)

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .fusion import fuse, standardize
-from .metrics import ranking_report
+from .metrics import ndcg_by_user, ranking_report
 from .models import Recommender, top_k
 
 LIST_LENGTH = 50
@@ -28,10 +28,12 @@ def evaluated_users(held: list[set[int]], train: sp.csr_matrix) -> np.ndarray:
 
 def evaluate(train: sp.csr_matrix, held: list[set[int]], models: Mapping[str, Recommender],
              hybrid_weights: Mapping[str, float] | None = None, item_vectors: np.ndarray | None = None,
-             max_users: int = 20_000, seed: int = 0, progress: Callable[[str], None] = lambda _: None) -> list[dict]:
+             max_users: int = 20_000, seed: int = 0, progress: Callable[[str], None] = lambda _: None,
+             ndcg_per_user: dict[str, np.ndarray] | None = None) -> list[dict]:
     """One row per fitted model (and `hybrid`, their fusion by `hybrid_weights`): the metric set of
     metrics.ranking_report over the users with held-out items (a seeded sample of `max_users` of them when
-    there are more)."""
+    there are more). `ndcg_per_user`, when given, receives each model's NDCG@10 per evaluated user, the users
+    in one order for every model (for paired comparisons)."""
     users = evaluated_users(held, train)
     if len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
@@ -57,6 +59,8 @@ def evaluate(train: sp.csr_matrix, held: list[set[int]], models: Mapping[str, Re
     for name, parts in lists.items():
         ranked = [[i for i in row if i >= 0] for row in np.vstack(parts)] if parts else []
         report = ranking_report(ranked, relevant, train.shape[1], popularity, item_vectors)
+        if ndcg_per_user is not None:
+            ndcg_per_user[name] = ndcg_by_user(ranked, relevant, 10)
         rows.append({"model": name, "users": len(users), **{k: round(v, 6) for k, v in report.items()}})
     return rows
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ..threads import cpu_threads
 from .evaluation import user_batch
 from .fusion import fuse, standardize
 from .interactions import split_per_user
@@ -85,7 +86,7 @@ class HybridRecommender:
         progress(f"learning the re-ranker on {len(users):,} users × {candidates.shape[1]} candidates")
         ranker = lgb.LGBMRanker(n_estimators=p.trees, learning_rate=p.learning_rate, num_leaves=p.leaves,
                                 min_child_samples=p.min_child_samples, subsample=0.8, subsample_freq=1,
-                                colsample_bytree=0.8, random_state=p.seed, verbose=-1, n_jobs=2)
+                                colsample_bytree=0.8, random_state=p.seed, verbose=-1, n_jobs=cpu_threads())
         ranker.fit(features, labels, group=[candidates.shape[1]] * len(users))
         return ranker
 

@@ -27,17 +27,20 @@ def recall_at_k(recommended, relevant, k: int) -> float:
     return float(np.mean([sum(i in s for i in r[:k]) / len(s) for r, s in pairs])) if pairs else 0.0
 
 
-def ndcg_at_k(recommended, relevant, k: int) -> float:
-    """Binary-relevance NDCG: DCG = sum 1/log2(rank + 1) over hits, divided by the DCG of an ideal list."""
-    pairs = _pairs(recommended, relevant)
-    if not pairs:
-        return 0.0
+def ndcg_by_user(recommended, relevant, k: int) -> np.ndarray:
+    """Binary-relevance NDCG per user with something held out: DCG = sum 1/log2(rank + 1) over hits, divided
+    by the DCG of an ideal list."""
     values = []
-    for r, s in pairs:
+    for r, s in _pairs(recommended, relevant):
         dcg = sum(1.0 / math.log2(rank + 2) for rank, i in enumerate(r[:k]) if i in s)
         ideal = sum(1.0 / math.log2(rank + 2) for rank in range(min(len(s), k)))
         values.append(dcg / ideal)
-    return float(np.mean(values))
+    return np.array(values, dtype=float)
+
+
+def ndcg_at_k(recommended, relevant, k: int) -> float:
+    values = ndcg_by_user(recommended, relevant, k)
+    return float(values.mean()) if len(values) else 0.0
 
 
 def map_at_k(recommended, relevant, k: int) -> float:

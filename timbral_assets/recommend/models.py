@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..threads import cpu_threads
 from .interactions import confidence
 
 
@@ -238,7 +239,8 @@ def fit_implicit_als(user_items: sp.csr_matrix, factors: int, regularization: fl
         from implicit.cpu.als import AlternatingLeastSquares
 
         model = AlternatingLeastSquares(factors=factors, regularization=regularization, alpha=alpha,
-                                        iterations=iterations, random_state=seed, num_threads=threads,
+                                        iterations=iterations, random_state=seed,
+                                        num_threads=threads or cpu_threads(),
                                         calculate_training_loss=False)
         model.fit(user_items.astype(np.float32), show_progress=False, callback=callback)
     return model

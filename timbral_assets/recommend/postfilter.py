@@ -44,21 +44,32 @@ def blocked_tracks(entries: Iterable[DoNotRecommend], user_id: str, now: datetim
 def cap_artists(ranked: Sequence[str], artist_of: Mapping[str, str], per_artist: int, window: int, k: int) -> list[str]:
     taken: list[str] = []
     waiting: deque[str] = deque()
+    span = window - 1
+    recent: deque = deque()  # the artists of the last `span` tracks taken, and how often each occurs there
+    counts: dict = {}
 
     def fits(track: str) -> bool:
-        recent = [artist_of.get(t) for t in taken[-(window - 1):]] if window > 1 else []
-        return recent.count(artist_of.get(track)) < per_artist
+        return span <= 0 or counts.get(artist_of.get(track), 0) < per_artist
+
+    def take(track: str) -> None:
+        taken.append(track)
+        if span > 0:
+            artist = artist_of.get(track)
+            recent.append(artist)
+            counts[artist] = counts.get(artist, 0) + 1
+            if len(recent) > span:
+                counts[recent.popleft()] -= 1
 
     for track in ranked:
         if len(taken) >= k:
             break
         # a waiting track goes first when it fits now: it ranked higher
         while waiting and len(taken) < k and fits(waiting[0]):
-            taken.append(waiting.popleft())
+            take(waiting.popleft())
         if len(taken) >= k:
             break
         if fits(track):
-            taken.append(track)
+            take(track)
         else:
             waiting.append(track)
     while waiting and len(taken) < k:
@@ -66,7 +77,7 @@ def cap_artists(ranked: Sequence[str], artist_of: Mapping[str, str], per_artist:
         if placed is None:
             break  # only one artist left: a shorter list rather than a broken cap
         waiting.remove(placed)
-        taken.append(placed)
+        take(placed)
     return taken
 
 

@@ -14,6 +14,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..threads import cpu_threads
+
 # Title keys are shared widely ("Intro", "Home"; in the synthetic world "Can't Stop Dreaming" by 600
 # artists). Within a crowded title block only pairs whose artists look alike, or where one has no artist,
 # are candidates: the rest are different songs with one name, and scoring them all costs millions of pairs.
@@ -106,7 +108,7 @@ def semantic_pairs(ids: list[str], vectors: np.ndarray, k: int = 8, min_cosine: 
                       "cosine": pa.array([], pa.float32())})
     if len(ids) < 2:
         return empty
-    faiss.omp_set_num_threads(2)
+    faiss.omp_set_num_threads(cpu_threads())
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     query_rows = np.arange(len(ids)) if query_mask is None else np.flatnonzero(query_mask)

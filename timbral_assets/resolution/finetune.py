@@ -22,7 +22,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from .embeddings import DEFAULT_MODEL, TextEncoder, resolve_model_path
+from .embeddings import TextEncoder
+from .encoders import PACKAGED_MODEL, source_path
 from .records import embedding_text
 
 
@@ -86,7 +87,7 @@ class FinetuneRun:
     losses: list[float] = field(default_factory=list)
 
 
-def finetune_encoder(triplets: list[Triplet], output_dir: Path, base_model: str = DEFAULT_MODEL, epochs: int = 1,
+def finetune_encoder(triplets: list[Triplet], output_dir: Path, base_model: str = PACKAGED_MODEL, epochs: int = 1,
                      batch_size: int = 32, learning_rate: float = 3e-5, scale: float = 20.0, seed: int = 0) -> FinetuneRun:
     """Multiple-negatives ranking loss with hard negatives; saves a sentence-transformers model folder that
     `TextEncoder(str(output_dir))` loads like the base model."""
@@ -97,7 +98,7 @@ def finetune_encoder(triplets: list[Triplet], output_dir: Path, base_model: str 
     if not triplets:
         raise ValueError("no training triplets: the world's truth has no messy variants")
     torch.manual_seed(seed)
-    model = SentenceTransformer(resolve_model_path(base_model), device="cpu")
+    model = SentenceTransformer(str(source_path(base_model)), device="cpu")
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate)
     total_steps = epochs * ((len(triplets) + batch_size - 1) // batch_size)
