@@ -62,13 +62,14 @@ def neighbour_recall(queries: np.ndarray, corpus: np.ndarray, targets: list[set[
     return {f"R@{k}": hits[k] / len(queries) for k in ks}
 
 
-def musicbrainz_recall(encoder: TextEncoder) -> dict[str, float]:
+def musicbrainz_recall(encoder: TextEncoder, max_records: int = 0) -> dict[str, float]:
     data = musicbrainz_20k(DATA / "musicbrainz_20k" / "musicbrainz-20-A01.csv")
-    clusters = [data.truth[r.record_id] for r in data.records]
+    records = data.records[:max_records] if max_records else data.records
+    clusters = [data.truth[r.record_id] for r in records]
     members: dict[str, set[int]] = {}
     for i, c in enumerate(clusters):
         members.setdefault(c, set()).add(i)
-    vectors = encoder.encode([embedding_text(r.artist, r.title) for r in data.records])
+    vectors = encoder.encode([embedding_text(r.artist, r.title) for r in records])
     rows = [i for i, c in enumerate(clusters) if len(members[c]) > 1]
     scores = neighbour_recall(vectors[rows], vectors, [members[clusters[i]] - {i} for i in rows], query_rows=rows)
     return {f"mb20k {k}": v for k, v in scores.items()}
@@ -168,6 +169,7 @@ def main() -> None:
     parser.add_argument("--candidates", default=",".join(CANDIDATES))
     parser.add_argument("--world-scrobbles", type=int, default=200_000)
     parser.add_argument("--eval-scrobbles", type=int, default=30_000, help="the synthetic retrieval world (seed 101)")
+    parser.add_argument("--mb-records", type=int, default=0, help="MusicBrainz-20K's first N records only (0: all)")
     parser.add_argument("--mood", action="store_true", help="the mood CV on the real Spotify file per candidate")
     parser.add_argument("--mood-limit", type=int, default=0, help="a seeded sample of the Spotify tracks (0: all)")
     parser.add_argument("--vectors", action="store_true", help="the recommender chain per candidate")
@@ -199,7 +201,7 @@ def main() -> None:
                   "texts/s", flush=True)
             encoder = TextEncoder(spec)
             if (DATA / "musicbrainz_20k").exists():
-                results[name].update(musicbrainz_recall(encoder))
+                results[name].update(musicbrainz_recall(encoder, args.mb_records))
             if (DATA / "itunes_amazon").exists():
                 results[name].update(itunes_recall(encoder))
             results[name].update(synthetic_recall(encoder, eval_world))

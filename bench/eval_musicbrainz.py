@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -28,10 +29,22 @@ from timbral_assets.resolution.pipeline import recluster, resolve  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "musicbrainz_20k" / "musicbrainz-20-A01.csv"
 
 
+def subset(path: Path, max_records: int, into: Path) -> Path:
+    """The file's first `max_records` records (the smoke test's case), as a file every reader below takes."""
+    with path.open(encoding="utf-8") as source:
+        head = [line for _, line in zip(range(max_records + 1), source, strict=False)]
+    into.write_text("".join(head), encoding="utf-8")
+    return into
+
+
 def main() -> None:
+    global DATA
     parser = argparse.ArgumentParser()
     parser.add_argument("--semantic", action="store_true")
+    parser.add_argument("--max-records", type=int, default=0, help="the first N records only (0: all 19,375)")
     args = parser.parse_args()
+    if args.max_records:
+        DATA = subset(DATA, args.max_records, Path(tempfile.mkdtemp()) / DATA.name)
     data = musicbrainz_20k(DATA)
     encoder = TextEncoder(cache=EmbeddingCache(out_dir() / "embeddings.duckdb")) if args.semantic else None
     started = time.perf_counter()

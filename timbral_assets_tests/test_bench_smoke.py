@@ -2,8 +2,8 @@
 
 The figures of these tiny cases mean nothing; the scripts write them, and their MLflow runs, into a
 temporary folder (TIMBRAL_BENCH_RESULTS, TIMBRAL_BENCH_OUT) instead of bench/results. Scripts that read a
-real data set skip when ../shared/data lacks it. The cases take about 5 minutes together, so they run
-as their own step (`make bench-smoke`, which CI runs after `make test`).
+real data set skip when ../shared/data lacks it. The cases take about 4 minutes together on two workers, so
+they run as their own step (`make bench-smoke`, which CI runs after `make test`).
 """
 
 from __future__ import annotations
@@ -30,19 +30,20 @@ SMALLEST_CASES: dict[str, tuple[list[str], list[str]]] = {
     "eval_synthetic.py": (["--seeds", "101", "--scrobbles", "3000", "--mlflow-uri", "{mlflow}"], []),
     "eval_context_head.py": (["--train-seed", "7", "--eval-seeds", "101", "--scrobbles", "3000",
                               "--mlflow-uri", "{mlflow}"], []),
-    "eval_encoder.py": (["--train-seed", "7", "--eval-seeds", "101", "--scrobbles", "2000", "--epochs", "1",
+    "eval_encoder.py": (["--train-seed", "7", "--eval-seeds", "101", "--scrobbles", "1000", "--epochs", "1",
                          "--max-triplets", "64", "--max-queries", "100", "--output", "{tmp}/encoder",
                          "--mlflow-uri", "{mlflow}"], []),
-    "eval_musicbrainz.py": ([], ["musicbrainz_20k"]),
+    "eval_musicbrainz.py": (["--max-records", "4000"], ["musicbrainz_20k"]),
     "eval_freedb.py": ([], ["cddb_freedb"]),
     "mood.py": (["--limit", "2000", "--folds", "3", "--trees", "40"], ["spotify_tracks"]),
     "eval_itunes_amazon.py": (["--mlflow-uri", "{mlflow}", "--cv-seeds", "1"], ["itunes_amazon"]),
     "eval_audioscrobbler.py": (["--sample", "5"], ["audioscrobbler_small"]),
     "recommend.py": (["--splits", "1", "--skip-scale"], ["hetrec_lastfm_2k"]),
     "recommend_world.py": (["--scrobbles", "100000"], []),
-    "enrichment.py": (["--n-scrobbles", "4000", "--interval", "0.002", "--queue-size", "10000"], []),
+    "enrichment.py": (["--n-scrobbles", "2500", "--interval", "0.002", "--queue-size", "10000"], []),
     "audit_real_merges.py": (["--exports", "sachawheeler_scrobbles_with_mbids.csv"], ["lastfm_scrobble_exports"]),
-    "encoders.py": (["--candidates", "onnx-int8,static", "--world-scrobbles", "5000", "--eval-scrobbles", "3000"], []),
+    "encoders.py": (["--candidates", "onnx-int8,static", "--world-scrobbles", "2000", "--eval-scrobbles", "2000",
+                     "--mb-records", "3000"], []),
     "world_sizes.py": (["--sizes", "5000"], []),
 }
 NOT_SCRIPTS = {"results_file.py", "splink_baseline.py"}  # helpers the scripts import

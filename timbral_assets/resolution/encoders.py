@@ -283,7 +283,8 @@ class TorchEncoder:
 
         transformers_logging.disable_progress_bar()
         self.model = SentenceTransformer(str(folder), device="cpu")
-        self.dimensions = self.model.get_sentence_embedding_dimension()
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimensions = dimension()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         # 32 short strings a batch encode ~30% faster here than 128: less padding to the longest in a batch
