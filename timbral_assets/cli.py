@@ -89,15 +89,13 @@ def summary_text(db_path: Path, wait_s: float = 60.0, per_table: bool = True) ->
 
 def _run_supervised(home: Path, job: str, run_config: dict, tags: dict, args: argparse.Namespace) -> int:
     """Run a job in a supervised worker (run_control), print a line per asset, then the outcome and summary."""
-    from .run_worker import start_worker
+    from .run_worker import open_instance, start_worker
 
     # the worker starts first: its imports overlap the supervisor's
     worker = start_worker(home, job, run_config, tags, args.pool_wait_minutes * 60, args.verbose)
-    import dagster as dg
-
     from .run_control import Supervisor
 
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         supervisor = Supervisor(instance, home, pool_wait_s=args.pool_wait_minutes * 60, verbose=args.verbose,
                                 print_fn=lambda line: print(line, flush=True))
         outcome = supervisor.run(worker)

@@ -64,14 +64,28 @@ def start_worker(home: Path, job: str, run_config: dict, tags: dict, pool_wait_s
     return Worker(process, run_id, None if verbose else log_file, spec_file, time.monotonic())
 
 
-def main(spec_path: str) -> int:
-    import os
+def open_instance():
+    """`DagsterInstance.get()` with its storages created under a lock on DAGSTER_HOME.
 
+    The supervisor and its worker open a new home at the same moment, and Dagster's sqlite schedule storage
+    fails ("table alembic_version already exists") when two processes create it together.
+    """
+    import fcntl
+
+    import dagster as dg
+
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".storage-init.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return dg.DagsterInstance.get()
+
+
+def main(spec_path: str) -> int:
     # one "planned" event per asset for a range of partitions, not one per day (Dagster's switch for it)
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     # a step's per-day materializations reach the event log storage in batches (see instance_storage.py)
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))
-    import dagster as dg
 
     from .definitions import defs
     from .run_control import process_tags
@@ -81,7 +95,7 @@ def main(spec_path: str) -> int:
     if not spec.get("verbose"):
         # the full event log stays in the instance (the UI shows it); the worker's log file gets INFO and up
         run_config.setdefault("loggers", {"console": {"config": {"log_level": "INFO"}}})
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         result = defs.resolve_job_def(spec["job"]).execute_in_process(
             run_config=run_config, instance=instance, run_id=spec["run_id"],
             tags={**spec["tags"], **process_tags()}, raise_on_error=False)

@@ -263,3 +263,19 @@ def test_dagsters_cli_waits_for_a_live_holder_quietly_then_names_it(tmp_path):
     finally:
         holder.kill()
 
+
+
+def test_processes_opening_a_new_home_together_all_get_its_instance(tmp_path):
+    # a supervisor and its worker open a fresh home at once; Dagster's sqlite schedule storage alone fails
+    # one time in three here ("table alembic_version already exists")
+    opener = "from timbral_assets.run_worker import open_instance; open_instance().dispose()"
+    for attempt in range(4):
+        home = tmp_path / f"home{attempt}"
+        env = timbral_env(tmp_path / f"timbral{attempt}")
+        env["DAGSTER_HOME"] = str(home)
+        home.mkdir()
+        (home / "dagster.yaml").write_bytes((Path(__file__).parents[1] / "dagster.yaml").read_bytes())
+        openers = [subprocess.Popen([sys.executable, "-c", opener], env=env, stderr=subprocess.PIPE, text=True)
+                   for _ in range(3)]
+        errors = [p.communicate()[1] for p in openers if p.wait() != 0]
+        assert not errors, errors[0]
