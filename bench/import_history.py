@@ -1,9 +1,11 @@
 """Importing a listening history through the whole graph: `timbral import` end to end, as a person runs it.
 
 Cases (each in a fresh TIMBRAL_HOME, each `timbral import` its own process tree, timed from outside):
-  real_exports      both Last.fm exports in ../shared/data/lastfm_scrobble_exports (72,269 plays, 2008-2024)
+  real_exports      every Last.fm export in ../shared/data/lastfm_scrobble_exports together (four files,
+                    four formats, 97,014 readable plays, 2008-2024)
   real_exports_warm the same again into a second home with the first home's embedding cache copied in:
                     what a re-import costs once the semantic tier's strings are encoded
+  each_export       each of those exports alone, as published, into its own fresh home
   synthetic_20y     a synthetic 20-year history (default 1M plays, 7,305 daily partitions) written as CSV
 
     python bench/import_history.py                                  # every case
@@ -66,9 +68,17 @@ def timed_import(home: Path, files: list[str]) -> dict:
     return {"seconds": round(seconds, 1), "peak_rss_gb": round(peak / 2**30, 2), "steps": steps, "output": text}
 
 
+def _plays(result: dict) -> str:
+    """The play count `timbral import` announced ("importing 72,269 plays (...)")."""
+    for line in result["output"].splitlines():
+        if line.startswith("importing "):
+            return line.split()[1]
+    return "?"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default="real_exports,real_exports_warm,synthetic_20y")
+    parser.add_argument("--cases", default="real_exports,real_exports_warm,each_export,synthetic_20y")
     parser.add_argument("--scrobbles", type=int, default=1_000_000, help="plays in the synthetic 20-year history")
     parser.add_argument("--years", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the homes (printed) for a look in the UI")
@@ -77,17 +87,21 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="timbral-bench-import-"))
     rows = []
     exports = sorted(str(p) for p in EXPORTS.glob("*.csv"))
-    if any(c.startswith("real_exports") for c in cases) and not exports:
+    if any(c.startswith("real_exports") or c == "each_export" for c in cases) and not exports:
         raise SystemExit(f"the real exports are not in {EXPORTS}; run only --cases synthetic_20y")
     if "real_exports" in cases or "real_exports_warm" in cases:
         cold = timed_import(work / "real_cold", exports)
         if "real_exports" in cases:
-            rows.append(("real_exports", "72,269 plays, 2 files, 2008-08-20 .. 2024-07-11", cold))
+            rows.append(("real_exports", f"{_plays(cold)} plays, {len(exports)} files", cold))
         if "real_exports_warm" in cases:
             home = work / "real_warm"
             home.mkdir()
             shutil.copy(work / "real_cold" / "embeddings.duckdb", home / "embeddings.duckdb")
             rows.append(("real_exports_warm", "the same, embedding cache already filled", timed_import(home, exports)))
+    if "each_export" in cases:
+        for export in exports:
+            result = timed_import(work / f"alone_{Path(export).stem}", [export])
+            rows.append(("each_export", f"{Path(export).name}: {_plays(result)} plays", result))
     if "synthetic_20y" in cases:
         from timbral_assets.sources.synthetic import WorldConfig, generate_world
 

@@ -49,15 +49,28 @@ SUMMARY_TABLES = [
 
 
 def _mapped_line(con, existing: set[str]) -> list[str]:
+    """How many plays reached a canonical track, and why the others did not."""
     from . import warehouse
 
-    if not {"raw.raw_scrobbles", "intermediate.int_scrobble_tracks"} <= existing:
+    if not {"raw.raw_scrobbles", "staging.stg_scrobbles", "intermediate.int_scrobble_tracks"} <= existing:
         return []
     total = warehouse.scalar(con, "SELECT count(*) FROM raw.raw_scrobbles")
     mapped = warehouse.scalar(con, "SELECT count(*) FROM intermediate.int_scrobble_tracks")
+    plays, placeholders = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE is_unidentified) FROM staging.stg_scrobbles").fetchall()[0]
     share = mapped / total if total else 0.0
-    return [f"scrobbles mapped to a canonical track: {mapped:,} of {total:,} ({share:.2%}); "
-            "the rest are placeholders such as 'ID - ID'"]
+    reasons = []
+    if placeholders:
+        (example,) = con.execute("""
+            SELECT artist_raw || ' - ' || track_raw FROM staging.stg_scrobbles WHERE is_unidentified
+            GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1""").fetchall()[0]
+        reasons.append(f"{placeholders:,} plays of placeholders such as {example!r}")
+    if total > plays:
+        reasons.append(f"{total - plays:,} double scrobbles counted once")
+    if plays - placeholders > mapped:
+        reasons.append(f"{plays - placeholders - mapped:,} plays whose spelling is not resolved yet")
+    return [f"scrobbles mapped to a canonical track: {mapped:,} of {total:,} ({share:.2%})"
+            + (f"; unmapped: {', '.join(reasons)}" if reasons else "")]
 
 
 def summary_text(db_path: Path, wait_s: float = 60.0, per_table: bool = True) -> str:
@@ -180,8 +193,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     except (FileFormatError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if span is None:
-        print("error: the files hold no play that could be read; see the rejected rows above", file=sys.stderr)
+    for reading in span.files:
+        if reading.plays == 0:  # say why, whatever the verbosity
+            print(f"{reading.path}: no play could be read; {reading.rejected:,} rows rejected"
+                  + (", the first of them:" if reading.first_rejected else " (the file holds no record)"),
+                  file=sys.stderr)
+            for issue in reading.first_rejected:
+                print(f"  line {issue.line}, field '{issue.field}': {issue.message}", file=sys.stderr)
+    if span.first is None:
+        print("error: the files hold no play that could be read", file=sys.stderr)
         return 2
     days = (span.last - span.first).days + 1
     print(f"TIMBRAL_HOME={home}\nimporting {span.plays:,} plays ({span.rejected:,} rows rejected) from "

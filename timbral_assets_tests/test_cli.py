@@ -37,13 +37,13 @@ def test_run_materializes_everything_and_prints_the_summary(world_20k, tmp_path,
                bool_and(pred_energy BETWEEN 0 AND 1 AND prob_sad BETWEEN 0 AND 1 AND confidence BETWEEN 0 AND 1)
         FROM features.track_mood_pred""").fetchall()[0]
     flagged, unidentified = con.execute("""
-        SELECT (SELECT count(*) FROM staging.stg_scrobbles s JOIN resolution.variants v
-                  ON v.artist_raw = s.artist_raw AND v.track_raw = s.track_raw
-                JOIN resolution.entity_clusters c USING (variant_id) WHERE c.quality IN ('low', 'none')),
+        SELECT (SELECT count(*) FROM intermediate.int_scrobble_tracks WHERE resolution_quality = 'low'),
                (SELECT count(*) FROM staging.stg_scrobbles WHERE is_unidentified)""").fetchall()[0]
     con.close()
-    # every identifiable play is mapped, except those whose mapping is only low quality (kept, flagged)
-    assert mapped + flagged + unidentified == raw and flagged < 0.05 * raw
+    # every identifiable play is mapped, those that nothing matched surely to a track of their own (flagged low)
+    assert mapped + unidentified == raw and 0 < flagged < 0.05 * raw
+    assert f"scrobbles mapped to a canonical track: {mapped:,} of {raw:,}" in out
+    assert f"unmapped: {unidentified:,} plays of placeholders such as " in out
     assert raw > 15_000 and tracks == features > 1000
     assert embedded == scored == tracks and versions == [1] and in_range and low < tracks
     with dg.DagsterInstance.get() as instance:  # the run is in the instance the UI reads

@@ -102,6 +102,33 @@ def test_headerless_and_1k_formats(tmp_path):
     assert rows[0]["user_id"] == "user_000001"
 
 
+
+def test_column_names_are_read_whatever_their_case_spacing_and_punctuation(tmp_path):
+    p = tmp_path / "charts.csv"
+    p.write_text("Artist,Album,Song Title,Date-Time\nKaltenkirchen,Planet Hyperphobia,Der letzte Song im Radio,"
+                 "19 Sep 2024 07:11\n")
+    reader, rows = read(p)
+    assert reader.fmt == "scrobble_csv" and not reader.issues
+    assert (rows[0]["track_name"], rows[0]["album_name"]) == ("Der letzte Song im Radio", "Planet Hyperphobia")
+    assert rows[0]["played_at"].isoformat() == "2024-09-19T07:11:00+00:00"
+
+
+def test_unix_time_is_read_in_a_date_column_and_bad_values_are_named(tmp_path):
+    p = tmp_path / "published.csv"
+    p.write_text("timestamp,artist,track\n"
+                 "1720688852,A,Seconds\n"
+                 "1720688852123,A,Milliseconds\n"
+                 "2024-07-11 09:07:32,A,ISO in the same column\n"
+                 "99999999999999,A,Too far\n"
+                 "yesterday,A,Words\n")
+    reader, rows = read(p)
+    assert [(r["track_name"], r["played_at"].isoformat()) for r in rows] == [
+        ("Seconds", "2024-07-11T09:07:32+00:00"), ("Milliseconds", "2024-07-11T09:07:32+00:00"),
+        ("ISO in the same column", "2024-07-11T09:07:32+00:00")]
+    assert [(i.line, i.field, i.message) for i in reader.issues] == [
+        (5, "date", "99999999999999 is not unix time in 1970..2100"),
+        (6, "date", "is not a date Timbral reads: 'yesterday'")]
+
 def test_played_at_formats():
     assert parse_played_at("11 Jul 2024, 09:07") == 1720688820 * 1_000_000
     assert parse_played_at("2009-05-04T23:08:57Z") == 1241478537 * 1_000_000
@@ -153,3 +180,18 @@ def test_aoty_json_array_and_lines(tmp_path):
     broken.write_text('[{"id": 1},\n{"id": ]')
     with pytest.raises(FileFormatError, match="line 2, field '\\(json\\)': invalid JSON"):
         mf.read_aoty_albums(broken)
+
+
+def test_import_of_a_file_that_yields_nothing_says_why(tmp_path, monkeypatch, capsys):
+    from timbral_assets.cli import main
+
+    monkeypatch.setenv("TIMBRAL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster"))
+    unreadable = tmp_path / "published.csv"
+    unreadable.write_text("date,artist,track\n" + "".join(f"{day}/07/2024 09:07,A,T{day}\n" for day in range(1, 14)))
+    assert main(["import", str(unreadable)]) == 2
+    err = capsys.readouterr().err
+    assert f"{unreadable}: no play could be read; 13 rows rejected, the first of them:" in err
+    assert "  line 2, field 'date': is not a date Timbral reads: '1/07/2024 09:07'" in err
+    assert "  line 11, field 'date'" in err and "line 12," not in err  # the first ten, in file order
+    assert err.rstrip().endswith("error: the files hold no play that could be read")

@@ -31,6 +31,21 @@ def test_lastfm_headerless_export():
     assert {(i.field, i.message) for i in reader.issues} == {("date", "is empty")} and len(reader.issues) == 303
 
 
+
+def test_metal_export_with_a_row_number_column_and_iso_dates():
+    reader, rows = _read(shared_file("lastfm_scrobble_exports", "zsteve_metal_scrobbles.csv"))
+    assert (reader.fmt, rows, reader.records_read, len(reader.issues)) == ("scrobble_csv", 16_545, 16_545, 0)
+
+
+def test_export_naming_its_columns_song_title_and_date_time():
+    path = shared_file("lastfm_scrobble_exports", "erikwien_lastfm_data.csv")
+    reader = ScrobbleFileReader(str(path))
+    first = next(reader.batches()).slice(0, 1).to_pylist()[0]
+    assert (first["artist_name"], first["track_name"]) == ("Charli XCX", "guess featuring billie eilish")
+    assert first["played_at"].isoformat() == "2024-09-19T11:25:00+00:00"
+    reader, rows = _read(path)
+    assert (reader.fmt, rows, reader.records_read, len(reader.issues)) == ("scrobble_csv", 8_200, 8_200, 0)
+
 def test_lastfm_1k_sample():
     reader, rows = _read(shared_file("lastfm_1k_sample", "userid-timestamp-artid-artname-traid-traname.head4997.tsv"))
     assert (reader.fmt, rows, len(reader.issues)) == ("lastfm_1k_tsv", 4_997, 0)

@@ -225,3 +225,58 @@ def test_semantic_query_budget_searches_lone_artist_spellings_first(tmp_path, bu
         assert semantic == set()
     else:
         assert {tuple(sorted(p)) for p in semantic} >= {("Owiny Sigoma Band", "Owiny Sigome Band")}
+
+
+def test_a_link_below_the_merge_confidence_leaves_a_track_of_its_own_with_a_suggestion(tmp_path):
+    import pyarrow as pa
+
+    from timbral_assets.resolution.assignment import MERGE_CONFIDENCE, assign_clusters
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    store.ensure_tables(con)
+    for variant, title in (("v1", "halo"), ("v2", "halo"), ("v3", "halo remix edit"), ("v4", "hallo")):
+        con.execute("INSERT INTO resolution.variants (variant_id, artist_key, title_key, version, markers) "
+                    "VALUES (?, 'beyonce', ?, '', '')", [variant, title])
+    sure, unsure = MERGE_CONFIDENCE + 0.1, MERGE_CONFIDENCE - 0.2
+    scores = pa.table({"unique_id_l": ["v1", "v1", "v2"], "unique_id_r": ["v2", "v3", "v4"],
+                       "match_probability": [sure, unsure, MERGE_CONFIDENCE], "found_by": ["title", "title", "title"]})
+    assign_clusters(con, "2025-01-01", ["v1", "v2", "v3", "v4"], scores)
+    rows = {r[0]: r[1:] for r in con.execute(
+        "SELECT variant_id, track_id, quality, suggested_track_id FROM resolution.entity_clusters").fetchall()}
+    assert rows["v1"][0] == rows["v2"][0] == rows["v4"][0]  # at the merge confidence and above: one track
+    track, quality, suggested = rows["v3"]
+    assert track != rows["v1"][0] and quality == "low" and suggested == rows["v1"][0]
+
+
+def test_two_recording_ids_never_share_a_track_unless_the_rules_know_them_to_be_one(tmp_path):
+    import pyarrow as pa
+
+    from timbral_assets.resolution.assignment import assign_clusters
+
+    demo, album = "2f0d8d4c-0000-4000-8000-000000000001", "2f0d8d4c-0000-4000-8000-000000000002"
+    edges = [("a", "b", 0.99), ("b", "c", 0.99)]
+    apart = constrained_clusters(["a", "b", "c"], edges, recordings={"a": demo, "b": album})
+    assert apart["a"] != apart["b"] and apart["c"] == apart["b"]  # a record without an id joins either
+    assert len(set(constrained_clusters(["a", "b"], edges[:1], recordings={"a": demo, "b": demo}).values())) == 1
+
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(f"same_recording:\n  {album.upper()}: {demo}\n")
+    rules = load_rules(rules_file)
+    assert rules.recording_ids() == {album: demo, demo: demo}
+    rules_file.write_text("same_recording:\n  not-an-id: x\n")
+    with pytest.raises(RulesFileError, match="'same_recording' must map MusicBrainz recording ids"):
+        load_rules(rules_file)
+
+    def tracks(same_recording):
+        con = duckdb.connect()
+        store.ensure_tables(con)
+        for variant, title, recording in (("v1", "the trooper", demo), ("v2", "the trooper", album)):
+            con.execute("INSERT INTO resolution.variants (variant_id, artist_key, title_key, version, markers, "
+                        "track_mbid) VALUES (?, 'iron maiden', ?, '', '', ?)", [variant, title, recording])
+        scores = pa.table({"unique_id_l": ["v1"], "unique_id_r": ["v2"], "match_probability": [0.99],
+                           "found_by": ["title"]})
+        assign_clusters(con, "2025-01-01", ["v1", "v2"], scores, same_recording=same_recording)
+        return dict(con.execute("SELECT variant_id, track_id FROM resolution.entity_clusters").fetchall())
+
+    assert len(set(tracks(None).values())) == 2
+    assert len(set(tracks(rules.recording_ids()).values())) == 1

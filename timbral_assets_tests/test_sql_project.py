@@ -148,6 +148,11 @@ FIXTURE_PLAYS = [
     ("u3", "2025-03-02T10:00:00", "ID", "ID", None),
     ("u1", "2025-03-03T08:00:00", "The Cure", "Primary", 215_000),
     ("u1", "2025-03-03T08:05:00", "Cure", "Primary", 216_000),
+    # names, not placeholders: a title some artists give a track, and names in symbols only
+    ("u2", "2025-03-03T09:00:00", "Interpol", "Untitled", 236_000),
+    ("u2", "2025-03-03T09:05:00", "!!!", "Heart of Hearts", 300_000),
+    ("u3", "2025-03-03T09:10:00", "Herbert", "(-)", None),
+    ("u3", "2025-03-03T09:15:00", "[Unknown]", "Some Song", None),  # a placeholder artist
 ]
 
 
@@ -212,7 +217,13 @@ def test_every_model_runs_on_fixture_tables_with_checks_green(project, fixture_w
     assert track_of("Beyonce", "Drunk In Love [Parkwood]") == studio
     assert track_of("Beyoncé", "Drunk in Love - Live") != studio  # a live recording is another track
     assert track_of("Other Band", "Drunk in Love") != studio  # a cover is another track
-    assert track_of("ID", "ID") is None  # placeholders are not mapped
+    assert track_of("ID", "ID") is None and track_of("[Unknown]", "Some Song") is None  # placeholders
+    named = [track_of("Interpol", "Untitled"), track_of("!!!", "Heart of Hearts"), track_of("Herbert", "(-)")]
+    assert None not in named and len(set(named)) == 3
+    # every play but the placeholders' reaches a canonical track
+    unmapped = con.execute("""SELECT list(artist_raw ORDER BY artist_raw) FROM staging.stg_scrobbles s
+        WHERE NOT EXISTS (SELECT 1 FROM intermediate.int_scrobble_tracks t WHERE t.scrobble_id = s.scrobble_id)""").fetchall()[0][0]
+    assert unmapped == ["ID", "[Unknown]"]
     assert track_of("The Cure", "Primary") == track_of("Cure", "Primary")
     core = con.execute("SELECT artist_name, title, play_count, listener_count FROM marts.tracks_core "
                        "WHERE track_id = $t", {"t": studio}).fetchall()
@@ -236,8 +247,8 @@ def test_incremental_window_is_replaced_not_appended(project, fixture_warehouse)
     assert project.materialize(con, "stg_scrobbles", (day1, day2)) == 3
     # filtering the rows just inserted must find them (DuckDB 2.0 once lost them to stale statistics)
     assert warehouse.scalar(con, "SELECT count(*) FROM staging.stg_scrobbles WHERE NOT is_unidentified") == 3
-    assert project.materialize(con, "stg_scrobbles", (day2, day4)) == 5
+    assert project.materialize(con, "stg_scrobbles", (day2, day4)) == 9
     assert project.materialize(con, "stg_scrobbles", (day1, day2)) == 3
-    assert warehouse.scalar(con, "SELECT count(*) FROM staging.stg_scrobbles") == 8
+    assert warehouse.scalar(con, "SELECT count(*) FROM staging.stg_scrobbles") == 12
     with pytest.raises(SqlProjectError, match="give it a partition window"):
         project.materialize(con, "stg_scrobbles")

@@ -50,9 +50,17 @@ CREATE OR REPLACE MACRO tb_norm_tag(s) AS
         ELSE regexp_replace(lower(trim(coalesce(s, ''))), '[\s_\-]+', ' ', 'g')
     END;
 
--- Tracks whose artist or title is a placeholder cannot be identified from their strings.
+-- A placeholder says that the name is missing or unknown ("ID", "[unknown]", "?"); such a play cannot be
+-- identified from its strings. A name in symbols only is a name ("!!!", "-//-", "[0_O]"), and "Untitled" is
+-- the title some artists give a track (Interpol, R.E.M.).
 CREATE OR REPLACE MACRO tb_is_placeholder(s) AS
-    tb_norm_text(s) IN ('', 'id', 'unknown', 'unknown artist', 'untitled', 'track', '[unknown]');
+    regexp_replace(regexp_replace(lower(trim(coalesce(s, ''))), '\s+', ' ', 'g'), '^[\[(<\s]+|[\])>\s]+$', '', 'g')
+        IN ('', 'id', 'unknown', 'unknown artist', 'unknown track', 'unknown title', '?', '??', '???');
+
+-- The normalised form, or where the normaliser leaves nothing (a name in symbols only) the name itself in
+-- lower case: such a name still keys its own entity.
+CREATE OR REPLACE MACRO tb_norm_or_self(normalised, s) AS
+    coalesce(nullif(normalised, ''), lower(trim(s)));
 
 -- The most common value of a histogram(x) map, ties to the greater value: unlike mode() and any_value(),
 -- the same rows give the same answer however DuckDB's threads split them.

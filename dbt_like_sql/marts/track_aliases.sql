@@ -2,7 +2,8 @@
 description: >
   Every raw (artist, title) variant and the canonical track it maps to, with the resolution tier that
   decided it (manual, exact_id, deterministic, rules, probabilistic, semantic), the method, a confidence and
-  a quality level (exact, high, medium, low, none). Low and none are kept here but feed no aggregate.
+  a quality level (exact, high, medium, low, none). A low variant is a track of its own (suggested_track_id names
+  the one it nearly matched); plays of every quality count downstream, flagged (int_scrobble_tracks).
 checks:
   - not_null: track_id
   - name: every_scrobble_mapped
@@ -10,7 +11,6 @@ checks:
     sql: >
       SELECT count(*) FROM {{ source('raw', 'raw_scrobbles') }} r
       WHERE NOT (tb_is_placeholder(r.artist_name) OR tb_is_placeholder(r.track_name))
-        AND tb_norm_artist(r.artist_name) <> '' AND tb_norm_title(r.track_name) <> ''
         AND NOT EXISTS (SELECT 1 FROM {{ ref('track_aliases') }} a
                         WHERE a.artist_raw = r.artist_name AND a.track_raw = r.track_name)
   - name: alias_key_unique

@@ -27,8 +27,8 @@ strings AS (
 normalised AS (
     SELECT
         artist_name, track_name, album_name,
-        tb_norm_artist(artist_name) AS artist_norm,
-        tb_norm_title(track_name) AS title_norm,
+        tb_norm_or_self(tb_norm_artist(artist_name), artist_name) AS artist_norm,
+        tb_norm_or_self(tb_norm_title(track_name), track_name) AS title_norm,
         nullif(tb_norm_text(album_name), '') AS album_norm,
         tb_is_placeholder(artist_name) OR tb_is_placeholder(track_name) AS is_placeholder
     FROM strings
@@ -49,7 +49,7 @@ SELECT
     n.artist_norm,
     n.title_norm,
     n.album_norm,
-    n.is_placeholder OR n.artist_norm = '' OR n.title_norm = '' AS is_unidentified
+    n.is_placeholder AS is_unidentified
 FROM plays p
 JOIN normalised n
   ON n.artist_name = p.artist_name AND n.track_name = p.track_name

@@ -177,12 +177,14 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
 
 
 @dg.asset(deps=[entity_match_scores], **_RESOLUTION, metadata=writes("resolution.entity_clusters"))
-def entity_clusters(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
+def entity_clusters(context: dg.AssetExecutionContext, resolution: ResolutionResource,
+                    warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     """Each variant's canonical track and artist with tier, method, confidence and quality level, by
     constrained clustering (no chaining through one bad link); existing ids never change and manual
     overrides always win."""
     with warehouse_db.get_connection(transform=True) as con, transaction(con):
-        clustered = catalog.cluster_batch(con)
+        clustered = catalog.cluster_batch(
+            con, same_recording=load_rules(resolution.rules_file or None).recording_ids())
         total = con.sql("SELECT count(*) FROM resolution.entity_clusters").fetchall()[0][0]
         if clustered is None:
             batch = store.batch_state(con)

@@ -38,9 +38,9 @@ import numpy as np
 
 from ..resolution.text import fold
 
-# how tracklists and scrobbles write an unknown artist ("ID - ID"). Narrower than the catalog's
-# tb_is_placeholder on purpose: that one also takes names its normaliser empties, and real artists are
-# written in symbols only ("!!!", "ⒶⓁⒾⓈⓄⓃ"); read as unknown, they were confidently "identified" as others.
+# how tracklists and scrobbles write an unknown artist ("ID - ID"), as the catalog's tb_is_placeholder reads
+# them. Not names its normaliser empties: real artists are written in symbols only ("!!!", "ⒶⓁⒾⓈⓄⓃ"); read
+# as unknown, they were confidently "identified" as others.
 UNKNOWN_ARTIST_FORMS = ["id", "unknown", "unknown artist", "[unknown]", "?", "??", "???"]
 FEATURES = ("adjacent", "in_context", "label", "owner")
 N_LEVELS = (3, 3, 3, 5)

@@ -10,7 +10,7 @@ Two existing entities are never merged silently.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -69,6 +69,12 @@ def key_edges(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], records:
     return edges
 
 
+# A probabilistic or semantic link below this does not merge: the variant stands as its own track, flagged low,
+# with the track it nearly matched suggested. On the default world the links from 0.5 to 0.8 were right for
+# 42% of the 89 variants they merged; the track F1 rises from 0.9859 to 0.9884 without them.
+MERGE_CONFIDENCE = 0.8
+
+
 def quality_for(tier: str, confidence: float) -> str:
     if tier in ("manual", "exact_id"):
         return "exact"
@@ -93,8 +99,11 @@ def _misoriented(con: duckdb.DuckDBPyConnection, scores: pa.Table) -> set[tuple[
 
 
 def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids: Sequence[str],
-                    scores: pa.Table, config: ClusterConfig = ClusterConfig(threshold=0.5)) -> WindowResult:
-    """Cluster the query variants into the catalog and write their entity_clusters rows."""
+                    scores: pa.Table, config: ClusterConfig = ClusterConfig(threshold=MERGE_CONFIDENCE),
+                    same_recording: Mapping[str, str] | None = None) -> WindowResult:
+    """Cluster the query variants into the catalog and write their entity_clusters rows. Variants whose plays
+    carry different MusicBrainz recording ids never merge, unless `same_recording` (ResolutionRules.recording_ids)
+    knows the two recordings to be one."""
     keyed = key_edges(con, query_ids)
     edges: dict[tuple[str, str], tuple[float, str]] = {}
     dropped = _misoriented(con, scores)
@@ -112,7 +121,8 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
     involved = query | set(neighbours)
     con.register("involved_arrow", pa.table({"variant_id": pa.array(sorted(involved), pa.string())}))
     info = {r[0]: r[1:] for r in con.sql("""
-        SELECT v.variant_id, v.artist_key, v.title_key, v.version, c.track_id, c.artist_id, v.markers
+        SELECT v.variant_id, v.artist_key, v.title_key, v.version, c.track_id, c.artist_id, v.markers,
+               nullif(lower(trim(v.track_mbid)), '')
         FROM resolution.variants v JOIN involved_arrow USING (variant_id)
         LEFT JOIN resolution.entity_clusters c USING (variant_id)""").fetchall()}
     con.unregister("involved_arrow")
@@ -122,7 +132,9 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
     assignment = constrained_clusters(nodes, [(a, b, p) for (a, b), (p, _) in edges.items()
                                               if a in info and b in info], config,
                                       version={v: info[v][2] for v in nodes}, anchors=anchors,
-                                      markers={v: info[v][5] for v in nodes}, titles={v: info[v][1] for v in nodes})
+                                      markers={v: info[v][5] for v in nodes}, titles={v: info[v][1] for v in nodes},
+                                      recordings={v: (same_recording or {}).get(info[v][6], info[v][6])
+                                                  for v in nodes if info[v][6]})
     clusters: dict[str, list[str]] = {}
     for v, root in assignment.items():
         clusters.setdefault(root, []).append(v)
@@ -133,7 +145,7 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
     con.unregister("query_arrow")
     # re-resolved variants (queue retries, rules changes) keep their id when their entity still stands alone
     previous = {v: row[3] for v, row in info.items() if v in query and row[3] is not None}
-    rows = []
+    entity: dict[str, tuple[str, str]] = {}  # cluster root -> (track_id, artist_id)
     for root, group in sorted(clusters.items()):
         anchor = next((anchors[v] for v in group if v in anchors), None)
         if anchor is not None:
@@ -150,6 +162,10 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
                 track = track_id_for(info[founder][0], info[founder][1] + "|" + founder)
             taken.add(track)
             artist = artist_id_for(info[founder][0])
+        entity[root] = (track, artist)
+    rows = []
+    for root, group in sorted(clusters.items()):
+        track, artist = entity[root]
         for v in group:
             if v not in query:
                 continue
@@ -169,7 +185,8 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
                     quality, confidence = "none", 0.0
                 elif rejected[0] >= 0.2:
                     quality, confidence = "low", 1.0 - rejected[0]
-                    suggested = anchors.get(rejected[1]) or rejected[1]
+                    nearly = rejected[1]
+                    suggested = anchors.get(nearly) or (entity[assignment[nearly]][0] if nearly in assignment else None)
                 else:
                     quality, confidence = "high", 1.0
                 rows.append((v, track, artist, "deterministic", "new_entity", confidence, quality, suggested))

@@ -162,6 +162,23 @@ def export_strings(path: str) -> list[tuple[str, str, str]]:
     return [(artist, title, album) for (artist, title), (_, album) in sorted(albums.items())]
 
 
+def export_recording_ids(path: str) -> dict[tuple[str, str], str]:
+    """(artist, title) -> the MusicBrainz recording id its plays carry most often, where they carry one."""
+    from collections import Counter
+
+    from ..sources.scrobble_files import ScrobbleFileReader
+
+    plays: Counter = Counter()
+    for batch in ScrobbleFileReader(path).batches():
+        columns = batch.select(["artist_name", "track_name", "track_mbid"]).to_pydict().values()
+        plays.update(row for row in zip(*columns, strict=True) if row[2])
+    best: dict[tuple[str, str], tuple[int, str]] = {}
+    for (artist, title, recording), n in plays.items():
+        if (n, recording) > best.get((artist, title), (0, "")):
+            best[artist, title] = (n, recording)
+    return {key: recording for key, (_, recording) in best.items()}
+
+
 def audit_merges(strings: list[tuple[str, str, str]], track_of: list[str]) -> MergeAudit:
     """Audit a resolution: `track_of[i]` is the canonical track of `strings[i]`."""
     from collections import defaultdict
@@ -192,6 +209,7 @@ def audit_resolve_names(path: str, one_library: bool = False) -> MergeAudit:
     from .name_resolution import TrackName, resolve_track_names
 
     strings = export_strings(path)
-    resolved = resolve_track_names([TrackName(str(i), t, a, al) for i, (a, t, al) in enumerate(strings)],
-                                   one_library=one_library)
+    recordings = export_recording_ids(path)
+    resolved = resolve_track_names([TrackName(str(i), t, a, al, recording_id=recordings.get((a, t), ""))
+                                    for i, (a, t, al) in enumerate(strings)], one_library=one_library)
     return audit_merges(strings, [r.canonical_id for r in resolved])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import store
-from .assignment import WindowResult, assign_clusters, key_edges
+from .assignment import MERGE_CONFIDENCE, WindowResult, assign_clusters, key_edges
 from .candidates import all_candidates, blocked_pairs, semantic_pairs
 from .clustering import ClusterConfig
 from .embeddings import TextEncoder
@@ -244,7 +244,8 @@ class ClusteredBatch:
 
 
 def cluster_batch(con: duckdb.DuckDBPyConnection,
-                  config: ClusterConfig = ClusterConfig(threshold=0.5)) -> ClusteredBatch | None:
+                  config: ClusterConfig = ClusterConfig(threshold=MERGE_CONFIDENCE),
+                  same_recording: Mapping[str, str] | None = None) -> ClusteredBatch | None:
     """Assign the current batch's query to entities (resolution.entity_clusters), apply the manual overrides
     and mark the batch clustered. None when there is no scored batch left to cluster; the overrides are
     applied anyway, since they may come at any time and applying them again changes nothing."""
@@ -254,7 +255,7 @@ def cluster_batch(con: duckdb.DuckDBPyConnection,
         return None
     scores = con.sql("SELECT unique_id_l, unique_id_r, found_by, match_probability "
                      "FROM resolution.entity_match_scores ORDER BY unique_id_l, unique_id_r").to_arrow_table()
-    result = assign_clusters(con, batch.date, batch.query, scores, config)
+    result = assign_clusters(con, batch.date, batch.query, scores, config, same_recording)
     overrides = store.apply_overrides(con)
     store.mark_batch(con, "clustered")
     return ClusteredBatch(batch, result, overrides)
@@ -284,7 +285,7 @@ def resolve_window(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, batch_dat
     opened = open_batch(con, scrobbles_sql, batch_date, rules, encoder, query_budget)
     timings = dict(opened.timings_s)
     if opened.candidates is None:
-        cluster_batch(con)  # nothing to resolve; the manual overrides still apply, as in the asset
+        cluster_batch(con, same_recording=rules.recording_ids())  # the manual overrides still apply
         return WindowRun([], 0, batch_candidates(con).slice(0, 0), None, model_json, [], timings)
     m_u: list[dict] = []
     if model_json is None:
@@ -295,7 +296,7 @@ def resolve_window(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, batch_dat
     scores = score_batch(con, lambda: model_json, matcher_config=matcher_config)
     timings["scoring"] = time.perf_counter() - started
     started = time.perf_counter()
-    clustered = cluster_batch(con)
+    clustered = cluster_batch(con, same_recording=rules.recording_ids())
     timings["clustering"] = time.perf_counter() - started
     return WindowRun(opened.query.query, opened.candidates.num_rows, scores, clustered.result, model_json, m_u,
                      timings)

@@ -66,7 +66,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
                          anchors: Mapping[str, str] | None = None,
                          markers: Mapping[str, str] | None = None,
                          listed_once: Mapping[str, tuple[str, str]] | None = None,
-                         titles: Mapping[str, str] | None = None) -> dict[str, str]:
+                         titles: Mapping[str, str] | None = None,
+                         recordings: Mapping[str, str] | None = None) -> dict[str, str]:
     """record -> cluster id (the smallest member id). `exclusive_group[record]` marks records that can
     never share a cluster with another of the same value; `version[record]` must agree within a cluster.
     `anchors[record]` is the existing entity a record already belongs to: records of one anchor start
@@ -74,7 +75,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
     its recording markers as `markers.format_markers` writes them: every two records of a cluster must have
     compatible ones. `listed_once[record]` is (album, title key): two records of one album join only when
     their titles are one listing (`one_listing`). `titles[record]` is its title key: no cluster may hold two
-    that are `one_word_apart`."""
+    that are `one_word_apart`. `recordings[record]` is the MusicBrainz recording its plays carry: a cluster
+    holds one recording at most (records without one join any)."""
     ids = list(ids)
     members: dict[str, list[str]] = {}
     root: dict[str, str] = {}
@@ -103,6 +105,7 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
     groups: dict[str, set] = {i: ({exclusive_group[i]} if exclusive_group and exclusive_group.get(i) is not None else set())
                               for i in members}
     versions: dict[str, set] = {i: ({version[i]} if version and version.get(i) else set()) for i in members}
+    recording_ids: dict[str, set] = {i: set() for i in members}
     # cluster -> marker kind -> the values its records carry; records with the same markers share one object
     marks: dict[str, Mapping[str, frozenset]] = {}
     # cluster -> album -> the title keys its records carry there
@@ -134,6 +137,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
                 groups[first].add(exclusive_group[i])
             if version and version.get(i):
                 versions[first].add(version[i])
+            if recordings and recordings.get(i):
+                recording_ids[first].add(recordings[i])
 
     for _, a, b in strong:
         ra, rb = root[a], root[b]
@@ -142,6 +147,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
         if groups[ra] & groups[rb] or (anchor_of[ra] and anchor_of[rb] and anchor_of[ra] != anchor_of[rb]):
             continue
         if config.versions_must_agree and len(versions[ra] | versions[rb]) > 1:
+            continue
+        if len(recording_ids[ra] | recording_ids[rb]) > 1:
             continue
         if markers and marks[ra] is not marks[rb] and conflicting_sets(marks[ra], marks[rb]):
             continue
@@ -172,6 +179,7 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
         members[new_root].extend(members.pop(old_root))
         groups[new_root] |= groups.pop(old_root)
         versions[new_root] |= versions.pop(old_root)
+        recording_ids[new_root] |= recording_ids.pop(old_root)
         if markers:
             old_marks = marks.pop(old_root)
             if old_marks is not marks[new_root]:

@@ -323,6 +323,7 @@ class TrackName:
     line: int = 0
     problem: str = ""  # the row could not be read (then only `line` is known) or names nothing to resolve
     distinct_within: str = ""  # rows with one non-empty value here never resolve to one entity
+    recording_id: str = ""  # a MusicBrainz recording id: rows with two different ones never resolve to one track
 
 
 def resolve_names(rows: Sequence[TrackName], entity: str, encoder: TextEncoder | None = None,
@@ -352,6 +353,13 @@ def resolve_names(rows: Sequence[TrackName], entity: str, encoder: TextEncoder |
             own = (f"{entity[:3]}_row_" + content_hash("unresolved", row.id, str(row.line))) if row.id else ""
             out.append(ResolvedName(row.id, row.name, own, "", 0.0, "unresolved", row.line, row.problem))
     return out
+
+
+def _recordings(rows: Sequence[TrackName], rules: ResolutionRules) -> dict[str, str]:
+    """Row id -> its MusicBrainz recording, recordings known to be one (rules.same_recording) as one."""
+    same = rules.recording_ids()
+    ids = {r.id: r.recording_id.strip().lower() for r in rows if r.recording_id.strip()}
+    return {row: same.get(recording, recording) for row, recording in ids.items()}
 
 
 def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None = None,
@@ -392,7 +400,8 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
                                       exclusive_group=distinct, version={r.record_id: r.version for r in records},
                                       markers={r.record_id: r.markers for r in records},
                                       titles={r.record_id: r.title_key for r in records},
-                                      listed_once=_album_listings(records) if one_library else None)
+                                      listed_once=_album_listings(records) if one_library else None,
+                                      recordings=_recordings(rows, rules))
     best: dict[str, float] = defaultdict(float)
     for a, b, p in edges:
         if assignment[a] == assignment[b] and (a, b) not in rule_linked:
@@ -438,6 +447,8 @@ def read_names(path: Path, entity: str, distinct_within: str | None = None) -> t
     and problem, one without a name carries the problem "empty name". The issues name file, line and field.
     `distinct_within` names a further column whose values keep rows apart (see resolve_track_names)."""
     columns = {c: (c,) for c in NAME_COLUMNS[entity]}
+    if entity == "track":
+        columns["recording_id"] = ("recording_id", "recording_mbid", "track_mbid", "mbid")
     required = set(REQUIRED_COLUMNS[entity])
     if distinct_within:
         columns["distinct_within"] = (distinct_within,)

@@ -7,6 +7,7 @@ rules to one raw (artist, title) before standardisation; `credit_rules` feeds th
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from .records import KnownAlbums, split_artist_title
 from .text import fold_artist
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yaml")
-_KNOWN_KEYS = {"belong_together", "not_an_artist", "replace_artist", "artist_in_title", "delimiters"}
+_KNOWN_KEYS = {"belong_together", "not_an_artist", "replace_artist", "artist_in_title", "delimiters", "same_recording"}
+_MBID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class RulesFileError(ValueError):
@@ -31,7 +33,24 @@ class ResolutionRules:
     replace_artist: dict[str, str] = field(default_factory=dict)
     artist_in_title: tuple[str, ...] = ()
     delimiters: tuple[str, ...] = DEFAULT_DELIMITERS
+    # MusicBrainz recordings known to be one (a duplicate awaiting its merge there): recording id -> the other
+    same_recording: dict[str, str] = field(default_factory=dict)
     version: str = "none"
+
+    def recording_ids(self) -> dict[str, str]:
+        """Each recording id of `same_recording` -> one id for all the recordings known to be one."""
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            while parent.setdefault(x, x) != x:
+                x = parent[x]
+            return x
+
+        for a, b in self.same_recording.items():
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+        return {x: find(x) for x in parent}
 
     def credit_rules(self) -> CreditRules:
         return CreditRules(frozenset(fold_artist(n) for n in self.belong_together), self.delimiters)
@@ -84,6 +103,10 @@ def load_rules(path: Path | str | None = None) -> ResolutionRules:
     replace = data.get("replace_artist") or {}
     if not isinstance(replace, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in replace.items()):
         raise RulesFileError(f"{path}: field 'replace_artist' must map raw names to canonical names")
+    same = data.get("same_recording") or {}
+    if not isinstance(same, dict) or not all(isinstance(k, str) and isinstance(v, str) and _MBID.match(k.lower())
+                                             and _MBID.match(v.lower()) for k, v in same.items()):
+        raise RulesFileError(f"{path}: field 'same_recording' must map MusicBrainz recording ids to recording ids")
     delimiters = data.get("delimiters", list(DEFAULT_DELIMITERS))
     if not isinstance(delimiters, list) or not all(isinstance(d, str) and d for d in delimiters):
         raise RulesFileError(f"{path}: field 'delimiters' must be a list of non-empty strings")
@@ -93,6 +116,7 @@ def load_rules(path: Path | str | None = None) -> ResolutionRules:
         replace_artist=dict(replace),
         artist_in_title=_names(data, "artist_in_title", path),
         delimiters=tuple(delimiters),
+        same_recording={k.lower(): v.lower() for k, v in same.items()},
         # the standardiser's own version is part of it: a catalog made by an older one is re-standardised
         version=hashlib.sha256((STANDARDISER_VERSION + "\n" + text).encode("utf-8")).hexdigest()[:16],
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -16,6 +17,13 @@ from pathlib import Path
 from typing import IO
 
 from .errors import FileFormatError, RowIssue
+
+
+def header_key(name: str) -> str:
+    """A column name as compared with the accepted names: case, spacing and punctuation aside
+    ("Song Title", "song-title" and "song_title" are one name)."""
+    return re.sub(r"[^0-9a-z]+", "_", name.strip().lstrip("\ufeff#").lower()).strip("_")
+
 
 MAX_FIELD_CHARS = 65_536  # a real artist or title is far shorter; longer means a broken export
 csv.field_size_limit(min(sys.maxsize, 1 << 30))  # we enforce our own limit with a clearer message
@@ -116,10 +124,11 @@ class DelimitedRows:
         """Map logical names to column positions via aliases; a missing required column fails the file."""
         assert self.header is not None
         positions: dict[str, int] = {}
+        keys = [header_key(h) for h in self.header]
         for logical, aliases in self.columns.items():
             for alias in aliases:
-                if alias in self.header:
-                    positions[logical] = self.header.index(alias)
+                if header_key(alias) in keys:
+                    positions[logical] = keys.index(header_key(alias))
                     break
         for logical in sorted(self.required):
             if logical not in positions:

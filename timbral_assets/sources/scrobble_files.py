@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .delimited import MAX_FIELD_CHARS, DelimitedRows
+from .delimited import MAX_FIELD_CHARS, DelimitedRows, header_key
 from .errors import FileFormatError, RowIssue
 
 # One play, as every source gives it (the synthetic generator writes exactly these columns)...
@@ -42,14 +42,18 @@ FILE_SCROBBLE_SCHEMA = SCROBBLE_SCHEMA.append(pa.field("source_file", pa.string(
 
 SCROBBLE_FORMATS = ("auto", "scrobble_csv", "lastfm_headerless_csv", "lastfm_1k_tsv", "parquet")
 
+# The names each column goes by in the export tools seen (case, spaces and punctuation aside: delimited.header_key).
+# Unix seconds or milliseconds are read in a date column too, whatever its name.
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "scrobble_id": ("scrobble_id",),
-    "user": ("user", "username", "user_id", "userid"),
-    "uts": ("uts", "timestamp_uts", "date_uts", "unix_timestamp"),
-    "date": ("utc_time", "date", "played_at", "timestamp", "time"),
-    "artist": ("artist", "artist_name", "artistname"),
-    "track": ("track", "track_name", "name", "title", "song"),
-    "album": ("album", "album_name", "release"),
+    "user": ("user", "username", "user_id", "userid", "user_name"),
+    "uts": ("uts", "timestamp_uts", "date_uts", "unix_timestamp", "unix_time", "timestamp_unix"),
+    "date": ("utc_time", "date", "played_at", "timestamp", "time", "date_time", "datetime", "listened_at",
+             "scrobbled_at", "scrobble_time", "played_time", "ts", "end_time", "utc_date"),
+    "artist": ("artist", "artist_name", "artistname", "master_metadata_album_artist_name"),
+    "track": ("track", "track_name", "name", "title", "song", "song_title", "song_name", "track_title",
+              "trackname", "master_metadata_track_name"),
+    "album": ("album", "album_name", "release", "album_title", "release_name", "master_metadata_album_album_name"),
     "artist_mbid": ("artist_mbid", "artist_mbid_id", "musicbrainz_artist_id"),
     "track_mbid": ("track_mbid", "mbid", "recording_mbid"),
     "album_mbid": ("album_mbid", "release_mbid"),
@@ -133,8 +137,8 @@ def detect_format(path: str | Path) -> str:
         return "lastfm_1k_tsv"
     with open(p, "rb") as f:
         first = f.readline().decode("utf-8", errors="replace").lower().lstrip("\ufeff")
-    names = {n.strip().strip('"') for n in first.split(",")}
-    known = {a for aliases in HEADER_ALIASES.values() for a in aliases}
+    names = {header_key(n.strip().strip('"')) for n in first.split(",")}
+    known = {header_key(a) for aliases in HEADER_ALIASES.values() for a in aliases}
     return "scrobble_csv" if len(names & known) >= 2 else "lastfm_headerless_csv"
 
 
@@ -323,8 +327,16 @@ class ScrobbleFileReader:
             ok = pc.is_valid(secs).to_numpy(zero_copy_only=False)
             values = secs.fill_null(0).to_numpy(zero_copy_only=False)
             empty = pc.equal(pc.utf8_length(date_col), 0).to_numpy(zero_copy_only=False)
+            # digits in a date column are unix time: seconds, or milliseconds from 12 digits on
+            numbers, digits = _parse_numbers(date_col, need & ~ok & ~empty, r"^\d{1,18}$", pa.int64())
+            epoch = np.where(numbers >= 100_000_000_000, numbers // 1000, numbers)
+            flag(need & digits & ((epoch <= 0) | (epoch > 4_102_444_800)), "date",
+                 lambda r: f"{date_col[r].as_py()} is not unix time in 1970..2100")
+            ok = ok | (digits & (epoch > 0) & (epoch <= 4_102_444_800))
+            values = np.where(digits, epoch, values)
             flag(need & empty, "date", "is empty")
-            flag(need & ~ok & ~empty, "date", lambda r: f"is not a date Timbral reads: {date_col[r].as_py()[:60]!r}")
+            flag(need & ~ok & ~empty & ~digits, "date",
+                 lambda r: f"is not a date Timbral reads: {date_col[r].as_py()[:60]!r}")
             played = np.where(need & ok, values * 1_000_000, played)
         elif date_col is None and uts is not None:
             flag(~have_time, "uts", "is empty")
@@ -388,20 +400,33 @@ class ScrobbleFileReader:
 
 
 @dataclass(frozen=True)
+class FileReading:
+    """What one file yielded: its good rows, and its first rejected rows with their reasons."""
+
+    path: str
+    plays: int
+    rejected: int
+    first_rejected: tuple[RowIssue, ...]
+
+
+@dataclass(frozen=True)
 class PlayDateRange:
-    first: date  # first play date (UTC)
-    last: date  # last play date (UTC), inclusive
+    first: date | None  # first play date (UTC); None when no file yielded a play
+    last: date | None  # last play date (UTC), inclusive
     plays: int  # good rows
     rejected: int  # rows rejected with their file, line and field
+    files: tuple[FileReading, ...] = ()
 
 
-def play_date_range(paths: list[str], fmt: str = "auto", user: str | None = None) -> PlayDateRange | None:
-    """The UTC play dates that scrobble files span, read the way raw_scrobbles reads them; None when
-    they hold no good row. CSV and TSV go through ScrobbleFileReader, Parquet through DuckDB."""
+def play_date_range(paths: list[str], fmt: str = "auto", user: str | None = None,
+                    examples: int = 10) -> PlayDateRange:
+    """The UTC play dates that scrobble files span, read the way raw_scrobbles reads them, and what each file
+    yielded (with its first `examples` rejected rows). CSV and TSV go through ScrobbleFileReader, Parquet
+    through DuckDB."""
     import duckdb
     import pyarrow.compute as pc
 
-    lows, highs, plays, rejected = [], [], 0, 0
+    lows, highs, files = [], [], []
     for path in paths:
         kind = detect_format(path) if fmt == "auto" else fmt
         if kind == "parquet":
@@ -410,16 +435,19 @@ def play_date_range(paths: list[str], fmt: str = "auto", user: str | None = None
             if n:
                 lows.append(low)
                 highs.append(high)
-                plays += n
+            files.append(FileReading(path, n, 0, ()))
             continue
         reader = ScrobbleFileReader(path, kind, user)
+        plays = 0
         for batch in reader.batches():
             if batch.num_rows:
                 bounds = pc.min_max(batch["played_at"])
                 lows.append(bounds["min"].as_py())
                 highs.append(bounds["max"].as_py())
                 plays += batch.num_rows
-        rejected += len(reader.issues)
+        first_rejected = tuple(sorted(reader.issues, key=lambda issue: issue.line)[:examples])
+        files.append(FileReading(path, plays, len(reader.issues), first_rejected))
+    plays, rejected = sum(f.plays for f in files), sum(f.rejected for f in files)
     if not lows:
-        return None
-    return PlayDateRange(min(lows).date(), max(highs).date(), plays, rejected)
+        return PlayDateRange(None, None, plays, rejected, tuple(files))
+    return PlayDateRange(min(lows).date(), max(highs).date(), plays, rejected, tuple(files))
