@@ -258,6 +258,13 @@ def test_two_recording_ids_never_share_a_track_unless_the_rules_know_them_to_be_
     apart = constrained_clusters(["a", "b", "c"], edges, recordings={"a": demo, "b": album})
     assert apart["a"] != apart["b"] and apart["c"] == apart["b"]  # a record without an id joins either
     assert len(set(constrained_clusters(["a", "b"], edges[:1], recordings={"a": demo, "b": demo}).values())) == 1
+    # one folded artist and title (a key tier's edge) is one track whatever ids MusicBrainz holds for it
+    keyed = constrained_clusters(["a", "b"], edges[:1], recordings={"a": demo, "b": album}, keyed=[("b", "a")])
+    assert keyed["a"] == keyed["b"]
+    # a cluster that shares a recording with another joins it, whatever else either carries
+    shared = constrained_clusters(["a", "b", "c"], [("a", "b", 1.0), ("b", "c", 0.99)], keyed=[("a", "b")],
+                                  recordings={"a": demo, "b": album, "c": album})
+    assert len(set(shared.values())) == 1
 
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(f"same_recording:\n  {album.upper()}: {demo}\n")
@@ -270,9 +277,9 @@ def test_two_recording_ids_never_share_a_track_unless_the_rules_know_them_to_be_
     def tracks(same_recording):
         con = duckdb.connect()
         store.ensure_tables(con)
-        for variant, title, recording in (("v1", "the trooper", demo), ("v2", "the trooper", album)):
+        for variant, title, recording in (("v1", "parabol", demo), ("v2", "parabola", album)):
             con.execute("INSERT INTO resolution.variants (variant_id, artist_key, title_key, version, markers, "
-                        "track_mbid) VALUES (?, 'iron maiden', ?, '', '', ?)", [variant, title, recording])
+                        "track_mbid) VALUES (?, 'tool', ?, '', '', ?)", [variant, title, recording])
         scores = pa.table({"unique_id_l": ["v1"], "unique_id_r": ["v2"], "match_probability": [0.99],
                            "found_by": ["title"]})
         assign_clusters(con, "2025-01-01", ["v1", "v2"], scores, same_recording=same_recording)
@@ -280,3 +287,32 @@ def test_two_recording_ids_never_share_a_track_unless_the_rules_know_them_to_be_
 
     assert len(set(tracks(None).values())) == 2
     assert len(set(tracks(rules.recording_ids()).values())) == 1
+
+
+@pytest.mark.parametrize("short, long, another", [
+    ("commando", "commando v2", True),
+    ("torn to pieces", "torn to pieces original florida session", True),
+    ("spirit crusher", "spirit crusher no bass 1998 demos", True),
+    ("any second now", "any second now voices", True),
+    ("the hours", "the hours choosing life", True),
+    ("drive", "drive from the assassination of gianni versace american crime story", False),
+    ("song", "song bonus track", False),
+    ("cancion", "cancion remasterizado 2015", False),
+    ("lied", "lied albumversion", False),
+    ("cancion", "cancion version del album", False),
+    ("choosing life", "the hours choosing life", False),  # an album in front is not a tail
+])
+def test_words_added_at_a_titles_end_name_another_recording_unless_a_same_recording_tail(short, long, another):
+    from timbral_assets.resolution.versions import tail_names_another_recording
+
+    assert tail_names_another_recording(short, long) is another
+    assert tail_names_another_recording(long, short) is False  # only the longer title has a tail
+
+
+def test_tails_keep_listening_apart_but_not_a_merged_database():
+    edges = [("a", "b", 0.99)]
+    titles = {"a": "commando", "b": "commando v2"}
+    listening = constrained_clusters(["a", "b"], edges, ClusterConfig(threshold=0.8, tails_name_recordings=True),
+                                     titles=titles)
+    assert listening["a"] != listening["b"]
+    assert len(set(constrained_clusters(["a", "b"], edges, ClusterConfig(threshold=0.8), titles=titles).values())) == 1

@@ -73,6 +73,7 @@ def key_edges(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], records:
 # with the track it nearly matched suggested. On the default world the links from 0.5 to 0.8 were right for
 # 42% of the 89 variants they merged; the track F1 rises from 0.9859 to 0.9884 without them.
 MERGE_CONFIDENCE = 0.8
+CATALOG_CLUSTERING = ClusterConfig(threshold=MERGE_CONFIDENCE, tails_name_recordings=True)
 
 
 def quality_for(tier: str, confidence: float) -> str:
@@ -99,11 +100,11 @@ def _misoriented(con: duckdb.DuckDBPyConnection, scores: pa.Table) -> set[tuple[
 
 
 def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids: Sequence[str],
-                    scores: pa.Table, config: ClusterConfig = ClusterConfig(threshold=MERGE_CONFIDENCE),
+                    scores: pa.Table, config: ClusterConfig = CATALOG_CLUSTERING,
                     same_recording: Mapping[str, str] | None = None) -> WindowResult:
     """Cluster the query variants into the catalog and write their entity_clusters rows. Variants whose plays
-    carry different MusicBrainz recording ids never merge, unless `same_recording` (ResolutionRules.recording_ids)
-    knows the two recordings to be one."""
+    carry different MusicBrainz recording ids merge only by the key tiers (one folded artist and title), unless
+    `same_recording` (ResolutionRules.recording_ids) knows the two recordings to be one."""
     keyed = key_edges(con, query_ids)
     edges: dict[tuple[str, str], tuple[float, str]] = {}
     dropped = _misoriented(con, scores)
@@ -134,7 +135,9 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
                                       version={v: info[v][2] for v in nodes}, anchors=anchors,
                                       markers={v: info[v][5] for v in nodes}, titles={v: info[v][1] for v in nodes},
                                       recordings={v: (same_recording or {}).get(info[v][6], info[v][6])
-                                                  for v in nodes if info[v][6]})
+                                                  for v in nodes if info[v][6]},
+                                      keyed=list(zip(keyed["unique_id_l"].to_pylist(),
+                                                     keyed["unique_id_r"].to_pylist(), strict=True)))
     clusters: dict[str, list[str]] = {}
     for v, root in assignment.items():
         clusters.setdefault(root, []).append(v)

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import store
-from .assignment import MERGE_CONFIDENCE, WindowResult, assign_clusters, key_edges
+from .assignment import CATALOG_CLUSTERING, WindowResult, assign_clusters, key_edges
 from .candidates import all_candidates, blocked_pairs, semantic_pairs
 from .clustering import ClusterConfig
 from .embeddings import TextEncoder
@@ -244,7 +244,7 @@ class ClusteredBatch:
 
 
 def cluster_batch(con: duckdb.DuckDBPyConnection,
-                  config: ClusterConfig = ClusterConfig(threshold=MERGE_CONFIDENCE),
+                  config: ClusterConfig = CATALOG_CLUSTERING,
                   same_recording: Mapping[str, str] | None = None) -> ClusteredBatch | None:
     """Assign the current batch's query to entities (resolution.entity_clusters), apply the manual overrides
     and mark the batch clustered. None when there is no scored batch left to cluster; the overrides are

@@ -20,7 +20,7 @@ The result depends only on the edges, not on their input order (ties broken by i
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -30,6 +30,7 @@ from rapidfuzz.distance import OSA
 
 from .markers import conflicting_sets, number_word, parse_markers
 from .text import script_of
+from .versions import tail_names_another_recording
 
 TYPO_ALIKE = 85  # rapidfuzz ratio from which two words of one album's titles are one word mistyped ("aeon" / "kaon" 75)
 
@@ -40,6 +41,10 @@ class ClusterConfig:
     cannot_link_below: float = 0.05
     min_average: float = 0.5
     versions_must_agree: bool = True  # live / remix / acoustic ... never join the original recording
+    # listening (the catalog, one listener's export): words that one title adds after another name another
+    # recording unless they are a same-recording tail (versions.tail_names_another_recording). Not for
+    # catalogs merged from many databases (MusicBrainz-20K), whose sources append albums and notes at will
+    tails_name_recordings: bool = False
 
 
 def connected_components(ids: Iterable[str], edges: Iterable[tuple[str, str, float]], threshold: float) -> dict[str, str]:
@@ -67,7 +72,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
                          markers: Mapping[str, str] | None = None,
                          listed_once: Mapping[str, tuple[str, str]] | None = None,
                          titles: Mapping[str, str] | None = None,
-                         recordings: Mapping[str, str] | None = None) -> dict[str, str]:
+                         recordings: Mapping[str, str] | None = None,
+                         keyed: Collection[tuple[str, str]] = ()) -> dict[str, str]:
     """record -> cluster id (the smallest member id). `exclusive_group[record]` marks records that can
     never share a cluster with another of the same value; `version[record]` must agree within a cluster.
     `anchors[record]` is the existing entity a record already belongs to: records of one anchor start
@@ -75,8 +81,9 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
     its recording markers as `markers.format_markers` writes them: every two records of a cluster must have
     compatible ones. `listed_once[record]` is (album, title key): two records of one album join only when
     their titles are one listing (`one_listing`). `titles[record]` is its title key: no cluster may hold two
-    that are `one_word_apart`. `recordings[record]` is the MusicBrainz recording its plays carry: a cluster
-    holds one recording at most (records without one join any)."""
+    that are `one_word_apart`. `recordings[record]` is the MusicBrainz recording its plays carry: two clusters
+    that each carry recordings, none of them shared, join only along a `keyed` edge (a, b), a < b: one folded
+    artist and title, which MusicBrainz often holds twice (a single's and an album's recording)."""
     ids = list(ids)
     members: dict[str, list[str]] = {}
     root: dict[str, str] = {}
@@ -106,6 +113,7 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
                               for i in members}
     versions: dict[str, set] = {i: ({version[i]} if version and version.get(i) else set()) for i in members}
     recording_ids: dict[str, set] = {i: set() for i in members}
+    keyed_pairs = {(a, b) if a < b else (b, a) for a, b in keyed}
     # cluster -> marker kind -> the values its records carry; records with the same markers share one object
     marks: dict[str, Mapping[str, frozenset]] = {}
     # cluster -> album -> the title keys its records carry there
@@ -148,13 +156,16 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
             continue
         if config.versions_must_agree and len(versions[ra] | versions[rb]) > 1:
             continue
-        if len(recording_ids[ra] | recording_ids[rb]) > 1:
+        if (recording_ids[ra] and recording_ids[rb] and recording_ids[ra].isdisjoint(recording_ids[rb])
+                and (a, b) not in keyed_pairs):
             continue
         if markers and marks[ra] is not marks[rb] and conflicting_sets(marks[ra], marks[rb]):
             continue
         if listed_once and _two_listings(listings[ra], listings[rb]):
             continue
-        if titles and any(one_word_between(x, y) for x in keys[ra] for y in keys[rb] if x != y):
+        if titles and any(one_word_between(x, y) or (config.tails_name_recordings and (
+                tail_names_another_recording(x, y) or tail_names_another_recording(y, x)))
+                          for x in keys[ra] for y in keys[rb] if x != y):
             continue
         small, large = (ra, rb) if len(members[ra]) <= len(members[rb]) else (rb, ra)
         total, count, vetoed = 0.0, 0, False

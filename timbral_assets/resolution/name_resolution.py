@@ -396,12 +396,13 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
         elif r.title_key:
             first_with_key[key_of[r.record_id]] = r.record_id
     rule_linked = {(a, b) for a, b, p in edges if p == 1.0 and key_of[a] == key_of[b]}
-    assignment = constrained_clusters([r.record_id for r in records], edges, ClusterConfig(threshold=threshold),
+    assignment = constrained_clusters([r.record_id for r in records], edges,
+                                      ClusterConfig(threshold=threshold, tails_name_recordings=one_library),
                                       exclusive_group=distinct, version={r.record_id: r.version for r in records},
                                       markers={r.record_id: r.markers for r in records},
                                       titles={r.record_id: r.title_key for r in records},
                                       listed_once=_album_listings(records) if one_library else None,
-                                      recordings=_recordings(rows, rules))
+                                      recordings=_recordings(rows, rules), keyed=rule_linked)
     best: dict[str, float] = defaultdict(float)
     for a, b, p in edges:
         if assignment[a] == assignment[b] and (a, b) not in rule_linked:

@@ -18,7 +18,7 @@ from rapidfuzz import fuzz, process
 from .credits import CreditRules, parse_credit
 from .markers import format_markers, recording_markers, work_markers
 from .text import fold, fold_artist
-from .versions import DIFFERENT, parse_title, version_kind
+from .versions import DIFFERENT, is_same_recording_tail, parse_title, version_kind
 
 _TRACK_NUMBER = re.compile(r"^\s*\d[\da-z]?\d{1,2}\s*[-.]\s*(?=\S)", re.I)  # "012-", "0004-", "0a1-" (typo)
 _BARE_TRACK_NUMBER = re.compile(r"^\s*0\d{1,3}(-\d+)?\s*$")  # "012", "00-1": a number where the title was lost
@@ -133,8 +133,10 @@ def _strip_appended(title: str, album: str, artist: str) -> str:
             else:
                 continue
             # never leave only a numeral or a part ("II", "Part 2"), nor only the artist: in "Artist A1 Song"
-            # filed with the album "A1 Song" the album field holds the title
-            if not _BARE_MARKER.match(rest) and fold_artist(rest) != fold_artist(artist):
+            # filed with the album "A1 Song" the album field holds the title; nor only a version: "The Number
+            # of the Beast - 2015 Remaster" is the title track, not a song called "2015 Remaster"
+            if (not _BARE_MARKER.match(rest) and fold_artist(rest) != fold_artist(artist)
+                    and not is_same_recording_tail(rest)):
                 title = rest
             break
     return title

@@ -16,6 +16,7 @@ _APOSTROPHES = re.compile(r"['’‘`´ʼ]")
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 _LEADING_ARTICLE = re.compile(r"^the\s+")
 _TRAILING_ARTICLE = re.compile(r",\s*the$")  # "Beatles, The" (library sort order)
+_TOPIC_CHANNEL = re.compile(r"\s+-\s+topic$", re.I)  # YouTube's channel of an artist's releases: "Artist - Topic"
 
 
 def script_of(text: str) -> str:
@@ -36,6 +37,29 @@ def script_of(text: str) -> str:
     return max(counts, key=counts.get) if counts else "none"
 
 
+# Cyrillic and Greek letters drawn like Latin ones (Unicode's confusables): inside a Latin word they are the
+# Latin letter ("Sуlo" with a Cyrillic у is "Sylo"); a word in Cyrillic or Greek alone is transliterated as such
+_LOOKALIKES = str.maketrans(
+    "аАвВеЕкКмМнНоОрРсСтТуУхХіІјЈѕЅԁһԛԝїЇёЁ" "αΑβΒεΕηΗιΙκΚμΜνΝοΟρΡτΤυΥχΧζΖ",
+    "aABBeEkKmMhHoOpPcCtTyYxXiIjJsSdhqwiIeE" "aABBeEnHiIkKuMvNoOpPtTuYxXzZ")
+_WORD = re.compile(r"\w+")
+
+
+def _is_latin(ch: str) -> bool:
+    return ch.isascii() or unicodedata.name(ch, "").startswith("LATIN")
+
+
+def _latin_lookalikes(text: str) -> str:
+    """Mixed-script words with their Cyrillic and Greek lookalike letters read as the Latin ones."""
+    def repair(match: re.Match) -> str:
+        word = match.group(0)
+        if word.isascii() or not any(ch.isalpha() and _is_latin(ch) for ch in word):
+            return word
+        mapped = word.translate(_LOOKALIKES)
+        return mapped if all(not ch.isalpha() or _is_latin(ch) for ch in mapped) else word
+    return _WORD.sub(repair, text)
+
+
 @lru_cache(maxsize=1 << 18)
 def fold(text: str | None) -> str:
     """Matching form: NFKC (full-width and half-width forms), transliteration of every script to ASCII,
@@ -43,6 +67,8 @@ def fold(text: str | None) -> str:
     if not text:
         return ""
     s = unicodedata.normalize("NFKC", text)
+    if not s.isascii():
+        s = _latin_lookalikes(s)
     s = _APOSTROPHES.sub("", s)
     s = anyascii(s).lower()
     s = s.replace("&", " and ").replace("+", " and ")
@@ -52,7 +78,7 @@ def fold(text: str | None) -> str:
 
 def fold_artist(text: str | None) -> str:
     """`fold`, then without a leading or trailing 'The' ("The Cure", "Cure, The" and "Cure" meet)."""
-    raw = " ".join((text or "").split())
+    raw = _TOPIC_CHANNEL.sub("", " ".join((text or "").split()))
     if _TRAILING_ARTICLE.search(raw.lower()):
         raw = raw[: raw.rfind(",")]
     return _LEADING_ARTICLE.sub("", fold(raw))

@@ -188,3 +188,36 @@ def same_recording(a: Title, b: Title, duration_a_s: float | None = None, durati
     if SOFT in (a.relation, b.relation) and duration_a_s and duration_b_s:
         return abs(duration_a_s - duration_b_s) <= tolerance_s
     return True
+
+
+# The closed set of tails that leave the recording as it was, in the main languages (folded: no accents, lower
+# case). Any other words that one title adds after another ("- Original Florida Session", "(V2)", "(Voices)",
+# "- No Bass / 1998 Demos", "(Someone's Reworking)") name another recording. Remasters, years, album, single and
+# original versions, explicit and clean, mono and stereo are parsed out of a title key before it gets here
+# (VERSION_KINDS); these are what the version patterns do not take.
+_SAME_RECORDING_TAIL = re.compile(
+    r"^(?:"
+    r"(?:digital(?:ly)? )?remaster\w*(?: (?:19|20)\d\d)?|(?:19|20)\d\d(?: (?:digital )?remaster\w*)?"  # remaster(ed) + year
+    r"|remasteris\w*|remasterizad[oa]|remasterizzat[oa]|neu abgemischt|digital(?:ly)? remastered"
+    r"|(?:album|single|lp|ep|original|main|radio|singolo|albumversion|singleversion)(?: version| mix| edit)?"
+    r"|version (?:del |de l |do |dell )?(?:album|single|original|originale|sencillo|lp)|versao (?:do )?(?:album|single)"
+    r"|versione (?:album|singolo|originale)|(?:album|single)fassung|original(?:fassung|version)"
+    r"|explicit\w*|explizit|clean|dirty|censored|mono|stereo|estereo"
+    r"|bonus(?: track)?|bonustrack|titelsong|title track"
+    r"|(?:from|aus|theme from|tema de|de la pelicula|du film|dal film|aus dem film|from the)\b.*"  # a soundtrack note
+    r")$")
+
+
+def is_same_recording_tail(text: str) -> bool:
+    """Whether a tail such as "2015 Remaster", "Single Version" or "Bonus Track" leaves the recording as it was."""
+    return bool(_SAME_RECORDING_TAIL.match(fold(text)))
+
+
+def tail_names_another_recording(short_key: str, long_key: str) -> bool:
+    """Whether `long_key` is `short_key` with words added at its end that name another recording: anything
+    but a same-recording tail (`_SAME_RECORDING_TAIL`). "commando v2" is not "commando"; "drive from the
+    assassination of gianni versace" is "drive"."""
+    if not long_key.startswith(short_key + " ") or not short_key:
+        return False
+    tail = long_key[len(short_key) + 1:].strip(" -[]")
+    return bool(tail) and not _SAME_RECORDING_TAIL.match(tail)
