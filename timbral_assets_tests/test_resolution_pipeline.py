@@ -301,6 +301,9 @@ def test_two_recording_ids_never_share_a_track_unless_the_rules_know_them_to_be_
     ("lied", "lied albumversion", False),
     ("cancion", "cancion version del album", False),
     ("choosing life", "the hours choosing life", False),  # an album in front is not a tail
+    ("sos", "sos high rise ost", False),
+    ("fantasy", "fantasy creative source records", False),
+    ("atlantis", "atlantis electronic 2009 musicore net", False),
 ])
 def test_words_added_at_a_titles_end_name_another_recording_unless_a_same_recording_tail(short, long, another):
     from timbral_assets.resolution.versions import tail_names_another_recording

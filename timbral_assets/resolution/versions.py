@@ -205,6 +205,9 @@ _SAME_RECORDING_TAIL = re.compile(
     r"|explicit\w*|explizit|clean|dirty|censored|mono|stereo|estereo"
     r"|bonus(?: track)?|bonustrack|titelsong|title track"
     r"|(?:from|aus|theme from|tema de|de la pelicula|du film|dal film|aus dem film|from the)\b.*"  # a soundtrack note
+    r"|.*\b(?:ost|soundtrack|bso|banda sonora|bande originale|colonna sonora)"  # "High-Rise OST"
+    r"|.*\b(?:records|recordings|music group)"  # the label: "- Good Looking Records"
+    r"|.*\b[a-z0-9-]+ (?:com|net|org|ru|de|fm|info|biz)\b.*"  # a download site's tag: "[musicore.net]"
     r")$")
 
 
