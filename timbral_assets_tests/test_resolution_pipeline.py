@@ -319,3 +319,23 @@ def test_tails_keep_listening_apart_but_not_a_merged_database():
                                      titles=titles)
     assert listening["a"] != listening["b"]
     assert len(set(constrained_clusters(["a", "b"], edges, ClusterConfig(threshold=0.8), titles=titles).values())) == 1
+
+
+@pytest.mark.parametrize("one, other", [
+    (("Daft Punk - Topic", "One More Time"), ("Daft Punk", "One More Time")),  # YouTube's artist channel
+    (("Sylo", "Sylo"), ("S\u0443lo", "S\u0443lo")),  # a Cyrillic у inside Latin words
+    (("Kanye West", "Song \U0001F174"), ("Kanye West", "Song")),  # the explicit mark as a symbol
+    (("Kanye West", "Song \u24ba"), ("Kanye West", "Song")),
+    (("Future", "Mask Off (prod. Metro Boomin)"), ("Future", "Mask Off")),  # a producer credit
+    (("Future", "Mask Off PROD. Metro Boomin"), ("Future", "Mask Off")),
+    (("Pink Floyd", "Shine On You Crazy Diamond, Pt. 2"), ("Pink Floyd", "Shine On You Crazy Diamond (Part II)")),
+    (("Pink Floyd", "Shine On You Crazy Diamond Part Two"), ("Pink Floyd", "Shine On You Crazy Diamond Pt 2")),
+])
+def test_spellings_of_one_recording_get_one_key(one, other):
+    a, b = standardise("1", one[1], one[0], ""), standardise("2", other[1], other[0], "")
+    assert (a.artist_key, a.title_key) == (b.artist_key, b.title_key)
+
+
+def test_part_numbers_and_cyrillic_words_keep_their_difference():
+    assert standardise("1", "Song Pt. 2", "X", "").title_key != standardise("2", "Song Part 3", "X", "").title_key
+    assert standardise("1", "Ангел", "X", "").title_key == "angel"  # a word in Cyrillic alone is transliterated

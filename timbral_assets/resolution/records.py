@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from .credits import CreditRules, parse_credit
-from .markers import format_markers, recording_markers, work_markers
+from .markers import format_markers, number_word, recording_markers, work_markers
 from .text import fold, fold_artist
 from .versions import DIFFERENT, is_same_recording_tail, parse_title, version_kind
 
@@ -219,7 +219,7 @@ def standardise(record_id: object, title: object, artist: object = None, album: 
     title_text = _strip_appended(title_text, album_text, artist_text)
     markers = format_markers(recording_markers(title_text) | work_markers(artist_text))
     parsed = parse_title(title_text)
-    title_key = parsed.key
+    title_key = _numbered_parts(parsed.key)
     credit = parse_credit(artist_text, rules, known_artists)
     words = sorted(_WORD.findall(fold(parsed.base)))
     return TrackRecord(
@@ -238,6 +238,14 @@ def standardise(record_id: object, title: object, artist: object = None, album: 
         source=None if source is None else str(source),
         markers=markers,
     )
+
+
+_PART = re.compile(r"\b(?:pt|part)\s+([0-9]+|[ivxlc]+|one|two|three|four|five|six|seven|eight|nine|ten)\b")
+
+
+def _numbered_parts(key: str) -> str:
+    """One spelling of a part number in a title key: "pt 2", "part ii" and "part two" are "part 2"."""
+    return _PART.sub(lambda m: f"part {number_word(m.group(1)) or m.group(1)}", key) if "p" in key else key
 
 
 def content_hash(*parts: object) -> str:

@@ -66,6 +66,10 @@ _ANY_VERSION_WORD = re.compile(r"mix|rmx|dub|rework|vip|bootleg|flip|tool|refix|
 _LOOSE = {n for n, (kind, pattern, _) in enumerate(VERSION_KINDS)
           if kind in ("alternate", "named_version", "session") or pattern is _GLUED_MIX}
 _FEAT = re.compile(r"^(feat|ft|featuring|with)\b\.?\s*(.*)$", re.I)
+# a producer credit names who made the recording, not another one: "(prod. Metro Boomin)", "Song PROD. X"
+_PRODUCER = re.compile(r"\s*[(\[]\s*prod(?:uced)?\b\.?(?:\s+by)?\s+[^()\[\]]+[)\]]\s*$|\s+(?:PROD\.?|Prod\.|prod\.)\s+\S.*$")
+# the explicit mark streaming services print after a title: a circled or squared capital E
+_EXPLICIT_MARK = re.compile(r"\s*[\u24ba\U0001F174\U0001F134]\s*$")
 _BRACKETED_TAIL = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")
 _DASH_TAIL = re.compile(r"\s+[-–—]\s+([^-–—]+)$")
 _OPEN_TAIL = re.compile(r"\s*[(\[](.+)$")
@@ -112,6 +116,7 @@ def version_kind(text: str) -> tuple[str, str] | None:
 @lru_cache(maxsize=1 << 16)  # standardise and recording_markers parse the same title
 def parse_title(title: str) -> Title:
     rest = " ".join((title or "").split())
+    rest = _PRODUCER.sub("", _EXPLICIT_MARK.sub("", rest)) or rest
     if "_" in rest and " " not in rest:  # a file name: "days_to_come_(feat_bajka)"
         rest = rest.replace("_", " ")
     versions: list[tuple[str, str, str]] = []
