@@ -119,3 +119,15 @@ def test_the_cache_keeps_each_encoders_vectors_apart(tmp_path):
     again = TextEncoder(NAME_ENCODER, cache)
     assert np.array_equal(again.encode(NAMES[:3]), a) and again.encoded_count == 0
     assert cache.size() == 6
+
+
+def test_a_cache_left_open_keeps_nobody_from_its_file(tmp_path):
+    import duckdb
+
+    cache = EmbeddingCache(tmp_path / "embeddings.duckdb")  # never closed, as a forgotten resource would be
+    cache.put("m", ["h1"], np.ones((1, 3), dtype=np.float32))
+    # a read-only reader in the same process failed while the cache held the file open (CI, test_mood_assets)
+    reader = duckdb.connect(str(tmp_path / "embeddings.duckdb"), read_only=True)
+    assert reader.execute("SELECT count(*) FROM embeddings").fetchall()[0][0] == 1
+    reader.close()
+    assert cache.get("m", ["h1", "h2"])["h1"].tolist() == [1.0, 1.0, 1.0] and cache.size() == 1

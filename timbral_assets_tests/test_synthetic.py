@@ -106,14 +106,23 @@ def test_hard_negatives_are_distinct_recordings(medium_world):
         JOIN read_parquet('{medium_world}/truth/tracks.parquet') a ON a.true_track_id = h.track_id
         JOIN read_parquet('{medium_world}/truth/tracks.parquet') b ON b.true_track_id = h.other_track_id""").fetchall()
     kinds = {r[0] for r in rows}
-    assert kinds == {"cover", "remix", "live", "movement", "part", "take", "reprise", "album_prefix"}
+    assert kinds == {"cover", "remix", "live", "movement", "part", "take", "reprise", "album_prefix", "tail"}
     from timbral_assets.resolution.markers import conflicting, recording_markers
+    from timbral_assets.resolution.records import standardise
+    from timbral_assets.resolution.versions import tail_names_another_recording
 
     for kind, artist, title, other_artist, other_title in rows:
         if kind == "cover":
             assert title == other_title and artist != other_artist
         elif kind in ("remix", "live", "reprise"):
             assert artist == other_artist and other_title.startswith(title) and other_title != title
+        elif kind == "tail":  # the title, then words that name another recording, in one of several languages
+            assert artist == other_artist and other_title.startswith(title + " ")
+            keys = [standardise(str(n), t, artist, "").title_key for n, t in enumerate((title, other_title))]
+            # a different key always; where the tail names no version the resolver knows, the tail rule decides
+            assert keys[0] != keys[1] and (standardise("x", other_title, artist, "").version != "original"
+                                           or tail_names_another_recording(*keys)
+                                           or other_title.endswith("]")), (title, other_title)
         else:  # one work, session or soundtrack: titles that differ in a marker only
             assert artist == other_artist and other_title != title
             assert conflicting(recording_markers(title), recording_markers(other_title)), (title, other_title)

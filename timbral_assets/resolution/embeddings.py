@@ -8,7 +8,8 @@ vector is also kept in a DuckDB cache keyed by (encoder, text hash): a string is
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -26,26 +27,43 @@ def text_hash(text: str) -> str:
 
 
 class EmbeddingCache:
-    """Vectors by (model, text hash) in a DuckDB file; `None` path keeps them in memory."""
+    """Vectors by (model, text hash) in a DuckDB file; `None` path keeps them in memory.
+
+    A file is opened for each read or write and closed after it: a cache that a long-lived process (a code
+    server, an in-process run) forgets to close must not keep others from the file."""
 
     def __init__(self, path: Path | str | None):
+        self._path = None if path is None else str(path)
+        self._memory = duckdb.connect(":memory:") if path is None else None
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(path) if path else ":memory:")
-        self._con.execute("SET enable_progress_bar = false")
-        self._con.execute("CREATE TABLE IF NOT EXISTS embeddings (model VARCHAR, text_hash VARCHAR, "
-                          "vector FLOAT[], PRIMARY KEY (model, text_hash))")
+        with self._connection() as con:
+            con.execute("CREATE TABLE IF NOT EXISTS embeddings (model VARCHAR, text_hash VARCHAR, "
+                        "vector FLOAT[], PRIMARY KEY (model, text_hash))")
+
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._memory is not None:
+            yield self._memory
+            return
+        con = duckdb.connect(self._path)
+        try:
+            con.execute("SET enable_progress_bar = false")
+            yield con
+        finally:
+            con.close()
 
     def get(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         if not hashes:
             return {}
         wanted = pa.table({"text_hash": pa.array(list(hashes), pa.string())})
-        self._con.register("wanted_hashes", wanted)
-        try:
-            found = self._con.sql("SELECT e.text_hash, e.vector FROM embeddings e JOIN wanted_hashes w "
-                                  "USING (text_hash) WHERE e.model = $model", params={"model": model}).to_arrow_table()
-        finally:
-            self._con.unregister("wanted_hashes")
+        with self._connection() as con:
+            con.register("wanted_hashes", wanted)
+            try:
+                found = con.sql("SELECT e.text_hash, e.vector FROM embeddings e JOIN wanted_hashes w "
+                                "USING (text_hash) WHERE e.model = $model", params={"model": model}).to_arrow_table()
+            finally:
+                con.unregister("wanted_hashes")
         if found.num_rows == 0:
             return {}
         # one flat array reshaped, not a Python list per vector: 80k cached vectors in about a second
@@ -61,17 +79,20 @@ class EmbeddingCache:
         offsets = pa.array(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int32))
         table = pa.table({"model": pa.array([model] * len(hashes)), "text_hash": pa.array(list(hashes)),
                           "vector": pa.ListArray.from_arrays(offsets, pa.array(flat.ravel()))})
-        self._con.register("new_vectors", table)
-        try:
-            self._con.execute("INSERT OR IGNORE INTO embeddings SELECT model, text_hash, vector FROM new_vectors")
-        finally:
-            self._con.unregister("new_vectors")
+        with self._connection() as con:
+            con.register("new_vectors", table)
+            try:
+                con.execute("INSERT OR IGNORE INTO embeddings SELECT model, text_hash, vector FROM new_vectors")
+            finally:
+                con.unregister("new_vectors")
 
     def size(self) -> int:
-        return self._con.execute("SELECT count(*) FROM embeddings").fetchall()[0][0]
+        with self._connection() as con:
+            return con.execute("SELECT count(*) FROM embeddings").fetchall()[0][0]
 
     def close(self) -> None:
-        self._con.close()
+        if self._memory is not None:
+            self._memory.close()
 
 
 class TextEncoder:

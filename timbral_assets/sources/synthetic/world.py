@@ -113,6 +113,15 @@ KEYS = ["C major", "D minor", "E-flat major", "F sharp minor", "G major", "A min
 TEMPI = ["Allegro", "Adagio", "Andante cantabile", "Scherzo: Allegro vivace", "Finale: Presto", "Largo",
          "Allegretto", "Menuetto"]
 ROMAN = ["I", "II", "III", "IV", "V"]
+# tails that name another recording with no English version word: a reworker, a session, a venue and date,
+# an arrangement, a sped-up upload, and version words in other languages (issue 25's kinds, our own spellings)
+OTHER_RECORDING_TAILS = [
+    "({name}'s Reworking)", "(The {word} Morph)", "- Studio {n} Sessions", "(Performed on {word} Tonight)",
+    "[{venue}, {day:02d}-{month:02d}-{year}]", "(Backing Track)", "(No Vocal)", "(hushed)", "(Studio)",
+    "(Sped Up)", "(Slowed + Reverb)", "(Nightcore)", "(V2)", "- En Vivo", "- Maqueta", "(Versión de Estudio)",
+    "(Version Acoustique)", "- En Public", "(Live-Version)", "(Neuaufnahme)", "(Ao Vivo)", "(Dal Vivo)",
+    "(Nueva Mezcla)",
+]
 
 
 def _add_recording_siblings(cfg: WorldConfig, n_artists: int, originals_by_artist: dict[int, list[int]],
@@ -164,6 +173,19 @@ def _add_recording_siblings(cfg: WorldConfig, n_artists: int, originals_by_artis
             if title not in titles:
                 titles.append(title)
         group(int(a), album, int(rng.integers(1980, 2025)), titles, "album_prefix", 180)
+    for a in artists[5 * per_kind:7 * per_kind]:  # another recording named by a tail without an English version word
+        originals = originals_by_artist.get(int(a), [])
+        if not originals:
+            continue
+        t = int(rng.choice(originals))
+        tail = names.pick(rng, OTHER_RECORDING_TAILS).format(
+            name=names.artist_name(rng)[0].split(" ")[-1], word=names.pick(rng, names.WORDS).title(),
+            n=int(rng.integers(1, 9)), venue=names.pick(rng, names.VENUES), day=int(rng.integers(1, 29)),
+            month=int(rng.integers(1, 13)), year=int(rng.integers(70, 100)))
+        start = len(track_title)
+        add_album(int(a), names.album_title(rng), int(album_year[track_album[t]]), "LP",
+                  [(f"{track_title[t]} {tail}", round(track_duration[t] * rng.uniform(0.8, 1.25)), None, "original")])
+        hard_negatives.append((t, start, "tail"))
 
 
 def build_catalog(cfg: WorldConfig, rng: np.random.Generator) -> Catalog:
