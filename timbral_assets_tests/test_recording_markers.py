@@ -338,3 +338,10 @@ def test_a_work_in_the_artist_field_keeps_its_movements_apart():
     for name in ("Sum 41", "Blink-182", "Crosby, Stills & Nash", "Earth, Wind & Fire", "Artist - Band",
                  "D12", "K5 ft. Tammy Wright", "K. V. Narayanaswami"):  # the last three from MusicBrainz-20K
         assert work_markers(name) == {}, name
+
+
+def test_the_audit_reads_an_abbreviated_part_as_the_part():
+    from timbral_assets.resolution.audit import suspicious
+
+    assert not suspicious(["What Does Your Soul Look Like (Part 3)", "What Does Your Soul Look Like Pt. 3"])
+    assert suspicious(["The Slow Wait (Part 2)", "The Slow Wait Pt. 1"])

@@ -43,6 +43,7 @@ from .text import fold
 SIGNAL_WORDS = frozenset({"reprise", "remix", "rmx", "mix", "dub", "live", "demo", "instrumental", "acoustic",
                           "outtake", "interlude", "intro", "outro", "prologue", "epilogue", "bootleg", "rework", "vip", "extended", "alternate", "coda", "cover"})
 NUMBERED_WORDS = frozenset({"take", "part", "pt", "act", "movement", "mvt", "disc", "cd", "hour"})
+_ABBREVIATED = {"pt": "part", "mvt": "movement", "cd": "disc"}  # "Pt. 3" is "Part 3"
 ANOTHER_WORD = 85  # rapidfuzz ratio under which one word is another, not the same one mistyped (rule 5)
 SAME_REMIX = 90  # rapidfuzz token_set_ratio from which two remix texts are one
 _NEUTRAL = re.compile(
@@ -91,7 +92,7 @@ def signature(title: str) -> tuple:
     digits = "".join(str(int(t)) for t in raw_tokens if t.isdigit())
     romans = frozenset(t for t in raw_tokens if _ROMAN.match(t) and (t != "I" or last_outside_brackets == "I"))
     words = fold(text).replace("long version", "extended version").split()
-    signal = frozenset(w for i, w in enumerate(words) if w in SIGNAL_WORDS or (
+    signal = frozenset(_ABBREVIATED.get(w, w) for i, w in enumerate(words) if w in SIGNAL_WORDS or (
         w in NUMBERED_WORDS and i + 1 < len(words) and re.fullmatch(r"\d+|[ivxlc]+", words[i + 1])))
     section = _SECTION.split(text, maxsplit=1)
     plain_words = tuple(re.sub(r"[^\w\s]", " ", fold(_BRACKETS.sub(" ", text))).split())
