@@ -289,6 +289,89 @@ def test_two_recording_ids_never_share_a_track_unless_the_rules_know_them_to_be_
     assert len(set(tracks(rules.recording_ids()).values())) == 1
 
 
+def test_records_kept_apart_never_share_a_cluster_whatever_links_them():
+    edges = [("a", "b", 0.99), ("b", "c", 0.98)]
+    assert len(set(constrained_clusters(["a", "b", "c"], edges).values())) == 1
+    kept = constrained_clusters(["a", "b", "c"], edges, apart=[("c", "a")])
+    assert kept["a"] == kept["b"] != kept["c"]  # the stronger link first; c may not join a's cluster
+
+
+def _plays_table(con, plays):
+    con.execute("CREATE TABLE plays (artist_raw VARCHAR, track_raw VARCHAR, album_raw VARCHAR, user_id VARCHAR, "
+                "played_at TIMESTAMP)")
+    con.executemany("INSERT INTO plays VALUES (?, ?, ?, ?, ?::TIMESTAMP)", plays)
+    for title in sorted({p[1] for p in plays}):
+        con.execute("INSERT INTO resolution.variants (variant_id, artist_raw, track_raw, artist_key, title_key, "
+                    "version, markers) VALUES (?, 'Tool', ?, 'tool', ?, '', '') ON CONFLICT DO NOTHING",
+                    [store.variant_id("Tool", title), title, title.lower()])
+
+
+def test_two_spellings_in_one_listening_of_an_album_are_two_tracks(tmp_path):
+    from timbral_assets.resolution.assignment import album_session_pairs, linked_pairs
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    store.ensure_tables(con)
+    day = "2020-03-19 16:"
+    _plays_table(con, [
+        # one listening of Lateralus: the intro and the song after it, three minutes apart
+        ("Tool", "Parabol", "Lateralus", "u1", day + "40:59"), ("Tool", "Parabola", "Lateralus", "u1", day + "44:02"),
+        # another listener plays the same spellings hours apart: no listening holds both
+        ("Tool", "Parabol", "Lateralus", "u2", "2020-03-19 10:00:00"),
+        ("Tool", "Parabola", "Lateralus", "u2", "2020-03-19 18:00:00"),
+        # a player that scrobbles two tracks at one moment says nothing of either
+        ("Tool", "Schism", "Lateralus", "u1", "2020-03-20 09:00:00"),
+        ("Tool", "Schizm", "Lateralus", "u1", "2020-03-20 09:00:00"),
+        # the album started over, in a player that spells one track another way: a repeated spelling ends a listening
+        ("Tool", "Ticks & Leeches", "Lateralus", "u3", "2020-03-21 10:00:00"),
+        ("Tool", "Lateralus", "Lateralus", "u3", "2020-03-21 10:08:00"),
+        ("Tool", "Ticks & Leeches", "Lateralus", "u3", "2020-03-21 10:17:00"),
+        ("Tool", "Lateralus (Album Version)", "Lateralus", "u3", "2020-03-21 10:25:00"),
+        # an album that says it is not known ties nothing together, nor does a play of another album between
+        ("Tool", "Sober", "N/A", "u4", "2020-03-22 10:00:00"), ("Tool", "Sober - Live", "N/A", "u4", "2020-03-22 10:06:00"),
+        ("Tool", "Disposition", "Lateralus", "u5", "2020-03-23 10:00:00"),
+        ("Tool", "Stinkfist", "Aenima", "u5", "2020-03-23 10:05:00"),
+        ("Tool", "Dispositon", "Lateralus", "u5", "2020-03-23 10:11:00"),
+    ])
+
+    def vid(title):
+        return store.variant_id("Tool", title)
+
+    pairs = [tuple(sorted((vid(a), vid(b)))) for a, b in (
+        ("Parabol", "Parabola"), ("Schism", "Schizm"), ("Lateralus", "Lateralus (Album Version)"),
+        ("Sober", "Sober - Live"), ("Disposition", "Dispositon"))]
+    found = album_session_pairs(con, "SELECT * FROM plays", sorted(pairs))
+    assert found == [tuple(sorted((vid("Parabol"), vid("Parabola"))))]
+    # plays more than ALBUM_GAP_S apart are two listenings
+    con.execute("UPDATE plays SET played_at = played_at + INTERVAL 2 HOUR WHERE track_raw = 'Parabola'")
+    assert album_session_pairs(con, "SELECT * FROM plays", sorted(pairs)) == []
+
+    # the pairs worth a look: every pair of a small linked component, the links of a large one
+    assert linked_pairs(["a", "b", "c", "d"], {("a", "b"): 0.9, ("b", "c"): 0.95, ("c", "d"): 0.1}, 0.8) == [
+        ("a", "b"), ("a", "c"), ("b", "c")]
+
+
+def test_the_catalog_keeps_apart_two_tracks_of_one_album_that_one_listener_played_in_one_go(tmp_path):
+    import pyarrow as pa
+
+    from timbral_assets.resolution.assignment import assign_clusters
+
+    def tracks(gap_minutes):
+        con = duckdb.connect()
+        store.ensure_tables(con)
+        _plays_table(con, [("Tool", "Parabol", "Lateralus", "u1", "2020-03-19 16:40:59"),
+                           ("Tool", "Parabola", "Lateralus", "u1", f"2020-03-19 {16 + gap_minutes // 60}:"
+                                                                 f"{41 + gap_minutes % 60 - 1:02d}:02")])
+        scores = pa.table({"unique_id_l": [min(store.variant_id("Tool", t) for t in ("Parabol", "Parabola"))],
+                           "unique_id_r": [max(store.variant_id("Tool", t) for t in ("Parabol", "Parabola"))],
+                           "match_probability": [0.998], "found_by": ["title"]})
+        ids = sorted(store.variant_id("Tool", t) for t in ("Parabol", "Parabola"))
+        assign_clusters(con, "2025-01-01", ids, scores, plays_sql="SELECT * FROM plays")
+        return set(r[0] for r in con.execute("SELECT track_id FROM resolution.entity_clusters").fetchall())
+
+    assert len(tracks(3)) == 2  # played one after the other from one album: two tracks
+    assert len(tracks(120)) == 1  # two hours apart: nothing says they differ, and the matcher's link stands
+
+
 @pytest.mark.parametrize("short, long, another", [
     ("commando", "commando v2", True),
     ("torn to pieces", "torn to pieces original florida session", True),

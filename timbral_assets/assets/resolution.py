@@ -26,6 +26,9 @@ from .ingest import WORLD_POINTER, current_world
 
 GROUP = "resolution"
 _RESOLUTION = dict(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb", "python"})
+# who played what, when and from which album: the listening context of the context head and the clustering
+LISTENING_SQL = ("SELECT artist_raw, track_raw, album_raw, user_id, played_at FROM staging.stg_scrobbles "
+                 "WHERE NOT is_unidentified")
 
 
 def _batch_date(con) -> str:
@@ -161,9 +164,7 @@ def entity_match_scores(context: dg.AssetExecutionContext, resolution: Resolutio
         adjust = None
         if head is not None:
             def adjust(scores: pa.Table) -> pa.Table:
-                return context_head.adjust_scores(con, scores, head, resolution.encoder(required=True), """
-                    SELECT artist_raw, track_raw, user_id, played_at FROM staging.stg_scrobbles
-                    WHERE NOT is_unidentified""")
+                return context_head.adjust_scores(con, scores, head, resolution.encoder(required=True), LISTENING_SQL)
         scores = catalog.score_batch(con, load_model, adjust)
         if scores is None:
             metadata["dagster/row_count"] = con.sql("SELECT count(*) FROM resolution.entity_match_scores").fetchall()[0][0]
@@ -184,7 +185,7 @@ def entity_clusters(context: dg.AssetExecutionContext, resolution: ResolutionRes
     overrides always win."""
     with warehouse_db.get_connection(transform=True) as con, transaction(con):
         clustered = catalog.cluster_batch(
-            con, same_recording=load_rules(resolution.rules_file or None).recording_ids())
+            con, same_recording=load_rules(resolution.rules_file or None).recording_ids(), plays_sql=LISTENING_SQL)
         total = con.sql("SELECT count(*) FROM resolution.entity_clusters").fetchall()[0][0]
         if clustered is None:
             batch = store.batch_state(con)

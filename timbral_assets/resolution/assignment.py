@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .candidates import SWAPPED_PASS
-from .clustering import ClusterConfig, constrained_clusters
+from .clustering import ClusterConfig, connected_components, constrained_clusters
 from .pipeline import misoriented_edges
 from .records import content_hash
 from .store import CATALOG_RECORDS
@@ -76,6 +76,82 @@ MERGE_CONFIDENCE = 0.8
 CATALOG_CLUSTERING = ClusterConfig(threshold=MERGE_CONFIDENCE, tails_name_recordings=True)
 
 
+# Listening context. A player writes a track one way, so two spellings that one listener played within one
+# listening of an album are two of its tracks: Tool's "Parabol" and "Parabola", a single's "Best Day" and
+# "Best Day - Radio Edit". A listening is a run of one listener's consecutive plays of one album, each within
+# ALBUM_GAP_S of the one before, that ends where a spelling comes again (the album was started over, perhaps
+# in another player that spells it another way). Keyed per listener and album: across listeners, two players
+# may spell one track two ways. A play within DOUBLE_SCROBBLE_S of another of the listener's plays is no
+# evidence: two players scrobbled one moment, or a player scrobbled two tracks at once.
+ALBUM_GAP_S = 1800
+DOUBLE_SCROBBLE_S = 30
+# an album name that says the album is not known ("N/A", "[unknown]") ties no two plays together
+_MISSING_ALBUM = ("", "id", "?", "-", "n/a", "na", "none", "null", "unknown", "unknown album")
+# a component of linked variants up to this size has every pair checked; a larger one only its links
+ALL_PAIRS_UP_TO = 64
+
+
+def linked_pairs(nodes: Sequence[str], edges: Mapping[tuple[str, str], float], threshold: float) -> list[tuple[str, str]]:
+    """The pairs of nodes that the edges at or above threshold could put in one cluster: every pair of a
+    connected component up to ALL_PAIRS_UP_TO nodes, the linked pairs of a larger one."""
+    nodes_set = set(nodes)
+    strong = [(a, b) for (a, b), p in edges.items() if p >= threshold and a in nodes_set and b in nodes_set]
+    component = connected_components(nodes, [(a, b, 1.0) for a, b in strong], 1.0)
+    components: dict[str, list[str]] = {}
+    for v in nodes:
+        components.setdefault(component[v], []).append(v)
+    pairs = {(min(a, b), max(a, b)) for a, b in strong if len(components[component[a]]) > ALL_PAIRS_UP_TO}
+    for group in components.values():
+        if 1 < len(group) <= ALL_PAIRS_UP_TO:
+            group = sorted(group)
+            pairs.update((x, y) for i, x in enumerate(group) for y in group[i + 1:])
+    return sorted(pairs)
+
+
+def album_session_pairs(con: duckdb.DuckDBPyConnection, plays_sql: str,
+                        pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Those of `pairs` (variant ids) whose two variants one listener played within one listening of an album
+    (see ALBUM_GAP_S). `plays_sql` selects artist_raw, track_raw, album_raw, user_id and played_at."""
+    if not pairs:
+        return []
+    con.register("album_pairs_arrow", pa.table({"a": pa.array([a for a, _ in pairs], pa.string()),
+                                                "b": pa.array([b for _, b in pairs], pa.string())}))
+    missing = ", ".join(f"'{m}'" for m in _MISSING_ALBUM)
+    rows = con.sql(f"""
+        WITH plays AS ({plays_sql}),
+        ids AS (SELECT a AS variant_id FROM album_pairs_arrow UNION SELECT b FROM album_pairs_arrow),
+        p AS (SELECT v.variant_id, p.user_id, epoch(p.played_at) AS t,
+                     regexp_replace(lower(trim(coalesce(p.album_raw, ''))), '\\s+', ' ', 'g') AS album
+              FROM plays p JOIN resolution.variants v USING (artist_raw, track_raw)
+              WHERE p.user_id IN (SELECT p.user_id FROM plays p JOIN resolution.variants v
+                                  USING (artist_raw, track_raw) JOIN ids USING (variant_id))),
+        spaced AS (SELECT *, t - lag(t) OVER w AS since, lead(t) OVER w - t AS until,
+                          album IS DISTINCT FROM lag(album) OVER w AS other_album
+                   FROM p WINDOW w AS (PARTITION BY user_id ORDER BY t, variant_id)),
+        runs AS (SELECT *, sum(CASE WHEN other_album OR since > {ALBUM_GAP_S} THEN 1 ELSE 0 END)
+                               OVER (PARTITION BY user_id ORDER BY t, variant_id ROWS UNBOUNDED PRECEDING) AS run
+                 FROM spaced),
+        again AS (SELECT *, CASE WHEN t - lag(t) OVER (PARTITION BY user_id, run, variant_id ORDER BY t)
+                                      > {DOUBLE_SCROBBLE_S} THEN 1 ELSE 0 END AS restarts
+                  FROM runs),
+        numbered AS (SELECT *, sum(restarts) OVER (PARTITION BY user_id, run ORDER BY t, variant_id
+                                                   ROWS UNBOUNDED PRECEDING) AS listening
+                     FROM again),
+        listenings AS (SELECT variant_id, user_id, run, listening FROM numbered  -- filtered after numbering
+                       WHERE coalesce(since, {DOUBLE_SCROBBLE_S} + 1) > {DOUBLE_SCROBBLE_S}
+                         AND coalesce(until, {DOUBLE_SCROBBLE_S} + 1) > {DOUBLE_SCROBBLE_S}
+                         AND regexp_replace(album, '^[\\[(<\\s]+|[\\])>\\s]+$', '', 'g') NOT IN ({missing})
+                         AND variant_id IN (SELECT variant_id FROM ids))
+        SELECT DISTINCT x.a, x.b
+        FROM album_pairs_arrow x
+        JOIN listenings pa ON pa.variant_id = x.a
+        JOIN listenings pb ON pb.variant_id = x.b AND pb.user_id = pa.user_id AND pb.run = pa.run
+                          AND pb.listening = pa.listening
+        ORDER BY 1, 2""").fetchall()
+    con.unregister("album_pairs_arrow")
+    return [(a, b) for a, b in rows]
+
+
 def quality_for(tier: str, confidence: float) -> str:
     if tier in ("manual", "exact_id"):
         return "exact"
@@ -101,10 +177,11 @@ def _misoriented(con: duckdb.DuckDBPyConnection, scores: pa.Table) -> set[tuple[
 
 def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids: Sequence[str],
                     scores: pa.Table, config: ClusterConfig = CATALOG_CLUSTERING,
-                    same_recording: Mapping[str, str] | None = None) -> WindowResult:
+                    same_recording: Mapping[str, str] | None = None, plays_sql: str | None = None) -> WindowResult:
     """Cluster the query variants into the catalog and write their entity_clusters rows. Variants whose plays
     carry different MusicBrainz recording ids merge only by the key tiers (one folded artist and title), unless
-    `same_recording` (ResolutionRules.recording_ids) knows the two recordings to be one."""
+    `same_recording` (ResolutionRules.recording_ids) knows the two recordings to be one. With `plays_sql`
+    (album_session_pairs), two variants one listener played within one listening of an album stay apart."""
     keyed = key_edges(con, query_ids)
     edges: dict[tuple[str, str], tuple[float, str]] = {}
     dropped = _misoriented(con, scores)
@@ -130,6 +207,9 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
     anchors = {v: row[3] for v, row in info.items() if v not in query and row[3] is not None}
     artist_of_track = {row[3]: row[4] for v, row in info.items() if v not in query and row[3] is not None}
     nodes = [v for v in sorted(involved) if v in query or v in anchors]
+    apart = (album_session_pairs(con, plays_sql, linked_pairs(nodes, {k: p for k, (p, _) in edges.items()},
+                                                                 config.threshold))
+             if plays_sql else [])
     assignment = constrained_clusters(nodes, [(a, b, p) for (a, b), (p, _) in edges.items()
                                               if a in info and b in info], config,
                                       version={v: info[v][2] for v in nodes}, anchors=anchors,
@@ -137,7 +217,8 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
                                       recordings={v: (same_recording or {}).get(info[v][6], info[v][6])
                                                   for v in nodes if info[v][6]},
                                       keyed=list(zip(keyed["unique_id_l"].to_pylist(),
-                                                     keyed["unique_id_r"].to_pylist(), strict=True)))
+                                                     keyed["unique_id_r"].to_pylist(), strict=True)),
+                                      apart=apart)
     clusters: dict[str, list[str]] = {}
     for v, root in assignment.items():
         clusters.setdefault(root, []).append(v)

@@ -245,7 +245,8 @@ class ClusteredBatch:
 
 def cluster_batch(con: duckdb.DuckDBPyConnection,
                   config: ClusterConfig = CATALOG_CLUSTERING,
-                  same_recording: Mapping[str, str] | None = None) -> ClusteredBatch | None:
+                  same_recording: Mapping[str, str] | None = None,
+                  plays_sql: str | None = None) -> ClusteredBatch | None:
     """Assign the current batch's query to entities (resolution.entity_clusters), apply the manual overrides
     and mark the batch clustered. None when there is no scored batch left to cluster; the overrides are
     applied anyway, since they may come at any time and applying them again changes nothing."""
@@ -255,7 +256,7 @@ def cluster_batch(con: duckdb.DuckDBPyConnection,
         return None
     scores = con.sql("SELECT unique_id_l, unique_id_r, found_by, match_probability "
                      "FROM resolution.entity_match_scores ORDER BY unique_id_l, unique_id_r").to_arrow_table()
-    result = assign_clusters(con, batch.date, batch.query, scores, config, same_recording)
+    result = assign_clusters(con, batch.date, batch.query, scores, config, same_recording, plays_sql)
     overrides = store.apply_overrides(con)
     store.mark_batch(con, "clustered")
     return ClusteredBatch(batch, result, overrides)
@@ -277,10 +278,10 @@ class WindowRun:
 def resolve_window(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, batch_date: str, rules: ResolutionRules,
                    encoder: TextEncoder | None = None, model_json: dict | None = None,
                    matcher_config: MatcherConfig = MatcherConfig(),
-                   query_budget: int = SEMANTIC_QUERY_BUDGET) -> WindowRun:
+                   query_budget: int = SEMANTIC_QUERY_BUDGET, plays_sql: str | None = None) -> WindowRun:
     """open_batch -> score_batch -> cluster_batch, as the assets run them one per asset, for benchmarks,
     evaluations and tests outside Dagster. Without `model_json`, a model is trained on the catalog first, as
-    the asset track_matcher_model does."""
+    the asset track_matcher_model does. `plays_sql` is the listening context (assignment.album_session_pairs)."""
     store.ensure_tables(con)
     opened = open_batch(con, scrobbles_sql, batch_date, rules, encoder, query_budget)
     timings = dict(opened.timings_s)
@@ -296,7 +297,7 @@ def resolve_window(con: duckdb.DuckDBPyConnection, scrobbles_sql: str, batch_dat
     scores = score_batch(con, lambda: model_json, matcher_config=matcher_config)
     timings["scoring"] = time.perf_counter() - started
     started = time.perf_counter()
-    clustered = cluster_batch(con, same_recording=rules.recording_ids())
+    clustered = cluster_batch(con, same_recording=rules.recording_ids(), plays_sql=plays_sql)
     timings["clustering"] = time.perf_counter() - started
     return WindowRun(opened.query.query, opened.candidates.num_rows, scores, clustered.result, model_json, m_u,
                      timings)

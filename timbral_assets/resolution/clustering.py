@@ -11,6 +11,8 @@ constrained clustering here takes edges strongest first and refuses a merge when
     take, section of a work, remixer, or a reprise),
   - the two clusters hold two titles of one album (`listed_once`): an album lists each track once, so
     "Parabol" and "Parabola" both on Lateralus are two tracks (`one_listing`),
+  - the two clusters hold two records that must stay `apart` (one listener played both within one
+    listening of an album: assignment.album_session_pairs),
   - the two clusters hold two titles one word apart, where that word is another word and not the same one
     mistyped (`one_word_apart`: "East Side Wall" / "West Side Wall", "Night Intro" / "Night Outro", "Shame
     of the Nation" / "State of the Nation").
@@ -73,7 +75,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
                          listed_once: Mapping[str, tuple[str, str]] | None = None,
                          titles: Mapping[str, str] | None = None,
                          recordings: Mapping[str, str] | None = None,
-                         keyed: Collection[tuple[str, str]] = ()) -> dict[str, str]:
+                         keyed: Collection[tuple[str, str]] = (),
+                         apart: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
     """record -> cluster id (the smallest member id). `exclusive_group[record]` marks records that can
     never share a cluster with another of the same value; `version[record]` must agree within a cluster.
     `anchors[record]` is the existing entity a record already belongs to: records of one anchor start
@@ -83,7 +86,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
     their titles are one listing (`one_listing`). `titles[record]` is its title key: no cluster may hold two
     that are `one_word_apart`. `recordings[record]` is the MusicBrainz recording its plays carry: two clusters
     that each carry recordings, none of them shared, join only along a `keyed` edge (a, b), a < b: one folded
-    artist and title, which MusicBrainz often holds twice (a single's and an album's recording)."""
+    artist and title, which MusicBrainz often holds twice (a single's and an album's recording). Each pair of
+    `apart` is two records that no cluster may hold together, whatever links them."""
     ids = list(ids)
     members: dict[str, list[str]] = {}
     root: dict[str, str] = {}
@@ -114,6 +118,12 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
     versions: dict[str, set] = {i: ({version[i]} if version and version.get(i) else set()) for i in members}
     recording_ids: dict[str, set] = {i: set() for i in members}
     keyed_pairs = {(a, b) if a < b else (b, a) for a, b in keyed}
+    # cluster -> the records that none of its records may join
+    kept_from: dict[str, set] = defaultdict(set)
+    for a, b in apart:
+        if a in root and b in root:
+            kept_from[root[a]].add(b)
+            kept_from[root[b]].add(a)
     # cluster -> marker kind -> the values its records carry; records with the same markers share one object
     marks: dict[str, Mapping[str, frozenset]] = {}
     # cluster -> album -> the title keys its records carry there
@@ -163,6 +173,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
             continue
         if listed_once and _two_listings(listings[ra], listings[rb]):
             continue
+        if kept_from and any(x in kept_from[ra] for x in members[rb]):  # both sides hold each pair
+            continue
         if titles and any(one_word_between(x, y) or (config.tails_name_recordings and (
                 tail_names_another_recording(x, y) or tail_names_another_recording(y, x)))
                           for x in keys[ra] for y in keys[rb] if x != y):
@@ -201,6 +213,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
                 listings[new_root].setdefault(album, set()).update(listed)
         if titles:
             keys[new_root] |= keys.pop(old_root, set())
+        if old_root in kept_from:
+            kept_from[new_root] |= kept_from.pop(old_root)
     return dict(root)
 
 

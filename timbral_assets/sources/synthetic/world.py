@@ -405,6 +405,21 @@ def build_users(cfg: WorldConfig, rng: np.random.Generator) -> Users:
     )
 
 
+PLAYERS_PER_USER = 3
+
+
+def _uniform_hash(seed: int, *keys: np.ndarray) -> np.ndarray:
+    """A uniform number in [0, 1) for each row of the integer keys, the same for the same keys (splitmix64)."""
+    with np.errstate(over="ignore"):
+        h = np.full(len(keys[0]), np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15), dtype=np.uint64)
+        for key in keys:
+            h = (h ^ key.astype(np.uint64)) + np.uint64(0x9E3779B97F4A7C15)
+            h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            h = h ^ (h >> np.uint64(31))
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
 def _weighted_choice_by_group(rng, group_of_item, weight, wanted_groups):
     """For each wanted group, draw one item of that group with probability proportional to weight."""
     out = np.empty(len(wanted_groups), dtype=np.int64)
@@ -487,13 +502,17 @@ def simulate_day(
     messy_kinds = [k for k in kinds if k != "clean"]
     rates = np.array([cfg.variant_rates.get(k, 0.0) for k in messy_kinds])
     cdf = np.cumsum(rates)
-    r = rng.random(len(play_track))
+    # a player writes a track one way: the spelling is drawn once per (user, track, player), and a session is
+    # played on one of the user's players, so one listening of an album spells each track once
+    session_player = rng.integers(0, PLAYERS_PER_USER, size=n_total_sessions)
+    spelling = _uniform_hash(cfg.seed, play_user, play_track, session_player[s])
+    r = _uniform_hash(cfg.seed + 1, play_user, play_track, session_player[s])
     messy_idx = np.searchsorted(cdf, r, side="right")  # == len(messy_kinds) means clean
     kind_idx = np.where(messy_idx < len(messy_kinds), messy_idx + 1, 0)
     n_var = variants.count[play_track, kind_idx]
     kind_idx = np.where(n_var > 0, kind_idx, 0)
     n_var = variants.count[play_track, kind_idx]
-    variant = variants.start[play_track, kind_idx] + (rng.random(len(play_track)) * n_var).astype(np.int64)
+    variant = variants.start[play_track, kind_idx] + (spelling * n_var).astype(np.int64)
     return DayPlays(play_user[keep], play_track[keep], played_at[keep], variant[keep])
 
 
