@@ -413,6 +413,7 @@ def test_tails_keep_listening_apart_but_not_a_merged_database():
     (("Future", "Mask Off PROD. Metro Boomin"), ("Future", "Mask Off")),
     (("Pink Floyd", "Shine On You Crazy Diamond, Pt. 2"), ("Pink Floyd", "Shine On You Crazy Diamond (Part II)")),
     (("Pink Floyd", "Shine On You Crazy Diamond Part Two"), ("Pink Floyd", "Shine On You Crazy Diamond Pt 2")),
+    (("AC/DC", "02 Carry Me Home"), ("AC/DC", "Carry Me Home")),  # a file's track number glued to the title
 ])
 def test_spellings_of_one_recording_get_one_key(one, other):
     a, b = standardise("1", one[1], one[0], ""), standardise("2", other[1], other[0], "")
@@ -420,5 +421,8 @@ def test_spellings_of_one_recording_get_one_key(one, other):
 
 
 def test_part_numbers_and_cyrillic_words_keep_their_difference():
+    # a number that starts a title unpadded is the title's own
+    assert standardise("1", "7 Seconds", "X", "").title_key == "7 seconds"
+    assert standardise("1", "007 (Shanty Town)", "X", "").title_key == "007 shanty town"
     assert standardise("1", "Song Pt. 2", "X", "").title_key != standardise("2", "Song Part 3", "X", "").title_key
     assert standardise("1", "Ангел", "X", "").title_key == "angel"  # a word in Cyrillic alone is transliterated

@@ -19,7 +19,7 @@ differ in any of:
      Caminho" / "No Caminho"): "East Side Wall" vs "West Side Wall", "S-bahn" vs "U-bahn" (added with the
      resolver's `one_word_apart`, which also lets two letters swapped, "n" / "and" and a word written over
      its neighbour through).
-Before comparing, a title loses what names the same recording: a leading track number ("01 - "),
+Before comparing, a title loses what names the same recording: a leading track number ("01 - ", or zero-padded "01 Title"),
 apostrophes, vinyl sizes ("7 Master"; a "12 Version" is an extended version), and bracketed or dashed tails about remasters, years,
 explicit/clean, mono/stereo, album, single or original versions and mixes, featured artists, bonus tracks,
 editions and web addresses.
@@ -51,7 +51,7 @@ _NEUTRAL = re.compile(
     r"single version|original (mix|version)|album mix|feat\.?|ft\.?|featuring|bonus track|edition|"
     r"\w+\.(?:net|com|org|ru|info))\b"
     r"[^()\[\]{}]*[)\]}]?\s*$", re.I)
-_TRACK_NUMBER = re.compile(r"^\s*\d{1,3}\s*[-.]\s*")
+_TRACK_NUMBER = re.compile(r"^\s*(?:\d{1,3}\s*[-.]\s*|0\d\s+(?=[^\W\d_]))")  # "01 - ", "01. ", "01 Title"
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _ROMAN = re.compile(r"^(?:[IVXLC]{2,}|I)$")
 _REMIX = r"\b(?:remix|rmx|mix|dub|rework|bootleg)\b"

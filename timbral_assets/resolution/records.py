@@ -20,7 +20,9 @@ from .markers import format_markers, number_word, recording_markers, work_marker
 from .text import fold, fold_artist
 from .versions import DIFFERENT, is_same_recording_tail, parse_title, version_kind
 
-_TRACK_NUMBER = re.compile(r"^\s*\d[\da-z]?\d{1,2}\s*[-.]\s*(?=\S)", re.I)  # "012-", "0004-", "0a1-" (typo)
+# "012-", "0004-", "0a1-" (typo); and a zero-padded number before words ("02 Carry Me Home"): a file's track
+# number, since a title that starts with a number writes it unpadded ("7 Seconds", "99 Luftballons")
+_TRACK_NUMBER = re.compile(r"^\s*(?:\d[\da-z]?\d{1,2}\s*[-.]\s*(?=\S)|0\d\s+(?=[^\W\d_]))", re.I)
 _BARE_TRACK_NUMBER = re.compile(r"^\s*0\d{1,3}(-\d+)?\s*$")  # "012", "00-1": a number where the title was lost
 _MIN_SEC = re.compile(r"^\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s(?:ec)?)?\s*$", re.I)
 _CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d{1,2}):(\d{2})\s*$")
