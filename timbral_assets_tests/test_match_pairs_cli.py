@@ -149,14 +149,17 @@ def test_dirtied_copies_move_fields_into_the_title_and_keep_the_label():
     assert any(c["left_artist"] == "" for c in copies) and any(c["left_artist"] == "Outkast" for c in copies)
 
 
-def test_only_numbering_markers_cap_a_pair():
-    """A closing bracket or a remixer differing is left to the model: store listings label a remix and its
-    EP alike. Two iTunes-Amazon matches were capped when the `tail` marker came in unclassified."""
+def test_numbering_and_remix_markers_cap_a_pair():
+    """As in the catalog, another part, another remixer or a remix against its original is another recording,
+    whatever a store listing says (iTunes-Amazon labels "Stars Come Out (Tim Mason Remix)" and "(Dillon Francis
+    Remix)" one product). An edition note in a closing bracket is left to the model: two iTunes-Amazon matches
+    were capped when the `tail` marker came in unclassified."""
     from timbral_assets.resolution.pair_features import Side, never_one_recording
 
     def sides(left, right):
         return Side(left, "Zedd", "Clarity"), Side(right, "Zedd", "Clarity")
 
     assert never_one_recording(*sides("Stars Come Out (Remixes)", "Stars Come Out (Deluxe)")) is None
-    assert never_one_recording(*sides("Clarity (Tiesto Remix)", "Clarity (Hook N Sling Remix)")) is None
+    assert never_one_recording(*sides("Clarity (Tiesto Remix)", "Clarity (Hook N Sling Remix)")) == "remixer"
+    assert never_one_recording(*sides("Clarity (Tiesto Remix)", "Clarity")) == "remixed"
     assert never_one_recording(*sides("Clarity, Pt. 2", "Clarity")) == "part"

@@ -34,10 +34,10 @@ _MOVED_VALUE = re.compile(r"\$\s?\d|(?<![\d:])\d{1,2}:\d{2}|(?<!\d)(19|20)\d\d(?
 # a recording by someone else in the artist's name: never the artist's own recording
 _SOMEONE_ELSE = re.compile(r"\bkaraoke\b|\btribute\b|\bin the style of\b|\bmade famous by\b|\boriginally performed\b"
                            r"|\bcover version\b", re.I)
-# only the marker kinds that number a recording (part, movement, take ...) cap a pair; remixers, sections and
-# closing brackets are left to the model, since store listings label a remix and its original as one
-# product often enough
-_TEXT_MARKERS = TEXT_KINDS | FLAG_KINDS
+# the marker kinds that cap a pair: those that number a recording (part, movement, take ...) and, as in the
+# catalog, a remix against its original or two remixers; sections, reprises, intros and closing brackets are
+# left to the model, since store listings append edition notes at will
+_TEXT_MARKERS = (TEXT_KINDS | FLAG_KINDS) - {"remixer", "remixed"}
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,9 @@ FEATURE_NAMES = (
 def never_one_recording(a: Side, b: Side) -> str | None:
     """Why two records cannot be one recording, whatever else they share: one side is a karaoke, tribute
     or "in the style of" recording and the other is not, or their titles number different parts, movements,
-    takes ... (the resolver's recording markers; only when both records keep artist and album in their
-    fields, since a title that carries moved values may carry the album's "Vol. 1"). The pair model's score is
+    takes ..., name two remixers or a remix and its original (the resolver's recording markers; only when
+    both records keep artist and album in their fields, since a title that carries moved values may carry the
+    album's "Vol. 1" or "(Remixes)"). The pair model's score is
     capped, not learned: a few hundred labelled pairs hold one or two such pairs."""
     if a.by_someone_else != b.by_someone_else:
         return "performed_by_someone_else"

@@ -5,7 +5,8 @@ Two models, each scoring every pair exactly as given (no blocking):
   optionally, a dirtied copy of each: fields moved into the title), with monotone constraints (more similar never
   lowers the score; a larger length gap or a version conflict never raises it), which keeps a model
   trained on a few hundred pairs from learning noise; the decision threshold is tuned on a validation
-  file. Pairs that `never_one_recording` rules out (karaoke, other parts of a work) are capped low. The
+  file. Pairs that `never_one_recording` rules out (karaoke, other parts of a work, another remixer, a
+  remix and its original: the catalog's recording rules) are capped low. The
   packaged default is built by `bench/eval_itunes_amazon.py`.
 - the splink model: trained unsupervised on the records of the input itself (u by random sampling, m by
   EM), or loaded from a saved splink model JSON.
