@@ -171,6 +171,12 @@ def test_the_audit_rule_flags_what_a_careful_reader_would_question():
     assert not suspicious(["Don't Stop", "Don’t Stop", "01 - Don't Stop", "Don't Stop (2011 Remaster)"])
     assert not suspicious(["Stars (Maps Rmx)", "Stars (MAPS Remix)"])
     assert not suspicious(["Stuc", "Stuc [Electronic 2010] [musicore.net]", "Stuc (feat. X)"])
+    # another recording named in another language or script, or by an upload's treatment
+    for tail in ("- En Vivo", "(Ao Vivo)", "(Dal Vivo)", "(Version Acoustique)", "- En Public", "(Neuaufnahme)",
+                 "- Maqueta", "(ライブ)", "(Акустика)", "(Sped Up)", "(Slowed + Reverb)", "- Studio 4 Sessions"):
+        assert suspicious(["Cancion", f"Cancion {tail}"]), tail
+    assert not suspicious(["Cancion (Live)", "Cancion (En Vivo)"])  # one word, two languages
+    assert not suspicious(["Vivo per lei", "Vivo Per Lei (2011 Remaster)"])  # a title's own word, on both sides
 
 
 def test_versions_in_nested_brackets_and_an_album_that_holds_the_title():

@@ -7,7 +7,10 @@ differ in any of:
      the title outside brackets ("Synchronicity I" vs "II", not "Who Am I (Animatrix Edit)");
   2. the words that name another recording: reprise, remix, mix, dub, live, demo, instrumental, acoustic,
      outtake, interlude, intro, outro, prologue, epilogue, bootleg, rework, VIP, extended (and "long version"), alternate, coda, cover, and, with a number after them, take, part, act, movement,
-     disc, CD, hour ("Take 2", not "Take Care On The Corner");
+     disc, CD, hour ("Take 2", not "Take Care On The Corner"); session, karaoke, backing track, sped up,
+     slowed, nightcore; and the same words in Spanish, Portuguese, Italian, French, German, Japanese and
+     Russian (`SIGNAL_EQUIVALENTS`: "En Vivo", "Ao Vivo", "ライブ", "Version Acoustique", "Maqueta",
+     "Neuaufnahme"), written here apart from the resolver's lists;
   3. their remixes: the text of remix brackets (also cut off at the end) or else of a dash tail, without the
      words remix / rmx / mix, "of", "by" and "the". Two differ unless one's words hold the other's, give or
      take a typo (token set ratio 90): "(Notuv Remix)" vs "(trorez Remix)" and "(Remix)" vs "(Notuv Remix)"
@@ -42,6 +45,19 @@ from .text import fold
 
 SIGNAL_WORDS = frozenset({"reprise", "remix", "rmx", "mix", "dub", "live", "demo", "instrumental", "acoustic",
                           "outtake", "interlude", "intro", "outro", "prologue", "epilogue", "bootleg", "rework", "vip", "extended", "alternate", "coda", "cover"})
+# the same words in other languages and scripts, as `fold` writes them (Katakana and Cyrillic transliterated),
+# each read as the English word it means: "- En Vivo", "(Ao Vivo)", "(ライブ)" are live; "(Version Acoustique)"
+# acoustic; "- Maqueta" a demo; "(Neuaufnahme)" a re-recording; and uploads sped up, slowed or nightcore
+SIGNAL_EQUIVALENTS = {
+    "vivo": "live", "directo": "live", "raibu": "live", "zhivoy": "live", "zhivaya": "live",
+    "acustico": "acoustic", "acustica": "acoustic", "acoustique": "acoustic", "akustik": "acoustic",
+    "akustisch": "acoustic", "akustika": "acoustic", "akosuteitku": "acoustic", "unplugged": "acoustic",
+    "maqueta": "demo", "remezcla": "remix", "rimitkusu": "remix", "remiks": "remix", "mezcla": "mix",
+    "neuaufnahme": "rerecorded", "regrabado": "rerecorded", "regrabada": "rerecorded", "rerecorded": "rerecorded",
+    "instrumentale": "instrumental", "sped": "sped up", "slowed": "slowed", "nightcore": "nightcore",
+    "session": "session", "sessions": "session", "karaoke": "karaoke", "backing": "backing track",
+}
+_PHRASES = ((re.compile(r"\ben public\b"), "live"), (re.compile(r"\bre recorded\b"), "rerecorded"))
 NUMBERED_WORDS = frozenset({"take", "part", "pt", "act", "movement", "mvt", "disc", "cd", "hour"})
 _ABBREVIATED = {"pt": "part", "mvt": "movement", "cd": "disc"}  # "Pt. 3" is "Part 3"
 ANOTHER_WORD = 85  # rapidfuzz ratio under which one word is another, not the same one mistyped (rule 5)
@@ -91,8 +107,12 @@ def signature(title: str) -> tuple:
     last_outside_brackets = (re.findall(r"[0-9]+|[A-Za-z]+", _BRACKETS.sub(" ", text)) or [""])[-1]
     digits = "".join(str(int(t)) for t in raw_tokens if t.isdigit())
     romans = frozenset(t for t in raw_tokens if _ROMAN.match(t) and (t != "I" or last_outside_brackets == "I"))
-    words = fold(text).replace("long version", "extended version").split()
-    signal = frozenset(_ABBREVIATED.get(w, w) for i, w in enumerate(words) if w in SIGNAL_WORDS or (
+    folded = fold(text).replace("long version", "extended version")
+    for phrase, word in _PHRASES:
+        folded = phrase.sub(word, folded)
+    words = folded.split()
+    signal = frozenset(SIGNAL_EQUIVALENTS.get(w) or _ABBREVIATED.get(w, w) for i, w in enumerate(words)
+                       if w in SIGNAL_WORDS or w in SIGNAL_EQUIVALENTS or (
         w in NUMBERED_WORDS and i + 1 < len(words) and re.fullmatch(r"\d+|[ivxlc]+", words[i + 1])))
     section = _SECTION.split(text, maxsplit=1)
     plain_words = tuple(re.sub(r"[^\w\s]", " ", fold(_BRACKETS.sub(" ", text))).split())
