@@ -289,6 +289,39 @@ def test_two_recording_ids_never_share_a_track_unless_the_rules_know_them_to_be_
     assert len(set(tracks(rules.recording_ids()).values())) == 1
 
 
+def test_a_credit_of_several_names_joins_its_first_name_for_one_title_unless_recording_ids_differ(tmp_path):
+    import pyarrow as pa
+
+    from timbral_assets.resolution.assignment import assign_clusters, key_edges
+
+    def catalog(rows):
+        con = duckdb.connect()
+        store.ensure_tables(con)
+        for variant, artist_key, title_key, mbid in rows:
+            con.execute("INSERT INTO resolution.variants (variant_id, artist_key, title_key, version, markers, "
+                        "track_mbid, exact_key) VALUES (?, ?, ?, '', '', ?, ?)",
+                        [variant, artist_key, title_key, mbid, artist_key + "|" + title_key])
+        return con
+
+    con = catalog([("v1", "kavinsky and lovefoxxx", "nightcall", None), ("v2", "kavinsky", "nightcall", None),
+                   ("v3", "koop feat cecilia stalin", "baby", None), ("v4", "koop", "baby", None),
+                   ("v5", "simon and garfunkel", "the boxer", None), ("v6", "paul simon", "the boxer", None),
+                   ("v7", "kavinsky", "odd look", None)])
+    edges = key_edges(con, ["v1", "v2", "v3", "v4", "v5", "v6", "v7"]).to_pylist()
+    assert edges == [{"unique_id_l": "v1", "unique_id_r": "v2", "tier": "rules", "by_credit": True},
+                     {"unique_id_l": "v3", "unique_id_r": "v4", "tier": "rules", "by_credit": True}]
+    empty = pa.table({"unique_id_l": pa.array([], pa.string()), "unique_id_r": pa.array([], pa.string()),
+                      "match_probability": pa.array([], pa.float64()), "found_by": pa.array([], pa.string())})
+    assign_clusters(con, "2025-01-01", ["v1", "v2", "v3", "v4", "v5", "v6", "v7"], empty)
+    track = dict(con.execute("SELECT variant_id, track_id FROM resolution.entity_clusters").fetchall())
+    assert track["v1"] == track["v2"] and track["v3"] == track["v4"] and track["v5"] != track["v6"]
+    # a credit read down to its first name is no proof of one recording: two MusicBrainz ids still part them
+    con = catalog([("v1", "zz top and john lee hooker", "la grange", "2f0d8d4c-0000-4000-8000-000000000001"),
+                   ("v2", "zz top", "la grange", "2f0d8d4c-0000-4000-8000-000000000002")])
+    assign_clusters(con, "2025-01-01", ["v1", "v2"], empty)
+    assert len(set(r[0] for r in con.execute("SELECT track_id FROM resolution.entity_clusters").fetchall())) == 2
+
+
 def test_records_kept_apart_never_share_a_cluster_whatever_links_them():
     edges = [("a", "b", 0.99), ("b", "c", 0.98)]
     assert len(set(constrained_clusters(["a", "b", "c"], edges).values())) == 1

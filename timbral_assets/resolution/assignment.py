@@ -41,30 +41,45 @@ class WindowResult:
     qualities: dict[str, int]
 
 
+# the first name of a credit that joins names ("kavinsky and lovefoxxx", "koop feat cecilia stalin"): "Kavinsky
+# & Lovefoxxx - Nightcall" is Kavinsky's "Nightcall", credited in full. Read on folded artist keys
+LEAD_ARTIST = r"nullif(regexp_extract({key}, '^(.+?) (?:and|x|with|feat|ft|featuring|vs) ', 1), '')"
+
+
 def key_edges(con: duckdb.DuckDBPyConnection, query_ids: Sequence[str], records: str = CATALOG_RECORDS) -> pa.Table:
-    """(unique_id_l, unique_id_r, tier): the pairs between the query records and any other record that the
-    exact-id, deterministic and rules tiers decide, each with its strongest tier. `records` is a table or
+    """(unique_id_l, unique_id_r, tier, by_credit): the pairs between the query records and any other record that the
+    exact-id, deterministic and rules tiers decide, each with its strongest tier (the rules tier also joins a
+    credit of several names to its first name alone, LEAD_ARTIST: by_credit). `records` is a table or
     subquery with unique_id, track_mbid, exact_key, artist_key and title_key (the catalog by default)."""
     con.register("key_query_arrow", pa.table({"unique_id": pa.array(list(query_ids), pa.string())}))
     edges = con.sql(f"""
-        WITH r AS (SELECT * FROM {records}),
+        WITH r AS (SELECT *, {LEAD_ARTIST.format(key="artist_key")} AS lead_artist FROM {records}),
         q AS (SELECT r.* FROM r JOIN key_query_arrow USING (unique_id)),
         pairs AS (
-            SELECT q.unique_id AS a, r.unique_id AS b, 'exact_id' AS tier
+            SELECT q.unique_id AS a, r.unique_id AS b, 'exact_id' AS tier, false AS by_credit
             FROM q JOIN r ON r.track_mbid = q.track_mbid AND r.unique_id <> q.unique_id
             WHERE q.track_mbid IS NOT NULL AND q.track_mbid <> ''
             UNION ALL
-            SELECT q.unique_id, r.unique_id, 'deterministic'
+            SELECT q.unique_id, r.unique_id, 'deterministic', false
             FROM q JOIN r ON r.exact_key = q.exact_key AND r.unique_id <> q.unique_id
             WHERE q.artist_key <> '' AND q.title_key <> ''
             UNION ALL
-            SELECT q.unique_id, r.unique_id, 'rules'
+            SELECT q.unique_id, r.unique_id, 'rules', false
             FROM q JOIN r ON r.artist_key = q.artist_key AND r.title_key = q.title_key AND r.unique_id <> q.unique_id
             WHERE q.artist_key <> '' AND q.title_key <> ''
+            UNION ALL  -- a credit that adds a name to an artist's own, for a title that artist has alone
+            SELECT q.unique_id, r.unique_id, 'rules', true
+            FROM q JOIN r ON r.artist_key = q.lead_artist AND r.title_key = q.title_key
+            WHERE q.title_key <> ''
+            UNION ALL
+            SELECT q.unique_id, r.unique_id, 'rules', true
+            FROM q JOIN r ON r.lead_artist = q.artist_key AND r.title_key = q.title_key
+            WHERE q.title_key <> ''
         )
         SELECT least(a, b) AS unique_id_l, greatest(a, b) AS unique_id_r,
-               arg_min(tier, CASE tier WHEN 'exact_id' THEN 1 WHEN 'deterministic' THEN 2 ELSE 3 END) AS tier
-        FROM pairs GROUP BY ALL ORDER BY ALL""").to_arrow_table()
+               arg_min(tier, CASE tier WHEN 'exact_id' THEN 1 WHEN 'deterministic' THEN 2 ELSE 3 END) AS tier,
+               bool_and(by_credit) AS by_credit
+        FROM pairs GROUP BY 1, 2 ORDER BY 1, 2""").to_arrow_table()
     con.unregister("key_query_arrow")
     return edges
 
@@ -216,8 +231,10 @@ def assign_clusters(con: duckdb.DuckDBPyConnection, window_start: str, query_ids
                                       markers={v: info[v][5] for v in nodes}, titles={v: info[v][1] for v in nodes},
                                       recordings={v: (same_recording or {}).get(info[v][6], info[v][6])
                                                   for v in nodes if info[v][6]},
-                                      keyed=list(zip(keyed["unique_id_l"].to_pylist(),
-                                                     keyed["unique_id_r"].to_pylist(), strict=True)),
+                                      # one folded artist and title; not a credit read down to its first name
+                                      keyed=[(a, b) for a, b, by_credit in zip(
+                                          keyed["unique_id_l"].to_pylist(), keyed["unique_id_r"].to_pylist(),
+                                          keyed["by_credit"].to_pylist(), strict=True) if not by_credit],
                                       apart=apart)
     clusters: dict[str, list[str]] = {}
     for v, root in assignment.items():

@@ -141,7 +141,8 @@ def explain_match(con: duckdb.DuckDBPyConnection, artist: str, title: str, rules
     for left, right, found_by in zip(*blocked.select(["unique_id_l", "unique_id_r", "found_by"]).to_pydict().values(),
                                      strict=True):
         found[right if left == QUERY_ID else left] = (found_by, None)
-    for left, right, tier in zip(*keyed.to_pydict().values(), strict=True):
+    columns = keyed.select(["unique_id_l", "unique_id_r", "tier"]).to_pydict().values()
+    for left, right, tier in zip(*columns, strict=True):
         other = right if left == QUERY_ID else left
         found[other] = (found.get(other, ("key", None))[0], tier)
     candidates: list[Candidate] = []
