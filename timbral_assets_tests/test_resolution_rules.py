@@ -152,7 +152,7 @@ def test_belong_together_rules_are_extensible():
     ("Spanish Version", "language"), ("Dogg Edit", "named_version"), ("Radio Edit", "edit"), ("Edit", "edit"),
     ("2011 Remaster", "remaster"), ("Digitally Remastered", "remaster"), ("Album Version", "album_version"),
     ("Mono", "album_version"), ("Stereo", "album_version"), ("Explicit", "explicit"), ("Clean", "explicit"),
-    ("1999", "year"),
+    ("1999", "year"), ("Original Broadway Cast Recording", "cast"), ("Clean Edit", "explicit"),
 ])
 def test_every_version_kind_is_read(text, kind):
     """One text per kind: also proves the one-search gate in version_kind lets every kind through."""

@@ -47,6 +47,9 @@ class ClusterConfig:
     # recording unless they are a same-recording tail (versions.tail_names_another_recording). Not for
     # catalogs merged from many databases (MusicBrainz-20K), whose sources append albums and notes at will
     tails_name_recordings: bool = False
+    # listening too: an edit (radio, single, "(Edit)") is another recording than the original, as MusicBrainz
+    # keeps it. Merged catalogs append such tags loosely (MusicBrainz-20K pair F1 fell to 0.9499 with it)
+    edits_are_recordings: bool = False
 
 
 def connected_components(ids: Iterable[str], edges: Iterable[tuple[str, str, float]], threshold: float) -> dict[str, str]:
@@ -115,7 +118,11 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
     strong.sort()
     groups: dict[str, set] = {i: ({exclusive_group[i]} if exclusive_group and exclusive_group.get(i) is not None else set())
                               for i in members}
-    versions: dict[str, set] = {i: ({version[i]} if version and version.get(i) else set()) for i in members}
+    def version_of(i: str) -> str | None:
+        kind = version.get(i) if version else None
+        return "original" if kind == "edit" and not config.edits_are_recordings else kind
+
+    versions: dict[str, set] = {i: ({version_of(i)} if version_of(i) else set()) for i in members}
     recording_ids: dict[str, set] = {i: set() for i in members}
     keyed_pairs = {(a, b) if a < b else (b, a) for a, b in keyed}
     # cluster -> the records that none of its records may join
@@ -153,8 +160,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
                 listings[first].setdefault(album, set()).add(title)
             if exclusive_group and exclusive_group.get(i) is not None:
                 groups[first].add(exclusive_group[i])
-            if version and version.get(i):
-                versions[first].add(version[i])
+            if version_of(i):
+                versions[first].add(version_of(i))
             if recordings and recordings.get(i):
                 recording_ids[first].add(recordings[i])
 

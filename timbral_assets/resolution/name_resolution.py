@@ -397,7 +397,8 @@ def resolve_track_names(rows: Sequence[TrackName], encoder: TextEncoder | None =
             first_with_key[key_of[r.record_id]] = r.record_id
     rule_linked = {(a, b) for a, b, p in edges if p == 1.0 and key_of[a] == key_of[b]}
     assignment = constrained_clusters([r.record_id for r in records], edges,
-                                      ClusterConfig(threshold=threshold, tails_name_recordings=one_library),
+                                      ClusterConfig(threshold=threshold, tails_name_recordings=one_library,
+                                                    edits_are_recordings=one_library),
                                       exclusive_group=distinct, version={r.record_id: r.version for r in records},
                                       markers={r.record_id: r.markers for r in records},
                                       titles={r.record_id: r.title_key for r in records},

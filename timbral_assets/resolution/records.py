@@ -18,7 +18,7 @@ from rapidfuzz import fuzz, process
 from .credits import CreditRules, parse_credit
 from .markers import format_markers, number_word, recording_markers, work_markers
 from .text import fold, fold_artist
-from .versions import DIFFERENT, is_same_recording_tail, parse_title, version_kind
+from .versions import DIFFERENT, SOFT, is_same_recording_tail, parse_title, version_kind
 
 # "012-", "0004-", "0a1-" (typo); and a zero-padded number before words ("02 Carry Me Home"): a file's track
 # number, since a title that starts with a number writes it unpadded ("7 Seconds", "99 Luftballons")
@@ -235,7 +235,9 @@ def standardise(record_id: object, title: object, artist: object = None, album: 
         title_key=title_key,
         title_head=_head(fold(parsed.base), parsed.base),
         title_sorted=" ".join(words),
-        version=parsed.version if parsed.relation == DIFFERENT and parsed.version else "original",
+        # an edit is another recording (MusicBrainz keeps radio and single edits apart; issue 25's closed set of
+        # same-recording tails has none), unless pair matching finds both lengths alike (versions.same_recording)
+        version=parsed.version if parsed.relation in (DIFFERENT, SOFT) and parsed.version else "original",
         album_key=fold(album_text),
         source=None if source is None else str(source),
         markers=markers,

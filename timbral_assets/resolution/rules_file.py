@@ -80,7 +80,7 @@ def _names(data: dict, key: str, path: Path) -> tuple[str, ...]:
 
 
 # bump when standardisation changes what it derives from a string (keys, versions, recording markers)
-STANDARDISER_VERSION = "9"
+STANDARDISER_VERSION = "10"
 
 
 def load_rules(path: Path | str | None = None) -> ResolutionRules:

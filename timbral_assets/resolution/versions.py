@@ -30,6 +30,9 @@ VERSION_KINDS: list[tuple[str, re.Pattern[str], str]] = [
     ("remix", re.compile(r"\bremix\b|\brmx\b|(?<!original )(?<!album )\bmix\b|\bdub\b|\brework\b|\bvip\b"
                          r"|\bbootleg\b|\bflip\b|\btool\b|\brefix\b|\breshape\b|\brerub\b|\bre ?version\b|\brevision\b"), DIFFERENT),
     ("cover", re.compile(r"\bcover\b"), DIFFERENT),
+    # a stage cast's recording of a band's song: "(Original Broadway Cast Recording)", "(feat. …, Company)"
+    ("cast", re.compile(r"\b(?:original|broadway|london|west end|cast) cast\b|\bcast (?:recording|version|album)\b"
+                        r"|\belenco original\b"), DIFFERENT),
     ("remix", _GLUED_MIX, DIFFERENT),
     ("acoustic", re.compile(r"\bacoustic\b"), DIFFERENT),
     ("demo", re.compile(r"\bdemo\b"), DIFFERENT),
@@ -51,7 +54,7 @@ VERSION_KINDS: list[tuple[str, re.Pattern[str], str]] = [
     # edit)", "(Xoki Heavy Metal Version)"; not a radio, single, album, 7" ... one
     ("named_version", re.compile(r"\b(?!(?:" + "|".join(_PLAIN_QUALIFIERS) + r")\b)[a-z][a-z0-9]*\s+(edit|version)\b"),
      DIFFERENT),
-    ("edit", re.compile(r"\b(radio|single|clean) edit\b|\bedit\b"), SOFT),
+    ("edit", re.compile(r"\b(radio|single) edit\b|(?<!clean )\bedit\b"), SOFT),  # a clean edit is the clean one
     ("remaster", re.compile(r"\bremaster(ed)?\b|\bdigital(ly)? remaster"), SAME),
     ("album_version", re.compile(r"\b(album|single|lp|original|mono|stereo|main) (version|mix)\b|\bmono\b|\bstereo\b"), SAME),
     ("explicit", re.compile(r"\bexplicit\b|\bclean\b|\bdirty\b"), SAME),
@@ -61,7 +64,7 @@ VERSION_KINDS: list[tuple[str, re.Pattern[str], str]] = [
 _ANY_VERSION_WORD = re.compile(r"mix|rmx|dub|rework|vip|bootleg|flip|tool|refix|reshape|rerub|version|live|concert|"
                                r"unplugged|acoustic|demo|instrumental|karaoke|apella|cappella|recorded|ext|reprise|take|"
                                r"interlude|intro|outro|prologue|epilogue|alternat|early|variation|revisited|reimagined|reversed|backwards|revised|revision|"
-                               r"cover|edit|remaster|mono|stereo|explicit|clean|dirty|mx\b|session|bbc|"
+                               r"cover|edit|remaster|mono|stereo|explicit|clean|dirty|mx\b|session|bbc|cast|elenco|"
                                r"^(19|20)\d\d$|^(ukr|rus|eng|esp|ita|fra|ger|jpn|kor)$")
 _LOOSE = {n for n, (kind, pattern, _) in enumerate(VERSION_KINDS)
           if kind in ("alternate", "named_version", "session") or pattern is _GLUED_MIX}
@@ -111,6 +114,11 @@ def version_kind(text: str) -> tuple[str, str] | None:
         if pattern.search(folded) and (loose_ok or n not in _LOOSE):
             return kind, relation
     return None
+
+
+# a featured credit that is a stage cast, not a person: the cast recording of a musical is another recording
+CAST_CREDITS = frozenset({"company", "the company", "cast", "original cast", "ensemble", "the ensemble", "troupe",
+                          "elenco", "reparto", "original broadway cast", "original london cast"})
 
 
 @lru_cache(maxsize=1 << 16)  # standardise and recording_markers parse the same title
@@ -163,6 +171,8 @@ def parse_title(title: str) -> Title:
         # what follows the credit after a dash stays: "Michel feat. Die Turen - Trotzdem Pop"
         rest = rest[: inline_feat.start()] + rest[inline_feat.end():]
     order = {DIFFERENT: 0, SOFT: 1, SAME: 2}
+    if any(fold(name) in CAST_CREDITS for name in featured):  # "(feat. John Gallagher Jr., …, Company)"
+        versions.append(("cast", DIFFERENT, "cast"))
     versions.sort(key=lambda v: order[v[1]])
     version, relation, detail = versions[0] if versions else (None, SAME, "")
     return Title(rest.strip(), version, relation, detail, tuple(featured), label_tag)

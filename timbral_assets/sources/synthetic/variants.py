@@ -40,8 +40,8 @@ DEFAULT_VARIANT_RATES: dict[str, float] = {
 FEAT_FORMS = [" feat. ", " ft. ", " featuring ", " Feat. ", " FT ", " & ", " x ", " with "]
 TITLE_FEAT_FORMS = [" (feat. {f})", " [ft. {f}]", " (featuring {f})", " (with {f})"]
 SUFFIX_FORMS = [
-    " - Remastered {y}", " ({y} Remaster)", " - {y} Remaster", " (Remastered)", " - Radio Edit",
-    " (Radio Edit)", " ({y})", " - Single Version", " - Album Version",
+    " - Remastered {y}", " ({y} Remaster)", " - {y} Remaster", " (Remastered)", " ({y})", " - Single Version",
+    " - Album Version",
 ]
 LIVE_SUFFIX_FORMS = [" - Live", " (Live)", " [Live]", " - Live at {venue}"]
 ACCENTED = {"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü", "n": "ñ", "c": "ç"}
