@@ -322,6 +322,18 @@ def test_a_credit_of_several_names_joins_its_first_name_for_one_title_unless_rec
     assert len(set(r[0] for r in con.execute("SELECT track_id FROM resolution.entity_clusters").fetchall())) == 2
 
 
+def test_an_edit_and_a_cast_recording_are_other_recordings_in_listening():
+    versions = {t: standardise(str(n), t, "Green Day", "").version for n, t in enumerate((
+        "American Idiot", "American Idiot - Radio Edit", "American Idiot (Edit)", "American Idiot (Clean Edit)",
+        "American Idiot (feat. John Gallagher Jr., Company)", "American Idiot (Original Broadway Cast Recording)"))}
+    assert list(versions.values()) == ["original", "edit", "edit", "original", "cast", "cast"]
+    edges, version = [("a", "b", 1.0)], {"a": "original", "b": "edit"}
+    listening = constrained_clusters(["a", "b"], edges, ClusterConfig(edits_are_recordings=True), version=version)
+    assert listening["a"] != listening["b"]
+    # catalogs merged from many databases append edit tags loosely: there an edit joins its original
+    assert len(set(constrained_clusters(["a", "b"], edges, ClusterConfig(), version=version).values())) == 1
+
+
 def test_records_kept_apart_never_share_a_cluster_whatever_links_them():
     edges = [("a", "b", 0.99), ("b", "c", 0.98)]
     assert len(set(constrained_clusters(["a", "b", "c"], edges).values())) == 1
