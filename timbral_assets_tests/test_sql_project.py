@@ -120,6 +120,19 @@ def test_normalisation(project, tmp_path, macro, raw, expected):
     assert warehouse.scalar(con, f"SELECT {macro}($s)", {"s": raw}) == expected
 
 
+def test_the_python_placeholder_rule_is_the_macros(project, tmp_path):
+    """store.placeholder_sql serves connections without the macros (a world's files, album names): it must read
+    names as tb_is_placeholder does."""
+    from timbral_assets.resolution.store import placeholder_sql
+
+    con = warehouse.connect(tmp_path / "p.duckdb")
+    warehouse.create_layout(con)
+    project.install_macros(con)
+    for name in ("ID", " [Unknown] ", "(?)", "???", "", None, "Untitled", "!!!", "Idle", "Unknown Pleasures"):
+        assert (warehouse.scalar(con, "SELECT tb_is_placeholder($s)", {"s": name})
+                == warehouse.scalar(con, f"SELECT {placeholder_sql('$s')}", {"s": name})), name
+
+
 def _scrobbles(rows: list[tuple[str, str, str, str | None, int | None]]) -> pa.Table:
     """(user, iso time, artist, track, duration_ms) -> the importer's Arrow schema."""
     cols = {n: [] for n in FILE_SCROBBLE_SCHEMA.names}

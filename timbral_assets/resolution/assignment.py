@@ -21,7 +21,7 @@ from .candidates import SWAPPED_PASS
 from .clustering import ClusterConfig, connected_components, constrained_clusters
 from .pipeline import misoriented_edges
 from .records import content_hash
-from .store import CATALOG_RECORDS
+from .store import CATALOG_RECORDS, PLACEHOLDER_WORDS, placeholder_sql
 
 TIER_RANK = {"manual": 0, "exact_id": 1, "deterministic": 2, "rules": 3, "probabilistic": 4, "semantic": 5}
 KEY_TIERS = ("exact_id", "deterministic", "rules")
@@ -101,7 +101,7 @@ CATALOG_CLUSTERING = ClusterConfig(threshold=MERGE_CONFIDENCE, tails_name_record
 ALBUM_GAP_S = 1800
 DOUBLE_SCROBBLE_S = 30
 # an album name that says the album is not known ("N/A", "[unknown]") ties no two plays together
-_MISSING_ALBUM = ("", "id", "?", "-", "n/a", "na", "none", "null", "unknown", "unknown album")
+_MISSING_ALBUM = (*PLACEHOLDER_WORDS, "-", "n/a", "na", "none", "null", "unknown album")
 # a component of linked variants up to this size has every pair checked; a larger one only its links
 ALL_PAIRS_UP_TO = 64
 
@@ -131,15 +131,14 @@ def album_session_pairs(con: duckdb.DuckDBPyConnection, plays_sql: str,
         return []
     con.register("album_pairs_arrow", pa.table({"a": pa.array([a for a, _ in pairs], pa.string()),
                                                 "b": pa.array([b for _, b in pairs], pa.string())}))
-    missing = ", ".join(f"'{m}'" for m in _MISSING_ALBUM)
     rows = con.sql(f"""
-        WITH plays AS ({plays_sql}),
-        ids AS (SELECT a AS variant_id FROM album_pairs_arrow UNION SELECT b FROM album_pairs_arrow),
-        p AS (SELECT v.variant_id, p.user_id, epoch(p.played_at) AS t,
-                     regexp_replace(lower(trim(coalesce(p.album_raw, ''))), '\\s+', ' ', 'g') AS album
-              FROM plays p JOIN resolution.variants v USING (artist_raw, track_raw)
-              WHERE p.user_id IN (SELECT p.user_id FROM plays p JOIN resolution.variants v
-                                  USING (artist_raw, track_raw) JOIN ids USING (variant_id))),
+        WITH ids AS (SELECT a AS variant_id FROM album_pairs_arrow UNION SELECT b FROM album_pairs_arrow),
+        played AS MATERIALIZED (
+            SELECT v.variant_id, p.user_id, epoch(p.played_at) AS t, {placeholder_sql("p.album_raw", _MISSING_ALBUM)}
+                   AS no_album, regexp_replace(lower(trim(coalesce(p.album_raw, ''))), '\\s+', ' ', 'g') AS album
+            FROM ({plays_sql}) p JOIN resolution.variants v USING (artist_raw, track_raw)),
+        -- every play of the listeners concerned: a listening's bounds are read from their neighbours too
+        p AS (SELECT * FROM played WHERE user_id IN (SELECT user_id FROM played JOIN ids USING (variant_id))),
         spaced AS (SELECT *, t - lag(t) OVER w AS since, lead(t) OVER w - t AS until,
                           album IS DISTINCT FROM lag(album) OVER w AS other_album
                    FROM p WINDOW w AS (PARTITION BY user_id ORDER BY t, variant_id)),
@@ -155,7 +154,7 @@ def album_session_pairs(con: duckdb.DuckDBPyConnection, plays_sql: str,
         listenings AS (SELECT variant_id, user_id, run, listening FROM numbered  -- filtered after numbering
                        WHERE coalesce(since, {DOUBLE_SCROBBLE_S} + 1) > {DOUBLE_SCROBBLE_S}
                          AND coalesce(until, {DOUBLE_SCROBBLE_S} + 1) > {DOUBLE_SCROBBLE_S}
-                         AND regexp_replace(album, '^[\\[(<\\s]+|[\\])>\\s]+$', '', 'g') NOT IN ({missing})
+                         AND NOT no_album
                          AND variant_id IN (SELECT variant_id FROM ids))
         SELECT DISTINCT x.a, x.b
         FROM album_pairs_arrow x

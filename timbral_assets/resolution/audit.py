@@ -44,7 +44,8 @@ from rapidfuzz import fuzz
 from .text import fold
 
 SIGNAL_WORDS = frozenset({"reprise", "remix", "rmx", "mix", "dub", "live", "demo", "instrumental", "acoustic",
-                          "outtake", "interlude", "intro", "outro", "prologue", "epilogue", "bootleg", "rework", "vip", "extended", "alternate", "coda", "cover"})
+                          "outtake", "interlude", "intro", "outro", "prologue", "epilogue", "bootleg", "rework", "vip", "extended", "alternate", "coda", "cover",
+                          "rerecorded", "slowed", "nightcore", "session", "karaoke"})
 # the same words in other languages and scripts, as `fold` writes them (Katakana and Cyrillic transliterated),
 # each read as the English word it means: "- En Vivo", "(Ao Vivo)", "(ライブ)" are live; "(Version Acoustique)"
 # acoustic; "- Maqueta" a demo; "(Neuaufnahme)" a re-recording; and uploads sped up, slowed or nightcore
@@ -53,9 +54,8 @@ SIGNAL_EQUIVALENTS = {
     "acustico": "acoustic", "acustica": "acoustic", "acoustique": "acoustic", "akustik": "acoustic",
     "akustisch": "acoustic", "akustika": "acoustic", "akosuteitku": "acoustic", "unplugged": "acoustic",
     "maqueta": "demo", "remezcla": "remix", "rimitkusu": "remix", "remiks": "remix", "mezcla": "mix",
-    "neuaufnahme": "rerecorded", "regrabado": "rerecorded", "regrabada": "rerecorded", "rerecorded": "rerecorded",
-    "instrumentale": "instrumental", "sped": "sped up", "slowed": "slowed", "nightcore": "nightcore",
-    "session": "session", "sessions": "session", "karaoke": "karaoke", "backing": "backing track",
+    "neuaufnahme": "rerecorded", "regrabado": "rerecorded", "regrabada": "rerecorded",
+    "instrumentale": "instrumental", "sped": "sped up", "sessions": "session", "backing": "backing track",
 }
 _PHRASES = ((re.compile(r"\ben public\b"), "live"), (re.compile(r"\bre recorded\b"), "rerecorded"))
 NUMBERED_WORDS = frozenset({"take", "part", "pt", "act", "movement", "mvt", "disc", "cd", "hour"})

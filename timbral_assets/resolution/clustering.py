@@ -122,7 +122,7 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
         kind = version.get(i) if version else None
         return "original" if kind == "edit" and not config.edits_are_recordings else kind
 
-    versions: dict[str, set] = {i: ({version_of(i)} if version_of(i) else set()) for i in members}
+    versions: dict[str, set] = {i: {kind} if (kind := version_of(i)) else set() for i in members}
     recording_ids: dict[str, set] = {i: set() for i in members}
     keyed_pairs = {(a, b) if a < b else (b, a) for a, b in keyed}
     # cluster -> the records that none of its records may join
@@ -160,8 +160,8 @@ def constrained_clusters(ids: Iterable[str], edges: Iterable[tuple[str, str, flo
                 listings[first].setdefault(album, set()).add(title)
             if exclusive_group and exclusive_group.get(i) is not None:
                 groups[first].add(exclusive_group[i])
-            if version_of(i):
-                versions[first].add(version_of(i))
+            if kind := version_of(i):
+                versions[first].add(kind)
             if recordings and recordings.get(i):
                 recording_ids[first].add(recordings[i])
 

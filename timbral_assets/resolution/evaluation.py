@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from .metrics import Scores, bcubed_scores, pairwise_scores
+from .store import placeholder_sql
 
 
 @dataclass
@@ -134,16 +135,9 @@ def evaluate_catalog(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> Resolut
         hard_negatives_by_kind={k: (m, p) for k, p, m in negatives}, scrobble_share_by_tier=tier_shares(con))
 
 
-def _placeholder_sql(column: str) -> str:
-    """dbt_like_sql's tb_is_placeholder, for connections without the project's macros."""
-    words = "('', 'id', 'unknown', 'unknown artist', 'unknown track', 'unknown title', '?', '??', '???')"
-    return (f"regexp_replace(regexp_replace(lower(trim(coalesce({column}, ''))), '\\s+', ' ', 'g'), "
-            f"'^[\\[(<\\s]+|[\\])>\\s]+$', '', 'g') IN {words}")
-
-
 def world_scrobbles_sql(world_dir: Path, start: str | None = None, end: str | None = None) -> str:
     """A world's raw scrobbles (optionally the play dates [start, end)) in the shape `catalog.add_variants` reads."""
-    where = [f"NOT {_placeholder_sql('artist_name')}", f"NOT {_placeholder_sql('track_name')}"]
+    where = [f"NOT {placeholder_sql('artist_name')}", f"NOT {placeholder_sql('track_name')}"]
     if start:
         where.append(f"played_at::DATE >= DATE '{start}'")
     if end:

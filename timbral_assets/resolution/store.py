@@ -83,6 +83,18 @@ def standardised_row(vid: str, artist_raw: str, track_raw: str, album_raw: str |
             fold_artist(artist) + "|" + fold(title), rec.markers, rec.duration_s)
 
 
+# what dbt_like_sql's tb_is_placeholder reads as a name that says it is missing ("ID", "[unknown]", "?")
+PLACEHOLDER_WORDS = ("", "id", "unknown", "unknown artist", "unknown track", "unknown title", "?", "??", "???")
+
+
+def placeholder_sql(column: str, words: tuple[str, ...] = PLACEHOLDER_WORDS) -> str:
+    """SQL for tb_is_placeholder(column), for connections without the project's macros; `words` widens it
+    (an album that says "N/A")."""
+    listed = ", ".join("'" + w.replace("'", "''") + "'" for w in words)
+    return (f"regexp_replace(regexp_replace(lower(trim(coalesce({column}, ''))), '\\s+', ' ', 'g'), "
+            f"'^[\\[(<\\s]+|[\\])>\\s]+$', '', 'g') IN ({listed})")
+
+
 def most_common(column: str) -> str:
     """SQL for the most common non-null value of a column in a GROUP BY, ties to the greater value. Unlike
     mode() and any_value(), the answer does not depend on how DuckDB's threads split the rows. The SQL models
